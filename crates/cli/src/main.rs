@@ -1,0 +1,848 @@
+//! `billow`: every Billow capability from the terminal. The commands are thin: they parse
+//! arguments, call the library crates and print. Exit codes: 0 success, 1 a check failed
+//! (reconciliation mismatch), 2 an error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use billow_focus::money::format_decimal;
+use billow_focus::versions::{FocusVersion, project};
+use billow_ingest::{IngestOptions, Outcome, PeriodReport, Progress, ReconcileStatus};
+use billow_lake::costs::{GroupBy, is_billing_period};
+use billow_lake::{Lake, PartitionKey};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Billow: multi-cloud FinOps. Ingests native billing exports into exact FOCUS rows in a Delta
+/// lake, reconciles them to the provider's totals, and answers cost questions.
+#[derive(Parser)]
+#[command(name = "billow", version, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 a check failed (reconcile found a difference), 2 error."
+)]
+struct Cli {
+    /// Data directory holding the lake, the raw zone and metadata.
+    #[arg(
+        long,
+        global = true,
+        env = "BILLOW_DATA",
+        default_value = "billow-data"
+    )]
+    data_dir: PathBuf,
+    /// Print nothing but results and errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest a billing export into the lake.
+    #[command(subcommand)]
+    Ingest(IngestSource),
+    /// Cost totals of a month grouped by one dimension.
+    Costs(CostsArgs),
+    /// Compare the lake's totals with the source's own exact totals; exit 1 on any difference.
+    Reconcile(ReconcileArgs),
+    /// Versions of a connection's month and what changed between them.
+    History(HistoryArgs),
+    /// Export lake rows.
+    #[command(subcommand)]
+    Export(ExportTarget),
+    /// Run SQL over the lake (tables focus, ingestions, ingestion_totals).
+    Sql(SqlArgs),
+    /// Generate a realistic multi-account AWS organization, ingest it and print a summary.
+    Demo(DemoArgs),
+    /// Generate a synthetic AWS CUR 1 delivery (the native layout) for tests and benchmarks.
+    Synth(SynthArgs),
+}
+
+#[derive(Subcommand)]
+enum IngestSource {
+    /// AWS legacy Cost and Usage Report (CUR 1): a report folder, a period folder or one file.
+    AwsCur(IngestArgs),
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// Report folder (<prefix>/<report>/), period folder (yyyymmdd-yyyymmdd/) or a CUR file.
+    path: PathBuf,
+    /// Connection name the rows belong to (letters, digits, - _ .).
+    #[arg(long)]
+    connection: String,
+    /// Re-ingest even when the lake already holds this exact delivery.
+    #[arg(long)]
+    force: bool,
+    /// Files decoded at once (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    csv: bool,
+}
+
+impl OutputArgs {
+    fn format(&self) -> OutputFormat {
+        if self.json {
+            OutputFormat::Json
+        } else if self.csv {
+            OutputFormat::Csv
+        } else {
+            OutputFormat::Table
+        }
+    }
+}
+
+#[derive(Args)]
+struct CostsArgs {
+    /// Billing period YYYY-MM (default: every period).
+    #[arg(long)]
+    month: Option<String>,
+    /// day, service, account, billing-account, region, category or tag:<key>.
+    #[arg(long, default_value = "service")]
+    by: String,
+    /// Only this connection.
+    #[arg(long)]
+    connection: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+struct ReconcileArgs {
+    /// Billing period YYYY-MM (default: every period).
+    #[arg(long)]
+    month: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// Connection.
+    #[arg(long)]
+    connection: String,
+    /// Billing period YYYY-MM.
+    #[arg(long)]
+    month: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ExportTarget {
+    /// FOCUS rows of a month as Parquet or CSV.
+    Focus(ExportArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FileFormat {
+    Parquet,
+    Csv,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Billing period YYYY-MM.
+    #[arg(long)]
+    month: String,
+    /// Only this connection.
+    #[arg(long)]
+    connection: Option<String>,
+    /// File format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    format: FileFormat,
+    /// FOCUS version of the columns: 1.2 or 1.4.
+    #[arg(long, default_value = "1.2")]
+    focus_version: String,
+    /// Output file; `-` writes CSV to stdout.
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// The query.
+    query: String,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Rows per month.
+    #[arg(long, default_value_t = 40_000)]
+    rows: usize,
+    /// Seed of the generated organization.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Output folder (the report lands in <out>/<prefix>/<report>/).
+    out: PathBuf,
+    /// Billing period YYYY-MM.
+    #[arg(long)]
+    month: String,
+    /// Rows.
+    #[arg(long, default_value_t = 100_000)]
+    rows: usize,
+    /// Data files.
+    #[arg(long, default_value_t = 2)]
+    files: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Revision: 0 is the first delivery, 1+ restate the month.
+    #[arg(long, default_value_t = 0)]
+    revision: u32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BILLOW_LOG")
+                // The Delta kernel logs an ERROR for a table directory without commits yet.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,delta_kernel=off,buoyant_kernel=off")
+                }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Ingest(IngestSource::AwsCur(args)) => {
+            let lake = open_lake(&cli.data_dir).await?;
+            let reports = ingest(
+                &lake,
+                &args.path,
+                &args.connection,
+                args.force,
+                args.threads,
+                quiet || args.json,
+            )
+            .await?;
+            if args.json {
+                let v: Vec<_> = reports.iter().map(report_json).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if !quiet {
+                for r in &reports {
+                    print_report(r);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Costs(args) => {
+            check_month(args.month.as_deref())?;
+            let by = GroupBy::parse(&args.by).with_context(|| {
+                format!("--by {:?} is not one of day, service, account, billing-account, region, category, tag:<key>", args.by)
+            })?;
+            let lake = open_lake(&cli.data_dir).await?;
+            let rows = lake
+                .costs(args.month.as_deref(), args.connection.as_deref(), &by)
+                .await?;
+            let header = ["key", "billed_cost", "effective_cost", "list_cost", "rows"];
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.key.clone(),
+                        format_decimal(r.billed),
+                        format_decimal(r.effective),
+                        format_decimal(r.list),
+                        r.rows.to_string(),
+                    ]
+                })
+                .collect();
+            let total = rows.iter().fold((0i128, 0i128, 0i128, 0u64), |t, r| {
+                (
+                    t.0 + r.billed,
+                    t.1 + r.effective,
+                    t.2 + r.list,
+                    t.3 + r.rows,
+                )
+            });
+            print_rows(
+                args.output.format(),
+                &header,
+                &table,
+                Some(vec![
+                    "TOTAL".into(),
+                    format_decimal(total.0),
+                    format_decimal(total.1),
+                    format_decimal(total.2),
+                    total.3.to_string(),
+                ]),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile(args) => {
+            check_month(args.month.as_deref())?;
+            let lake = open_lake(&cli.data_dir).await?;
+            let rows = billow_ingest::reconcile(&lake, args.month.as_deref()).await?;
+            let header = [
+                "connection",
+                "period",
+                "billing_account",
+                "charge_category",
+                "source_billed",
+                "lake_billed",
+                "billed_diff",
+                "source_effective",
+                "lake_effective",
+                "effective_diff",
+                "bound",
+                "rows",
+                "status",
+            ];
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.connection_id.clone(),
+                        r.billing_period.clone(),
+                        r.billing_account_id.clone(),
+                        r.charge_category.clone(),
+                        r.source_billed.clone(),
+                        r.lake_billed.clone(),
+                        r.billed_difference.clone(),
+                        r.source_effective.clone(),
+                        r.lake_effective.clone(),
+                        r.effective_difference.clone(),
+                        r.rounding_bound.clone(),
+                        format!("{}/{}", r.lake_rows, r.source_rows),
+                        r.status.as_str().to_string(),
+                    ]
+                })
+                .collect();
+            print_rows(args.output.format(), &header, &table, None)?;
+            let bad = rows
+                .iter()
+                .filter(|r| r.status == ReconcileStatus::Mismatch)
+                .count();
+            if rows.is_empty() && !quiet {
+                eprintln!(
+                    "nothing to reconcile: no published data{}",
+                    args.month.map(|m| format!(" for {m}")).unwrap_or_default()
+                );
+            }
+            if bad > 0 {
+                eprintln!(
+                    "{bad} group(s) do not reconcile: re-ingest the period with --force, and report a bug if it persists"
+                );
+                return Ok(ExitCode::from(1));
+            }
+            if !quiet && args.output.format() == OutputFormat::Table && !rows.is_empty() {
+                eprintln!("all {} group(s) reconcile", rows.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History(args) => {
+            check_month(Some(&args.month))?;
+            let lake = open_lake(&cli.data_dir).await?;
+            let key = PartitionKey {
+                connection_id: args.connection,
+                billing_period: args.month,
+            };
+            let versions = billow_ingest::history::history(&lake, &key).await?;
+            if args.json {
+                let v: Vec<_> = versions
+                    .iter()
+                    .map(|v| serde_json::json!({
+                        "ingestion_id": v.ingestion_id, "export_version": v.export_version, "rows": v.rows,
+                        "finished_at": chrono::DateTime::from_timestamp_micros(v.finished_at).map(|t| t.to_rfc3339()),
+                        "current": v.current, "published": v.published,
+                        "changes": v.changes.iter().map(|c| serde_json::json!({"billing_account_id": c.0, "charge_category": c.1, "before": c.2, "after": c.3, "delta": c.4})).collect::<Vec<_>>(),
+                    }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                if versions.is_empty() {
+                    println!("no ingestion of {key}");
+                }
+                for v in &versions {
+                    let when = chrono::DateTime::from_timestamp_micros(v.finished_at)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    let state = if v.current {
+                        "current"
+                    } else if v.published {
+                        "replaced"
+                    } else {
+                        "never published"
+                    };
+                    println!(
+                        "{} {} export {} rows {} ({state})",
+                        when,
+                        v.ingestion_id,
+                        v.export_version.as_deref().unwrap_or("-"),
+                        v.rows
+                    );
+                    for c in &v.changes {
+                        println!("    {} {}: {} -> {} ({})", c.0, c.1, c.2, c.3, c.4);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportTarget::Focus(args)) => {
+            check_month(Some(&args.month))?;
+            let version = FocusVersion::parse(&args.focus_version).with_context(|| {
+                format!("--focus-version {:?}: use 1.2 or 1.4", args.focus_version)
+            })?;
+            let lake = open_lake(&cli.data_dir).await?;
+            let rows = export(&lake, &args, version).await?;
+            if !quiet && args.output != Path::new("-") {
+                eprintln!("wrote {rows} rows to {}", args.output.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sql(args) => {
+            let lake = open_lake(&cli.data_dir).await?;
+            let batches = lake.sql(&args.query).await?;
+            match args.output.format() {
+                OutputFormat::Table => {
+                    println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?)
+                }
+                OutputFormat::Csv => {
+                    let mut w = arrow::csv::WriterBuilder::new()
+                        .with_header(true)
+                        .build(std::io::stdout().lock());
+                    for b in &batches {
+                        w.write(b)?;
+                    }
+                }
+                OutputFormat::Json => {
+                    let mut w = arrow::json::ArrayWriter::new(std::io::stdout().lock());
+                    for b in &batches {
+                        w.write(b)?;
+                    }
+                    w.finish()?;
+                    println!();
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => demo(&cli.data_dir, &args, quiet).await,
+        Command::Synth(args) => {
+            check_month(Some(&args.month))?;
+            let (y, m) = args.month.split_once('-').context("--month is YYYY-MM")?;
+            let spec = billow_synth::aws_cur::CurSpec::new(args.seed, y.parse()?, m.parse()?)
+                .with_rows(args.rows)
+                .with_files(args.files)
+                .with_revision(args.revision);
+            let d = billow_synth::aws_cur::write_delivery(&args.out, &spec)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "report_dir": d.report_dir, "assembly_id": d.assembly_id, "files": d.files,
+                    "rows": d.expected.rows, "total_billed": d.expected.total_billed(), "total_effective": d.expected.total_effective(),
+                }))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_month(month: Option<&str>) -> Result<()> {
+    if let Some(m) = month {
+        if !is_billing_period(m) {
+            bail!("--month {m:?} is not a billing period: use YYYY-MM, e.g. 2026-10");
+        }
+    }
+    Ok(())
+}
+
+async fn open_lake(dir: &Path) -> Result<Lake> {
+    Lake::open(dir)
+        .await
+        .with_context(|| format!("cannot open the data directory {}", dir.display()))
+}
+
+struct BarProgress {
+    bar: ProgressBar,
+    started: Instant,
+}
+
+impl Progress for BarProgress {
+    fn period_started(&self, period: &str, files: usize, bytes: u64) {
+        self.bar.reset();
+        self.bar.set_message(format!(
+            "{period}: {files} file(s), {:.1} MB",
+            bytes as f64 / 1e6
+        ));
+    }
+    fn rows_read(&self, rows: u64) {
+        self.bar.inc(rows);
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar
+            .set_prefix(format!("{:.0} rows/s", self.bar.position() as f64 / secs));
+    }
+}
+
+async fn ingest(
+    lake: &Lake,
+    path: &Path,
+    connection: &str,
+    force: bool,
+    threads: Option<usize>,
+    quiet: bool,
+) -> Result<Vec<PeriodReport>> {
+    let mut options = IngestOptions::new(connection);
+    options.force = force;
+    if let Some(t) = threads {
+        options.threads = t.max(1);
+    }
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows, {prefix}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let progress = BarProgress {
+        bar,
+        started: Instant::now(),
+    };
+    let result = billow_ingest::ingest_aws_cur(lake, path, &options, &progress).await;
+    progress.bar.finish_and_clear();
+    result.with_context(|| {
+        format!(
+            "ingesting {} failed; the published data is unchanged",
+            path.display()
+        )
+    })
+}
+
+fn report_json(r: &PeriodReport) -> serde_json::Value {
+    let (outcome, version, replaced) = match &r.outcome {
+        Outcome::Published {
+            table_version,
+            files_replaced,
+        } => ("published", Some(*table_version), *files_replaced),
+        Outcome::Unchanged => ("unchanged", None, 0),
+    };
+    serde_json::json!({
+        "connection": r.key.connection_id, "billing_period": r.key.billing_period, "ingestion_id": r.ingestion_id,
+        "export_version": r.export_version, "outcome": outcome, "table_version": version, "files_replaced": replaced,
+        "rows": r.rows, "seconds": r.seconds,
+        "source_totals": r.totals.groups.iter().map(|((a, c), g)| serde_json::json!({
+            "billing_account_id": a, "charge_category": c, "rows": g.rows,
+            "billed": g.billed.to_decimal_string(), "effective": g.effective.to_decimal_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_report(r: &PeriodReport) {
+    match &r.outcome {
+        Outcome::Published {
+            table_version,
+            files_replaced,
+        } => {
+            let billed: billow_focus::money::ExactSum =
+                r.totals
+                    .groups
+                    .values()
+                    .fold(Default::default(), |mut s, g| {
+                        let _ = s.merge(&g.billed);
+                        s
+                    });
+            println!(
+                "{}: published {} rows as lake version {table_version}{} in {:.1}s ({:.0} rows/s); source billed total {}",
+                r.key,
+                r.rows,
+                if *files_replaced > 0 {
+                    format!(", replacing the previous version ({files_replaced} files)")
+                } else {
+                    String::new()
+                },
+                r.seconds,
+                r.rows as f64 / r.seconds.max(1e-9),
+                billed
+            );
+        }
+        Outcome::Unchanged => println!(
+            "{}: unchanged, the lake already holds this delivery (ingestion {})",
+            r.key, r.ingestion_id
+        ),
+    }
+}
+
+fn print_rows(
+    format: OutputFormat,
+    header: &[&str],
+    rows: &[Vec<String>],
+    total: Option<Vec<String>>,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            let v: Vec<serde_json::Map<String, serde_json::Value>> = rows
+                .iter()
+                .map(|r| {
+                    header
+                        .iter()
+                        .zip(r)
+                        .map(|(h, v)| (h.to_string(), serde_json::Value::from(v.as_str())))
+                        .collect()
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        OutputFormat::Csv => {
+            writeln!(out, "{}", header.join(","))?;
+            for r in rows {
+                let cells: Vec<String> = r
+                    .iter()
+                    .map(|c| {
+                        if c.contains([',', '"', '\n']) {
+                            format!("\"{}\"", c.replace('"', "\"\""))
+                        } else {
+                            c.clone()
+                        }
+                    })
+                    .collect();
+                writeln!(out, "{}", cells.join(","))?;
+            }
+        }
+        OutputFormat::Table => {
+            let mut all: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+            all.extend(rows.iter().cloned());
+            if let Some(t) = total {
+                all.push(t);
+            }
+            let widths: Vec<usize> = (0..header.len())
+                .map(|i| {
+                    all.iter()
+                        .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for r in &all {
+                let line: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i == 0 {
+                            format!("{c:<w$}", w = widths[i])
+                        } else {
+                            format!("{c:>w$}", w = widths[i])
+                        }
+                    })
+                    .collect();
+                writeln!(out, "{}", line.join("  ").trim_end())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn export(lake: &Lake, args: &ExportArgs, version: FocusVersion) -> Result<u64> {
+    let mut query = format!(
+        "SELECT * FROM focus WHERE x_BillingPeriod = '{}'",
+        args.month
+    );
+    if let Some(c) = &args.connection {
+        query.push_str(&format!(
+            " AND x_ConnectionId = '{}'",
+            c.replace('\'', "''")
+        ));
+    }
+    let batches = lake.sql(&query).await?;
+    let mut rows = 0u64;
+    let projected: Vec<_> = batches
+        .iter()
+        .map(|b| project(b, version))
+        .collect::<Result<_, _>>()?;
+    let schema = match projected.first() {
+        Some(b) => b.schema(),
+        None => project(
+            &arrow::array::RecordBatch::new_empty(billow_focus::schema::focus_schema()),
+            version,
+        )?
+        .schema(),
+    };
+    match args.format {
+        FileFormat::Parquet => {
+            if args.output == Path::new("-") {
+                bail!("Parquet cannot be written to stdout; give --output FILE");
+            }
+            let file = std::fs::File::create(&args.output)
+                .with_context(|| format!("cannot create {}", args.output.display()))?;
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::ZSTD(
+                    parquet::basic::ZstdLevel::default(),
+                ))
+                .build();
+            let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props))?;
+            for b in &projected {
+                rows += b.num_rows() as u64;
+                w.write(b)?;
+            }
+            w.close()?;
+        }
+        FileFormat::Csv => {
+            let sink: Box<dyn Write> = if args.output == Path::new("-") {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(
+                    std::fs::File::create(&args.output)
+                        .with_context(|| format!("cannot create {}", args.output.display()))?,
+                )
+            };
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".into())
+                .build(sink);
+            for b in &projected {
+                rows += b.num_rows() as u64;
+                w.write(b)?;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
+    use billow_synth::aws_cur::{CurSpec, write_delivery};
+    let source = data_dir.join("demo-source");
+    let lake = open_lake(data_dir).await?;
+    let months = [(2026, 8), (2026, 9), (2026, 10), (2026, 11)];
+    for (i, (y, m)) in months.iter().enumerate() {
+        let spec = CurSpec::new(args.seed + i as u64, *y, *m)
+            .with_rows(args.rows)
+            .with_files(2)
+            .with_accounts(3, 8);
+        let d = write_delivery(&source, &spec.with_report("cur", "billow-demo"))?;
+        if !quiet {
+            eprintln!(
+                "generated {} ({} rows, billed {})",
+                d.period_dir.display(),
+                d.expected.rows,
+                d.expected.total_billed()
+            );
+        }
+    }
+    ingest(
+        &lake,
+        &source.join("cur/billow-demo"),
+        "aws-demo",
+        false,
+        None,
+        quiet,
+    )
+    .await?;
+    // October is restated, as AWS does when late credits and refunds arrive.
+    let restated = CurSpec::new(args.seed + 2, 2026, 10)
+        .with_rows(args.rows)
+        .with_files(2)
+        .with_accounts(3, 8)
+        .with_revision(1);
+    write_delivery(&source, &restated.with_report("cur", "billow-demo"))?;
+    for r in ingest(
+        &lake,
+        &source.join("cur/billow-demo"),
+        "aws-demo",
+        false,
+        None,
+        quiet,
+    )
+    .await?
+    {
+        if !quiet {
+            print_report(&r);
+        }
+    }
+    println!("\nCost by service, 2026-10 (restated):");
+    let rows = lake.costs(Some("2026-10"), None, &GroupBy::Service).await?;
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.key.clone(),
+                format_decimal(r.billed),
+                format_decimal(r.effective),
+            ]
+        })
+        .collect();
+    print_rows(
+        OutputFormat::Table,
+        &["service", "billed_cost", "effective_cost"],
+        &table,
+        None,
+    )?;
+    let rec = billow_ingest::reconcile(&lake, None).await?;
+    let bad = rec
+        .iter()
+        .filter(|r| r.status == ReconcileStatus::Mismatch)
+        .count();
+    println!(
+        "\nReconciliation: {} group(s), {} mismatch(es). Data in {}",
+        rec.len(),
+        bad,
+        lake.root().display()
+    );
+    println!(
+        "Try: billow --data-dir {} costs --month 2026-10 --by tag:team",
+        data_dir.display()
+    );
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

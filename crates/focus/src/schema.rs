@@ -1,0 +1,247 @@
+//! The FOCUS 1.2 Cost and Usage schema as Arrow, plus Billow's `x_` columns.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::money::{PRECISION, SCALE};
+
+/// The FOCUS version the lake's `focus` table follows.
+pub const FOCUS_VERSION: &str = "1.2";
+
+/// A FOCUS data type, as the spec names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FocusType {
+    /// String.
+    String,
+    /// Decimal: stored as `Decimal128(38,12)`.
+    Decimal,
+    /// Date/Time: stored as `Timestamp(µs, UTC)`.
+    DateTime,
+    /// JSON object serialized as a string.
+    Json,
+}
+
+/// Feature level of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Mandatory.
+    Mandatory,
+    /// Conditional: required when the provider supports the feature.
+    Conditional,
+    /// Recommended.
+    Recommended,
+}
+
+/// One FOCUS column: spec name, type, whether nulls are allowed, feature level.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Column ID as the spec writes it.
+    pub name: &'static str,
+    /// Spec data type.
+    pub kind: FocusType,
+    /// Whether the spec allows nulls.
+    pub nullable: bool,
+    /// Feature level.
+    pub level: Level,
+}
+
+const fn col(name: &'static str, kind: FocusType, nullable: bool, level: Level) -> Column {
+    Column {
+        name,
+        kind,
+        nullable,
+        level,
+    }
+}
+
+use FocusType::{DateTime as T, Decimal as D, Json as J, String as S};
+use Level::{Conditional as C, Mandatory as M, Recommended as R};
+
+/// The 57 columns of FOCUS 1.2 Cost and Usage, in the spec's alphabetical order.
+pub const FOCUS_COLUMNS: [Column; 57] = [
+    col("AvailabilityZone", S, true, R),
+    col("BilledCost", D, false, M),
+    col("BillingAccountId", S, false, M),
+    col("BillingAccountName", S, true, M),
+    col("BillingAccountType", S, true, C),
+    col("BillingCurrency", S, false, M),
+    col("BillingPeriodEnd", T, false, M),
+    col("BillingPeriodStart", T, false, M),
+    col("CapacityReservationId", S, true, C),
+    col("CapacityReservationStatus", S, true, C),
+    col("ChargeCategory", S, false, M),
+    col("ChargeClass", S, true, M),
+    col("ChargeDescription", S, true, M),
+    col("ChargeFrequency", S, true, R),
+    col("ChargePeriodEnd", T, false, M),
+    col("ChargePeriodStart", T, false, M),
+    col("CommitmentDiscountCategory", S, true, C),
+    col("CommitmentDiscountId", S, true, C),
+    col("CommitmentDiscountName", S, true, C),
+    col("CommitmentDiscountQuantity", D, true, C),
+    col("CommitmentDiscountStatus", S, true, C),
+    col("CommitmentDiscountType", S, true, C),
+    col("CommitmentDiscountUnit", S, true, C),
+    col("ConsumedQuantity", D, true, C),
+    col("ConsumedUnit", S, true, C),
+    col("ContractedCost", D, false, M),
+    col("ContractedUnitPrice", D, true, C),
+    col("EffectiveCost", D, false, M),
+    col("InvoiceId", S, true, R),
+    col("InvoiceIssuerName", S, false, M),
+    col("ListCost", D, false, M),
+    col("ListUnitPrice", D, true, C),
+    col("PricingCategory", S, true, C),
+    col("PricingCurrency", S, true, C),
+    col("PricingCurrencyContractedUnitPrice", D, true, C),
+    col("PricingCurrencyEffectiveCost", D, true, C),
+    col("PricingCurrencyListUnitPrice", D, true, C),
+    col("PricingQuantity", D, true, M),
+    col("PricingUnit", S, true, M),
+    col("ProviderName", S, false, M),
+    col("PublisherName", S, false, M),
+    col("RegionId", S, true, C),
+    col("RegionName", S, true, C),
+    col("ResourceId", S, true, C),
+    col("ResourceName", S, true, C),
+    col("ResourceType", S, true, C),
+    col("ServiceCategory", S, false, M),
+    col("ServiceName", S, false, M),
+    col("ServiceSubcategory", S, true, R),
+    col("SkuId", S, true, C),
+    col("SkuMeter", S, true, C),
+    col("SkuPriceDetails", J, true, C),
+    col("SkuPriceId", S, true, C),
+    col("SubAccountId", S, true, C),
+    col("SubAccountName", S, true, C),
+    col("SubAccountType", S, true, C),
+    col("Tags", J, true, C),
+];
+
+/// Billow's own columns. They follow the FOCUS columns, as the spec asks of custom columns.
+pub mod x {
+    /// Connection the row came from (partition column).
+    pub const CONNECTION_ID: &str = "x_ConnectionId";
+    /// Billing period `YYYY-MM` (partition column).
+    pub const BILLING_PERIOD: &str = "x_BillingPeriod";
+    /// Native format of the source (`aws-cur1`, ...).
+    pub const SOURCE_FORMAT: &str = "x_SourceFormat";
+    /// Source file name inside the export version.
+    pub const SOURCE_FILE: &str = "x_SourceFile";
+    /// Line of the row in its source file (1 = header).
+    pub const SOURCE_LINE: &str = "x_SourceLine";
+    /// Ingestion that wrote the row.
+    pub const INGESTION_ID: &str = "x_IngestionId";
+    /// Provider line item type (AWS `lineItem/LineItemType`).
+    pub const LINE_ITEM_TYPE: &str = "x_LineItemType";
+    /// Provider service code (AWS `lineItem/ProductCode`).
+    pub const SERVICE_CODE: &str = "x_ServiceCode";
+    /// Provider usage type (AWS `lineItem/UsageType`).
+    pub const USAGE_TYPE: &str = "x_UsageType";
+    /// Provider operation (AWS `lineItem/Operation`).
+    pub const OPERATION: &str = "x_Operation";
+    /// Provider cost before any Billow rule, unrounded text is kept in the ingestion record.
+    pub const ALL: [&str; 10] = [
+        CONNECTION_ID,
+        BILLING_PERIOD,
+        SOURCE_FORMAT,
+        SOURCE_FILE,
+        SOURCE_LINE,
+        INGESTION_ID,
+        LINE_ITEM_TYPE,
+        SERVICE_CODE,
+        USAGE_TYPE,
+        OPERATION,
+    ];
+}
+
+/// Arrow type of Billow's money, price and quantity columns.
+pub fn decimal_type() -> DataType {
+    DataType::Decimal128(PRECISION, SCALE)
+}
+
+/// Arrow type of FOCUS date/times.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn arrow_type(kind: FocusType) -> DataType {
+    match kind {
+        FocusType::String | FocusType::Json => DataType::Utf8,
+        FocusType::Decimal => decimal_type(),
+        FocusType::DateTime => timestamp_type(),
+    }
+}
+
+/// The schema of the lake's `focus` table: the 57 FOCUS columns, then the `x_` columns.
+pub fn focus_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    Arc::clone(SCHEMA.get_or_init(|| {
+        let mut fields: Vec<Field> = FOCUS_COLUMNS
+            .iter()
+            .map(|c| Field::new(c.name, arrow_type(c.kind), c.nullable))
+            .collect();
+        for name in x::ALL {
+            let (ty, nullable) = match name {
+                x::SOURCE_LINE => (DataType::Int64, false),
+                x::CONNECTION_ID | x::BILLING_PERIOD | x::SOURCE_FORMAT | x::INGESTION_ID => {
+                    (DataType::Utf8, false)
+                }
+                _ => (DataType::Utf8, true),
+            };
+            fields.push(Field::new(name, ty, nullable));
+        }
+        Arc::new(Schema::new(fields))
+    }))
+}
+
+/// The spec column with this name, if it is one.
+pub fn focus_column(name: &str) -> Option<&'static Column> {
+    FOCUS_COLUMNS.iter().find(|c| c.name == name)
+}
+
+/// Index of a column in [`focus_schema`]. Panics only on a name that is not in the schema,
+/// which is a programming error caught by tests.
+pub fn index_of(name: &str) -> usize {
+    match focus_schema().index_of(name) {
+        Ok(i) => i,
+        Err(_) => panic!("{name} is not a column of the focus schema"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_has_all_57_focus_columns_then_x_columns() {
+        let schema = focus_schema();
+        assert_eq!(schema.fields().len(), 57 + x::ALL.len());
+        let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut sorted = names[..57].to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, names[..57], "FOCUS columns keep the spec's order");
+        assert!(names[57..].iter().all(|n| n.starts_with("x_")));
+        assert_eq!(
+            schema.field_with_name("BilledCost").unwrap().data_type(),
+            &DataType::Decimal128(38, 12)
+        );
+        assert!(
+            !schema
+                .field_with_name("BillingAccountId")
+                .unwrap()
+                .is_nullable()
+        );
+        let mandatory = FOCUS_COLUMNS
+            .iter()
+            .filter(|c| c.level == Level::Mandatory)
+            .count();
+        assert_eq!(mandatory, 21);
+        let recommended = FOCUS_COLUMNS
+            .iter()
+            .filter(|c| c.level == Level::Recommended)
+            .count();
+        assert_eq!(recommended, 4);
+    }
+}

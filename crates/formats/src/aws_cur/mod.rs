@@ -1,0 +1,119 @@
+//! AWS legacy Cost and Usage Report (CUR 1): gzip/zip/plain CSV, hourly or daily, with
+//! resource ids, in versioned (`<period>/<assemblyId>/`) or overwrite layout.
+//!
+//! A delivery is found through the period manifest, `<report>-Manifest.json` in a
+//! `yyyymmdd-yyyymmdd` folder, and only the files of its `reportKeys` are read: versioned mode
+//! keeps every earlier assembly beside the current one, and reading them all would count the
+//! month several times. A single downloaded CUR file is accepted too; its billing period comes
+//! from its rows.
+
+mod manifest;
+mod reader;
+mod services;
+
+use std::path::{Path, PathBuf};
+
+pub use manifest::Manifest;
+pub use reader::{CurFileReader, ReadEvent, ReadOptions};
+pub use services::service_category;
+
+use crate::{Error, Result};
+
+/// Source format name stored in `x_SourceFormat`.
+pub const SOURCE_FORMAT: &str = "aws-cur1";
+
+/// One complete CUR delivery of one billing period: the files of one assembly.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// `YYYY-MM`.
+    pub billing_period: String,
+    /// Export version: the manifest's `assemblyId`, or the content hash prefix for a single file.
+    pub assembly_id: Option<String>,
+    /// Payer account from the manifest.
+    pub payer_account: Option<String>,
+    /// Data files, in manifest order.
+    pub files: Vec<PathBuf>,
+    /// The period manifest, when there is one.
+    pub manifest: Option<PathBuf>,
+}
+
+impl Delivery {
+    /// Reads every file of the delivery, decoding them in parallel on `options.threads` threads.
+    /// Batches arrive as they are produced; each file ends with [`ReadEvent::FileDone`].
+    /// Dropping the iterator stops the workers.
+    pub fn read(&self, options: ReadOptions) -> reader::ParallelRead {
+        reader::ParallelRead::start(
+            self.files.clone(),
+            Some(self.billing_period.clone()),
+            options,
+        )
+    }
+}
+
+/// Finds the CUR deliveries under `path`: a report folder (all its periods), a period folder,
+/// or one data file.
+pub fn discover(path: &Path) -> Result<Vec<Delivery>> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        return single_file(path).map(|d| vec![d]);
+    }
+    let mut period_dirs = Vec::new();
+    collect_period_dirs(path, &mut period_dirs, 0)?;
+    period_dirs.sort();
+    if period_dirs.is_empty() {
+        return Err(Error::NotFound {
+            path: path.to_path_buf(),
+            looked_for: "folders named yyyymmdd-yyyymmdd holding a <report>-Manifest.json",
+        });
+    }
+    period_dirs
+        .iter()
+        .map(|dir| manifest::delivery_from_period_dir(dir))
+        .collect()
+}
+
+fn single_file(path: &Path) -> Result<Delivery> {
+    let period = reader::peek_billing_period(path)?;
+    Ok(Delivery {
+        billing_period: period,
+        assembly_id: None,
+        payer_account: None,
+        files: vec![path.to_path_buf()],
+        manifest: None,
+    })
+}
+
+fn is_period_dir_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 17 && b[8] == b'-' && b[..8].iter().chain(&b[9..]).all(u8::is_ascii_digit)
+}
+
+fn collect_period_dirs(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if is_period_dir_name(name) {
+        if manifest::find_period_manifest(dir)?.is_some() {
+            out.push(dir.to_path_buf());
+        }
+        return Ok(());
+    }
+    if depth > 6 {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            collect_period_dirs(&entry.path(), out, depth + 1)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1247 @@
+//! Streaming CUR 1 CSV reader and its mapping to FOCUS 1.2.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::RecordBatch;
+use billow_focus::money::{self, ExactSum, ONE};
+use billow_focus::schema::{index_of, x};
+use csv::ByteRecord;
+
+use super::SOURCE_FORMAT;
+use super::services::service_category;
+use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
+use crate::source::{self, Compression, Decompressed};
+use crate::timestamp::{parse_utc_micros, year_month};
+use crate::{Error, Result};
+
+/// What the reader stamps on every row, and how it works.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// `x_ConnectionId`.
+    pub connection_id: String,
+    /// `x_IngestionId`.
+    pub ingestion_id: String,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Files decoded at once.
+    pub threads: usize,
+}
+
+impl ReadOptions {
+    /// Options with 65,536-row batches and one thread per core.
+    pub fn new(connection_id: impl Into<String>, ingestion_id: impl Into<String>) -> Self {
+        ReadOptions {
+            connection_id: connection_id.into(),
+            ingestion_id: ingestion_id.into(),
+            batch_rows: 65_536,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+
+    /// Sets the batch size.
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// Sets how many files are decoded at once.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+}
+
+/// What a reader yields.
+#[derive(Debug)]
+pub enum ReadEvent {
+    /// FOCUS rows.
+    Batch(RecordBatch),
+    /// A file was read to its end.
+    FileDone {
+        /// The file.
+        file: PathBuf,
+        /// Data rows in it.
+        rows: u64,
+        /// Its exact source totals.
+        totals: SourceTotals,
+    },
+}
+
+/// The CUR columns the mapping reads, by header name.
+#[derive(Default)]
+struct Columns {
+    payer: usize,
+    line_item_type: usize,
+    unblended_cost: usize,
+    billing_period_start: usize,
+    billing_period_end: usize,
+    usage_start: Option<usize>,
+    usage_end: Option<usize>,
+    time_interval: Option<usize>,
+    usage_account: Option<usize>,
+    product_code: Option<usize>,
+    invoice_id: Option<usize>,
+    invoicing_entity: Option<usize>,
+    billing_entity: Option<usize>,
+    legal_entity: Option<usize>,
+    usage_type: Option<usize>,
+    operation: Option<usize>,
+    availability_zone: Option<usize>,
+    resource_id: Option<usize>,
+    usage_amount: Option<usize>,
+    currency: Option<usize>,
+    unblended_rate: Option<usize>,
+    description: Option<usize>,
+    product_name: Option<usize>,
+    product_servicename: Option<usize>,
+    region_code: Option<usize>,
+    region: Option<usize>,
+    location: Option<usize>,
+    sku: Option<usize>,
+    rate_code: Option<usize>,
+    public_od_cost: Option<usize>,
+    public_od_rate: Option<usize>,
+    term: Option<usize>,
+    unit: Option<usize>,
+    ri_arn: Option<usize>,
+    ri_effective_cost: Option<usize>,
+    ri_unused_amortized: Option<usize>,
+    ri_unused_recurring: Option<usize>,
+    sp_arn: Option<usize>,
+    sp_effective_cost: Option<usize>,
+    sp_total_commitment: Option<usize>,
+    sp_used_commitment: Option<usize>,
+    /// (tag key as FOCUS writes it, column)
+    tags: Vec<(String, usize)>,
+}
+
+const REQUIRED: [&str; 5] = [
+    "bill/PayerAccountId",
+    "lineItem/LineItemType",
+    "lineItem/UnblendedCost",
+    "bill/BillingPeriodStartDate",
+    "bill/BillingPeriodEndDate",
+];
+
+impl Columns {
+    fn resolve(path: &Path, header: &ByteRecord) -> Result<Self> {
+        let mut first_seen: HashMap<&[u8], usize> = HashMap::with_capacity(header.len());
+        let mut duplicates: HashMap<&[u8], (usize, usize)> = HashMap::new();
+        for (i, name) in header.iter().enumerate() {
+            let name = trim_bom(name);
+            if let Some(&first) = first_seen.get(name) {
+                duplicates.entry(name).or_insert((first, i));
+            } else {
+                first_seen.insert(name, i);
+            }
+        }
+        let find = |name: &str| -> Result<Option<usize>> {
+            if let Some(&(first, second)) = duplicates.get(name.as_bytes()) {
+                return Err(Error::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: name.into(),
+                    first: first + 1,
+                    second: second + 1,
+                });
+            }
+            Ok(first_seen.get(name.as_bytes()).copied())
+        };
+        let require = |name: &'static str| -> Result<usize> {
+            find(name)?.ok_or_else(|| Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.into(),
+                hint: if first_seen.keys().any(|k| k.starts_with(b"line_item_") || k.starts_with(b"bill_")) {
+                    "This looks like a CUR 2.0 or Athena (snake_case) file; ingest it with the CUR 2.0 reader."
+                } else {
+                    "Billow needs the AWS Cost and Usage Report (legacy CUR) with its standard columns; check that this is a CUR file and that the report includes them."
+                },
+            })
+        };
+        let mut c = Columns {
+            payer: require(REQUIRED[0])?,
+            line_item_type: require(REQUIRED[1])?,
+            unblended_cost: require(REQUIRED[2])?,
+            billing_period_start: require(REQUIRED[3])?,
+            billing_period_end: require(REQUIRED[4])?,
+            usage_start: find("lineItem/UsageStartDate")?,
+            usage_end: find("lineItem/UsageEndDate")?,
+            time_interval: find("identity/TimeInterval")?,
+            usage_account: find("lineItem/UsageAccountId")?,
+            product_code: find("lineItem/ProductCode")?,
+            invoice_id: find("bill/InvoiceId")?,
+            invoicing_entity: find("bill/InvoicingEntity")?,
+            billing_entity: find("bill/BillingEntity")?,
+            legal_entity: find("lineItem/LegalEntity")?,
+            usage_type: find("lineItem/UsageType")?,
+            operation: find("lineItem/Operation")?,
+            availability_zone: find("lineItem/AvailabilityZone")?,
+            resource_id: find("lineItem/ResourceId")?,
+            usage_amount: find("lineItem/UsageAmount")?,
+            currency: find("lineItem/CurrencyCode")?,
+            unblended_rate: find("lineItem/UnblendedRate")?,
+            description: find("lineItem/LineItemDescription")?,
+            product_name: find("product/ProductName")?,
+            product_servicename: find("product/servicename")?,
+            region_code: find("product/regionCode")?,
+            region: find("product/region")?,
+            location: find("product/location")?,
+            sku: find("product/sku")?,
+            rate_code: find("pricing/RateCode")?,
+            public_od_cost: find("pricing/publicOnDemandCost")?,
+            public_od_rate: find("pricing/publicOnDemandRate")?,
+            term: find("pricing/term")?,
+            unit: find("pricing/unit")?,
+            ri_arn: find("reservation/ReservationARN")?,
+            ri_effective_cost: find("reservation/EffectiveCost")?,
+            ri_unused_amortized: find("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod")?,
+            ri_unused_recurring: find("reservation/UnusedRecurringFee")?,
+            sp_arn: find("savingsPlan/SavingsPlanARN")?,
+            sp_effective_cost: find("savingsPlan/SavingsPlanEffectiveCost")?,
+            sp_total_commitment: find("savingsPlan/TotalCommitmentToDate")?,
+            sp_used_commitment: find("savingsPlan/UsedCommitment")?,
+            tags: Vec::new(),
+        };
+        if c.usage_start.is_none() && c.time_interval.is_none() {
+            return Err(Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: "lineItem/UsageStartDate".into(),
+                hint: "Neither lineItem/UsageStartDate nor identity/TimeInterval is present; the charge period cannot be known. Check that this is a complete CUR file.",
+            });
+        }
+        for (i, name) in header.iter().enumerate() {
+            let name = trim_bom(name);
+            if let Some(key) = name.strip_prefix(b"resourceTags/") {
+                let key = String::from_utf8_lossy(key);
+                // AWS prefixes user-defined tags with `user:`; FOCUS Tags hold the user's own key,
+                // while AWS-generated tags keep their `aws:` prefix (a provider tag prefix).
+                let key = key.strip_prefix("user:").unwrap_or(&key).to_string();
+                c.tags.push((key, i));
+            }
+        }
+        Ok(c)
+    }
+}
+
+fn trim_bom(name: &[u8]) -> &[u8] {
+    name.strip_prefix(b"\xef\xbb\xbf").unwrap_or(name)
+}
+
+/// Column indices in the focus schema, resolved once.
+struct Ix {
+    availability_zone: usize,
+    billed_cost: usize,
+    billing_account_id: usize,
+    billing_account_name: usize,
+    billing_account_type: usize,
+    billing_currency: usize,
+    billing_period_end: usize,
+    billing_period_start: usize,
+    capacity_reservation_id: usize,
+    capacity_reservation_status: usize,
+    charge_category: usize,
+    charge_class: usize,
+    charge_description: usize,
+    charge_frequency: usize,
+    charge_period_end: usize,
+    charge_period_start: usize,
+    cd_category: usize,
+    cd_id: usize,
+    cd_name: usize,
+    cd_quantity: usize,
+    cd_status: usize,
+    cd_type: usize,
+    cd_unit: usize,
+    consumed_quantity: usize,
+    consumed_unit: usize,
+    contracted_cost: usize,
+    contracted_unit_price: usize,
+    effective_cost: usize,
+    invoice_id: usize,
+    invoice_issuer_name: usize,
+    list_cost: usize,
+    list_unit_price: usize,
+    pricing_category: usize,
+    pricing_currency: usize,
+    pc_contracted_unit_price: usize,
+    pc_effective_cost: usize,
+    pc_list_unit_price: usize,
+    pricing_quantity: usize,
+    pricing_unit: usize,
+    provider_name: usize,
+    publisher_name: usize,
+    region_id: usize,
+    region_name: usize,
+    resource_id: usize,
+    resource_name: usize,
+    resource_type: usize,
+    service_category: usize,
+    service_name: usize,
+    service_subcategory: usize,
+    sku_id: usize,
+    sku_meter: usize,
+    sku_price_details: usize,
+    sku_price_id: usize,
+    sub_account_id: usize,
+    sub_account_name: usize,
+    sub_account_type: usize,
+    tags: usize,
+    x_connection_id: usize,
+    x_billing_period: usize,
+    x_source_format: usize,
+    x_source_file: usize,
+    x_source_line: usize,
+    x_ingestion_id: usize,
+    x_line_item_type: usize,
+    x_service_code: usize,
+    x_usage_type: usize,
+    x_operation: usize,
+}
+
+fn ix() -> &'static Ix {
+    static IX: OnceLock<Ix> = OnceLock::new();
+    IX.get_or_init(|| Ix {
+        availability_zone: index_of("AvailabilityZone"),
+        billed_cost: index_of("BilledCost"),
+        billing_account_id: index_of("BillingAccountId"),
+        billing_account_name: index_of("BillingAccountName"),
+        billing_account_type: index_of("BillingAccountType"),
+        billing_currency: index_of("BillingCurrency"),
+        billing_period_end: index_of("BillingPeriodEnd"),
+        billing_period_start: index_of("BillingPeriodStart"),
+        capacity_reservation_id: index_of("CapacityReservationId"),
+        capacity_reservation_status: index_of("CapacityReservationStatus"),
+        charge_category: index_of("ChargeCategory"),
+        charge_class: index_of("ChargeClass"),
+        charge_description: index_of("ChargeDescription"),
+        charge_frequency: index_of("ChargeFrequency"),
+        charge_period_end: index_of("ChargePeriodEnd"),
+        charge_period_start: index_of("ChargePeriodStart"),
+        cd_category: index_of("CommitmentDiscountCategory"),
+        cd_id: index_of("CommitmentDiscountId"),
+        cd_name: index_of("CommitmentDiscountName"),
+        cd_quantity: index_of("CommitmentDiscountQuantity"),
+        cd_status: index_of("CommitmentDiscountStatus"),
+        cd_type: index_of("CommitmentDiscountType"),
+        cd_unit: index_of("CommitmentDiscountUnit"),
+        consumed_quantity: index_of("ConsumedQuantity"),
+        consumed_unit: index_of("ConsumedUnit"),
+        contracted_cost: index_of("ContractedCost"),
+        contracted_unit_price: index_of("ContractedUnitPrice"),
+        effective_cost: index_of("EffectiveCost"),
+        invoice_id: index_of("InvoiceId"),
+        invoice_issuer_name: index_of("InvoiceIssuerName"),
+        list_cost: index_of("ListCost"),
+        list_unit_price: index_of("ListUnitPrice"),
+        pricing_category: index_of("PricingCategory"),
+        pricing_currency: index_of("PricingCurrency"),
+        pc_contracted_unit_price: index_of("PricingCurrencyContractedUnitPrice"),
+        pc_effective_cost: index_of("PricingCurrencyEffectiveCost"),
+        pc_list_unit_price: index_of("PricingCurrencyListUnitPrice"),
+        pricing_quantity: index_of("PricingQuantity"),
+        pricing_unit: index_of("PricingUnit"),
+        provider_name: index_of("ProviderName"),
+        publisher_name: index_of("PublisherName"),
+        region_id: index_of("RegionId"),
+        region_name: index_of("RegionName"),
+        resource_id: index_of("ResourceId"),
+        resource_name: index_of("ResourceName"),
+        resource_type: index_of("ResourceType"),
+        service_category: index_of("ServiceCategory"),
+        service_name: index_of("ServiceName"),
+        service_subcategory: index_of("ServiceSubcategory"),
+        sku_id: index_of("SkuId"),
+        sku_meter: index_of("SkuMeter"),
+        sku_price_details: index_of("SkuPriceDetails"),
+        sku_price_id: index_of("SkuPriceId"),
+        sub_account_id: index_of("SubAccountId"),
+        sub_account_name: index_of("SubAccountName"),
+        sub_account_type: index_of("SubAccountType"),
+        tags: index_of("Tags"),
+        x_connection_id: index_of(x::CONNECTION_ID),
+        x_billing_period: index_of(x::BILLING_PERIOD),
+        x_source_format: index_of(x::SOURCE_FORMAT),
+        x_source_file: index_of(x::SOURCE_FILE),
+        x_source_line: index_of(x::SOURCE_LINE),
+        x_ingestion_id: index_of(x::INGESTION_ID),
+        x_line_item_type: index_of(x::LINE_ITEM_TYPE),
+        x_service_code: index_of(x::SERVICE_CODE),
+        x_usage_type: index_of(x::USAGE_TYPE),
+        x_operation: index_of(x::OPERATION),
+    })
+}
+
+/// How a line item type maps to FOCUS, and which amortization formula applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Usage,
+    DiscountedUsage,
+    SavingsPlanCoveredUsage,
+    SavingsPlanNegation,
+    SavingsPlanUpfrontFee,
+    SavingsPlanRecurringFee,
+    RiFee,
+    Fee,
+    Tax,
+    Credit,
+    Refund,
+    Discount,
+    Other,
+}
+
+impl Kind {
+    fn of(text: &[u8]) -> Kind {
+        match text {
+            b"Usage" => Kind::Usage,
+            b"DiscountedUsage" => Kind::DiscountedUsage,
+            b"SavingsPlanCoveredUsage" => Kind::SavingsPlanCoveredUsage,
+            b"SavingsPlanNegation" => Kind::SavingsPlanNegation,
+            b"SavingsPlanUpfrontFee" => Kind::SavingsPlanUpfrontFee,
+            b"SavingsPlanRecurringFee" => Kind::SavingsPlanRecurringFee,
+            b"RIFee" => Kind::RiFee,
+            b"Fee" => Kind::Fee,
+            b"Tax" => Kind::Tax,
+            b"Credit" => Kind::Credit,
+            b"Refund" => Kind::Refund,
+            b"EdpDiscount"
+            | b"BundledDiscount"
+            | b"PrivateRateDiscount"
+            | b"DistributorDiscount"
+            | b"SppDiscount" => Kind::Discount,
+            _ => Kind::Other,
+        }
+    }
+
+    /// (ChargeCategory, ChargeFrequency)
+    fn category(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Usage
+            | Kind::DiscountedUsage
+            | Kind::SavingsPlanCoveredUsage
+            | Kind::SavingsPlanNegation => ("Usage", "Usage-Based"),
+            Kind::SavingsPlanRecurringFee | Kind::RiFee => ("Purchase", "Recurring"),
+            Kind::SavingsPlanUpfrontFee | Kind::Fee => ("Purchase", "One-Time"),
+            Kind::Tax => ("Tax", "One-Time"),
+            Kind::Credit | Kind::Discount => ("Credit", "One-Time"),
+            Kind::Refund => ("Adjustment", "One-Time"),
+            // Unknown future line item types are kept as usage so no cost is dropped.
+            Kind::Other => ("Usage", "Usage-Based"),
+        }
+    }
+}
+
+/// Reads one CUR 1 file into FOCUS batches.
+pub struct CurFileReader {
+    path: PathBuf,
+    file_name: String,
+    compression: Compression,
+    csv: csv::Reader<Decompressed>,
+    cols: Columns,
+    record: ByteRecord,
+    builder: FocusBatchBuilder,
+    options: ReadOptions,
+    /// Billing period start expected for every row, if the delivery says.
+    expected_period: Option<(i64, String)>,
+    groups: Vec<((String, &'static str), GroupTotals)>,
+    rows: u64,
+    tag_json: String,
+    date_cache: Vec<(Vec<u8>, i64)>,
+    /// The CSV reached its end.
+    finished: bool,
+    /// The file-done event (or an error) was returned.
+    done: bool,
+}
+
+const DATE_SLOTS: usize = 6;
+
+impl CurFileReader {
+    /// Opens `path` and reads its header. `billing_period` (`YYYY-MM`), when given, is checked
+    /// against every row.
+    pub fn open(path: &Path, billing_period: Option<&str>, options: ReadOptions) -> Result<Self> {
+        let input = source::open(path)?;
+        let compression = input.compression;
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(false)
+            .buffer_capacity(1 << 20)
+            .from_reader(input);
+        let mut header = ByteRecord::new();
+        let got = csv
+            .read_byte_record(&mut header)
+            .map_err(|e| csv_error(path, compression, e))?;
+        if !got || header.iter().all(|f| f.is_empty()) {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let cols = Columns::resolve(path, &header)?;
+        let expected_period = match billing_period {
+            Some(p) => {
+                let start = parse_utc_micros(format!("{p}-01").as_bytes()).ok_or_else(|| {
+                    Error::Manifest {
+                        path: path.to_path_buf(),
+                        detail: format!("billing period {p:?} is not YYYY-MM"),
+                    }
+                })?;
+                Some((start, p.to_string()))
+            }
+            None => None,
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(CurFileReader {
+            path: path.to_path_buf(),
+            file_name,
+            compression,
+            csv,
+            cols,
+            record: ByteRecord::new(),
+            builder: FocusBatchBuilder::new(options.batch_rows),
+            options,
+            expected_period,
+            groups: Vec::new(),
+            rows: 0,
+            tag_json: String::new(),
+            date_cache: vec![(Vec::new(), 0); DATE_SLOTS],
+            finished: false,
+            done: false,
+        })
+    }
+
+    fn line(&self) -> u64 {
+        self.record.position().map(|p| p.line()).unwrap_or(0)
+    }
+
+    fn field(&self, i: Option<usize>) -> &[u8] {
+        match i {
+            Some(i) => self.record.get(i).unwrap_or_default(),
+            None => b"",
+        }
+    }
+
+    fn text(&self, i: Option<usize>, column: &str) -> Result<Option<&str>> {
+        let raw = self.field(i);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        std::str::from_utf8(raw).map(Some).map_err(|_| Error::BadValue {
+            path: self.path.clone(),
+            line: self.line(),
+            column: column.into(),
+            found: String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned(),
+            expected: "UTF-8 text",
+            hint: "AWS writes CUR files in UTF-8; the file is damaged or was re-encoded. Re-download it.",
+        })
+    }
+
+    fn bad_value(
+        &self,
+        column: &str,
+        raw: &[u8],
+        expected: &'static str,
+        hint: &'static str,
+    ) -> Error {
+        Error::BadValue {
+            path: self.path.clone(),
+            line: self.line(),
+            column: column.into(),
+            found: String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned(),
+            expected,
+            hint,
+        }
+    }
+
+    fn decimal(&self, i: Option<usize>, column: &str) -> Result<Option<i128>> {
+        let raw = self.field(i);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        match money::parse_decimal(raw) {
+            Ok(p) => Ok(Some(p.value)),
+            Err(money::DecimalError::Syntax) => Err(self.bad_value(
+                column,
+                raw,
+                "a decimal number (like 0.0123 or 7.0E-10)",
+                "The cell is corrupted or the columns are shifted; re-download the file from the provider.",
+            )),
+            Err(money::DecimalError::OutOfRange) => Err(self.bad_value(
+                column,
+                raw,
+                "a value within ±10^15",
+                "Billow refuses values that could overflow exact sums; check the file for a corrupted cell.",
+            )),
+        }
+    }
+
+    fn add_exact(
+        &self,
+        sum: &mut ExactSum,
+        i: Option<usize>,
+        column: &str,
+        negate: bool,
+    ) -> Result<()> {
+        let raw = self.field(i);
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let added = if negate {
+            sum.sub_text(raw)
+        } else {
+            sum.add_text(raw)
+        };
+        added.map_err(|e| match e {
+            money::DecimalError::Syntax => self.bad_value(
+                column,
+                raw,
+                "a decimal number",
+                "The cell is corrupted; re-download the file.",
+            ),
+            money::DecimalError::OutOfRange => Error::TotalOverflow {
+                path: self.path.clone(),
+                column: "cost",
+            },
+        })
+    }
+
+    fn timestamp(&mut self, slot: usize, i: Option<usize>, column: &str) -> Result<Option<i64>> {
+        let raw = match i {
+            Some(i) => self.record.get(i).unwrap_or_default(),
+            None => return Ok(None),
+        };
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let cached = &self.date_cache[slot];
+        if cached.0 == raw {
+            return Ok(Some(cached.1));
+        }
+        match parse_utc_micros(raw) {
+            Some(v) => {
+                let raw = raw.to_vec();
+                self.date_cache[slot] = (raw, v);
+                Ok(Some(v))
+            }
+            None => Err(self.bad_value(
+                column,
+                raw,
+                "a UTC date/time (like 2023-11-01T00:00:00Z)",
+                "The cell is corrupted or the columns are shifted; re-download the file.",
+            )),
+        }
+    }
+
+    fn required_timestamp(&mut self, slot: usize, i: usize, column: &str) -> Result<i64> {
+        match self.timestamp(slot, Some(i), column)? {
+            Some(v) => Ok(v),
+            None => Err(self.bad_value(
+                column,
+                b"",
+                "a UTC date/time",
+                "This column must be filled on every row; the file is damaged.",
+            )),
+        }
+    }
+
+    fn charge_period(&mut self) -> Result<(i64, i64)> {
+        if let (Some(s), Some(e)) = (self.cols.usage_start, self.cols.usage_end) {
+            let start = self.timestamp(2, Some(s), "lineItem/UsageStartDate")?;
+            let end = self.timestamp(3, Some(e), "lineItem/UsageEndDate")?;
+            if let (Some(start), Some(end)) = (start, end) {
+                return Ok((start, end));
+            }
+        }
+        let raw = self.field(self.cols.time_interval).to_vec();
+        let mut parts = raw.splitn(2, |&c| c == b'/');
+        let (a, b) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        match (parse_utc_micros(a), parse_utc_micros(b)) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            _ => Err(self.bad_value(
+                "identity/TimeInterval",
+                &raw,
+                "an interval like 2023-11-01T00:00:00Z/2023-11-02T00:00:00Z",
+                "The row has no usable charge period; re-download the file.",
+            )),
+        }
+    }
+
+    fn map_row(&mut self) -> Result<()> {
+        let ix = ix();
+        let c = &self.cols;
+        let (payer_i, lit_i, cost_i, bps_i, bpe_i) = (
+            c.payer,
+            c.line_item_type,
+            c.unblended_cost,
+            c.billing_period_start,
+            c.billing_period_end,
+        );
+        let line = self.line();
+        let bp_start = self.required_timestamp(0, bps_i, "bill/BillingPeriodStartDate")?;
+        let bp_end = self.required_timestamp(1, bpe_i, "bill/BillingPeriodEndDate")?;
+        if let Some((expected, period)) = &self.expected_period {
+            if *expected != bp_start {
+                return Err(Error::PeriodMismatch {
+                    path: self.path.clone(),
+                    line,
+                    found: year_month(bp_start),
+                    expected: period.clone(),
+                });
+            }
+        }
+        let (cp_start, cp_end) = self.charge_period()?;
+        let kind = Kind::of(self.field(Some(lit_i)));
+        let (category, frequency) = kind.category();
+        let payer = self
+            .text(Some(payer_i), "bill/PayerAccountId")?
+            .unwrap_or_default()
+            .to_string();
+        if payer.is_empty() {
+            return Err(self.bad_value(
+                "bill/PayerAccountId",
+                b"",
+                "the payer account id",
+                "Every CUR row names its payer; the file is damaged.",
+            ));
+        }
+        let billed = match self.decimal(Some(cost_i), "lineItem/UnblendedCost")? {
+            Some(v) => v,
+            None => {
+                return Err(self.bad_value(
+                    "lineItem/UnblendedCost",
+                    b"",
+                    "a decimal cost",
+                    "Every CUR row has a cost; the file is damaged or truncated.",
+                ));
+            }
+        };
+        let c = &self.cols;
+        let zero_if_none = |v: Option<i128>| v.unwrap_or(0);
+        let has_ri = !self.field(c.ri_arn).is_empty();
+        let (effective, effective_terms): (i128, &[(Option<usize>, &str, bool)]) = match kind {
+            Kind::SavingsPlanCoveredUsage => (
+                zero_if_none(
+                    self.decimal(c.sp_effective_cost, "savingsPlan/SavingsPlanEffectiveCost")?,
+                ),
+                &[(
+                    c.sp_effective_cost,
+                    "savingsPlan/SavingsPlanEffectiveCost",
+                    false,
+                )],
+            ),
+            Kind::SavingsPlanRecurringFee => (
+                zero_if_none(
+                    self.decimal(c.sp_total_commitment, "savingsPlan/TotalCommitmentToDate")?,
+                ) - zero_if_none(self.decimal(c.sp_used_commitment, "savingsPlan/UsedCommitment")?),
+                &[
+                    (
+                        c.sp_total_commitment,
+                        "savingsPlan/TotalCommitmentToDate",
+                        false,
+                    ),
+                    (c.sp_used_commitment, "savingsPlan/UsedCommitment", true),
+                ],
+            ),
+            Kind::SavingsPlanNegation | Kind::SavingsPlanUpfrontFee => (0, &[]),
+            Kind::DiscountedUsage => (
+                zero_if_none(self.decimal(c.ri_effective_cost, "reservation/EffectiveCost")?),
+                &[(c.ri_effective_cost, "reservation/EffectiveCost", false)],
+            ),
+            Kind::RiFee => (
+                zero_if_none(self.decimal(
+                    c.ri_unused_amortized,
+                    "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+                )?) + zero_if_none(
+                    self.decimal(c.ri_unused_recurring, "reservation/UnusedRecurringFee")?,
+                ),
+                &[
+                    (
+                        c.ri_unused_amortized,
+                        "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+                        false,
+                    ),
+                    (
+                        c.ri_unused_recurring,
+                        "reservation/UnusedRecurringFee",
+                        false,
+                    ),
+                ],
+            ),
+            Kind::Fee if has_ri => (0, &[]),
+            _ => (billed, &[(Some(cost_i), "lineItem/UnblendedCost", false)]),
+        };
+        // Source totals, summed from the raw cells' text independently of the parsed values.
+        let group = self.group_index(&payer, category);
+        let mut billed_sum = std::mem::take(&mut self.groups[group].1.billed);
+        let mut effective_sum = std::mem::take(&mut self.groups[group].1.effective);
+        let r1 = self.add_exact(
+            &mut billed_sum,
+            Some(cost_i),
+            "lineItem/UnblendedCost",
+            false,
+        );
+        let mut r2 = Ok(());
+        for &(col, name, negate) in effective_terms {
+            r2 = r2.and_then(|_| self.add_exact(&mut effective_sum, col, name, negate));
+        }
+        self.groups[group].1.billed = billed_sum;
+        self.groups[group].1.effective = effective_sum;
+        self.groups[group].1.rows += 1;
+        r1?;
+        r2?;
+
+        let c = &self.cols;
+        let is_tax = kind == Kind::Tax;
+        let is_usage_or_purchase = matches!(category, "Usage" | "Purchase");
+        let quantity = if is_usage_or_purchase {
+            self.decimal(c.usage_amount, "lineItem/UsageAmount")?
+        } else {
+            None
+        };
+        let unit = match quantity {
+            Some(_) => Some(non_empty_str(&self.record, c.unit).unwrap_or("Units")),
+            None => None,
+        };
+        let od_rate = self.decimal(c.public_od_rate, "pricing/publicOnDemandRate")?;
+        let od_cost = self.decimal(c.public_od_cost, "pricing/publicOnDemandCost")?;
+        let rate = self.decimal(c.unblended_rate, "lineItem/UnblendedRate")?;
+        let list_unit_price = if is_tax || !is_usage_or_purchase {
+            None
+        } else if kind == Kind::SavingsPlanNegation {
+            Some(od_rate.unwrap_or(0))
+        } else {
+            od_rate.or(rate).or(Some(0)).filter(|_| quantity.is_some())
+        };
+        let list_cost = if !is_usage_or_purchase {
+            billed
+        } else {
+            match (od_cost, kind) {
+                (Some(v), _) => v,
+                (None, Kind::SavingsPlanNegation) => 0,
+                (None, _) => match (list_unit_price, quantity) {
+                    (Some(p), Some(q)) if od_rate.is_some() => {
+                        p.checked_mul(q).map(|v| v / ONE).unwrap_or(billed)
+                    }
+                    _ => billed,
+                },
+            }
+        };
+        let list_unit_price = match (list_unit_price, quantity) {
+            // Keep ListCost = ListUnitPrice × PricingQuantity true where AWS left the rate out.
+            (Some(p), Some(q))
+                if od_rate.is_none()
+                    && q != 0
+                    && (p.checked_mul(q).map(|v| v / ONE) != Some(list_cost)) =>
+            {
+                Some(list_cost.checked_mul(ONE).map(|v| v / q).unwrap_or(p))
+            }
+            (p, _) => p,
+        };
+
+        let marketplace = c.billing_entity.and_then(|i| self.record.get(i))
+            == Some(b"AWS Marketplace".as_slice());
+        let b = &mut self.builder;
+        b.str(
+            ix.availability_zone,
+            non_empty_str(&self.record, c.availability_zone),
+        );
+        b.dec(ix.billed_cost, Some(billed));
+        b.str(ix.billing_account_id, Some(&payer));
+        b.str(ix.billing_account_name, None);
+        b.str(ix.billing_account_type, None);
+        b.str(
+            ix.billing_currency,
+            Some(non_empty_str(&self.record, c.currency).unwrap_or("USD")),
+        );
+        b.ts(ix.billing_period_end, Some(bp_end));
+        b.ts(ix.billing_period_start, Some(bp_start));
+        b.str(ix.capacity_reservation_id, None);
+        b.str(ix.capacity_reservation_status, None);
+        b.str(ix.charge_category, Some(category));
+        b.str(ix.charge_class, None);
+        b.str(
+            ix.charge_description,
+            non_empty_str(&self.record, c.description),
+        );
+        b.str(ix.charge_frequency, Some(frequency));
+        b.ts(ix.charge_period_end, Some(cp_end));
+        b.ts(ix.charge_period_start, Some(cp_start));
+
+        let sp_arn = non_empty_str(&self.record, c.sp_arn);
+        let ri_arn = non_empty_str(&self.record, c.ri_arn);
+        let commitment = match kind {
+            Kind::SavingsPlanCoveredUsage
+            | Kind::SavingsPlanNegation
+            | Kind::SavingsPlanRecurringFee
+            | Kind::SavingsPlanUpfrontFee => sp_arn.map(|a| (a, "Spend", "Savings Plan")),
+            Kind::DiscountedUsage | Kind::RiFee | Kind::Fee => {
+                ri_arn.map(|a| (a, "Usage", "Reserved Instance"))
+            }
+            _ => None,
+        };
+        b.str(ix.cd_category, commitment.map(|c| c.1));
+        b.str(ix.cd_id, commitment.map(|c| c.0));
+        b.str(ix.cd_name, None);
+        b.dec(ix.cd_quantity, None);
+        b.str(
+            ix.cd_status,
+            commitment.filter(|_| category == "Usage").map(|_| "Used"),
+        );
+        b.str(ix.cd_type, commitment.map(|c| c.2));
+        b.str(ix.cd_unit, None);
+        let consumed = if category == "Usage" { quantity } else { None };
+        b.dec(ix.consumed_quantity, consumed);
+        b.str(ix.consumed_unit, consumed.and(unit));
+        b.dec(ix.contracted_cost, Some(list_cost));
+        b.dec(ix.contracted_unit_price, list_unit_price);
+        b.dec(ix.effective_cost, Some(effective));
+        b.str(ix.invoice_id, non_empty_str(&self.record, c.invoice_id));
+        b.str(
+            ix.invoice_issuer_name,
+            Some(
+                non_empty_str(&self.record, c.invoicing_entity)
+                    .unwrap_or("Amazon Web Services, Inc."),
+            ),
+        );
+        b.dec(ix.list_cost, Some(list_cost));
+        b.dec(ix.list_unit_price, list_unit_price);
+        let term = self
+            .record
+            .get(c.term.unwrap_or(usize::MAX))
+            .unwrap_or_default();
+        let pricing_category = match (category, kind) {
+            (
+                "Usage",
+                Kind::DiscountedUsage | Kind::SavingsPlanCoveredUsage | Kind::SavingsPlanNegation,
+            ) => Some("Committed"),
+            ("Usage", _) if term == b"Spot" => Some("Dynamic"),
+            ("Usage", _) if term == b"Reserved" => Some("Committed"),
+            ("Usage", _) | ("Purchase", _) => Some("Standard"),
+            _ => None,
+        };
+        b.str(ix.pricing_category, pricing_category);
+        b.str(ix.pricing_currency, None);
+        b.dec(ix.pc_contracted_unit_price, None);
+        b.dec(ix.pc_effective_cost, None);
+        b.dec(ix.pc_list_unit_price, None);
+        b.dec(ix.pricing_quantity, quantity);
+        b.str(ix.pricing_unit, unit);
+        b.str(ix.provider_name, Some("AWS"));
+        let publisher = if marketplace {
+            non_empty_str(&self.record, c.legal_entity).unwrap_or("AWS Marketplace")
+        } else {
+            "AWS"
+        };
+        b.str(ix.publisher_name, Some(publisher));
+        let region = non_empty_str(&self.record, c.region_code)
+            .or_else(|| non_empty_str(&self.record, c.region));
+        b.str(ix.region_id, region);
+        b.str(
+            ix.region_name,
+            region.map(|r| non_empty_str(&self.record, c.location).unwrap_or(r)),
+        );
+        let resource = non_empty_str(&self.record, c.resource_id);
+        b.str(ix.resource_id, resource);
+        b.str(ix.resource_name, resource);
+        b.str(ix.resource_type, None);
+        let product_code = non_empty_str(&self.record, c.product_code).unwrap_or("Unknown");
+        let (service_category, subcategory) = service_category(product_code);
+        b.str(ix.service_category, Some(service_category.as_str()));
+        let service_name = non_empty_str(&self.record, c.product_name)
+            .or_else(|| non_empty_str(&self.record, c.product_servicename))
+            .unwrap_or(product_code);
+        b.str(ix.service_name, Some(service_name));
+        b.str(ix.service_subcategory, Some(subcategory));
+        let sku = if is_tax {
+            None
+        } else {
+            non_empty_str(&self.record, c.sku)
+        };
+        b.str(ix.sku_id, sku);
+        b.str(
+            ix.sku_meter,
+            if is_tax {
+                None
+            } else {
+                non_empty_str(&self.record, c.usage_type)
+            },
+        );
+        b.str(ix.sku_price_details, None);
+        b.str(
+            ix.sku_price_id,
+            if is_tax {
+                None
+            } else {
+                non_empty_str(&self.record, c.rate_code).or(sku)
+            },
+        );
+        b.str(
+            ix.sub_account_id,
+            non_empty_str(&self.record, c.usage_account),
+        );
+        b.str(ix.sub_account_name, None);
+        b.str(ix.sub_account_type, None);
+        self.tag_json.clear();
+        for (key, col) in &c.tags {
+            let value = self.record.get(*col).unwrap_or_default();
+            if value.is_empty() {
+                continue;
+            }
+            let value = String::from_utf8_lossy(value);
+            self.tag_json
+                .push(if self.tag_json.is_empty() { '{' } else { ',' });
+            push_json_string(&mut self.tag_json, key);
+            self.tag_json.push(':');
+            push_json_string(&mut self.tag_json, &value);
+        }
+        if self.tag_json.is_empty() {
+            b.str(ix.tags, None);
+        } else {
+            self.tag_json.push('}');
+            b.str(ix.tags, Some(&self.tag_json));
+        }
+        b.str(ix.x_connection_id, Some(&self.options.connection_id));
+        b.str(ix.x_billing_period, Some(&year_month(bp_start)));
+        b.str(ix.x_source_format, Some(SOURCE_FORMAT));
+        b.str(ix.x_source_file, Some(&self.file_name));
+        b.int(ix.x_source_line, Some(line as i64));
+        b.str(ix.x_ingestion_id, Some(&self.options.ingestion_id));
+        b.str(
+            ix.x_line_item_type,
+            non_empty_str(&self.record, Some(lit_i)),
+        );
+        b.str(ix.x_service_code, Some(product_code));
+        b.str(ix.x_usage_type, non_empty_str(&self.record, c.usage_type));
+        b.str(ix.x_operation, non_empty_str(&self.record, c.operation));
+        b.end_row();
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn group_index(&mut self, payer: &str, category: &'static str) -> usize {
+        if let Some(i) = self
+            .groups
+            .iter()
+            .position(|((p, c), _)| *c == category && p == payer)
+        {
+            return i;
+        }
+        self.groups
+            .push(((payer.to_string(), category), GroupTotals::default()));
+        self.groups.len() - 1
+    }
+
+    fn totals(&self) -> SourceTotals {
+        let mut t = SourceTotals::default();
+        for ((p, c), g) in &self.groups {
+            t.groups.insert((p.clone(), (*c).to_string()), g.clone());
+        }
+        t
+    }
+
+    /// Reads rows until a batch is full or the file ends.
+    fn fill(&mut self) -> Result<()> {
+        while !self.finished && self.builder.len() < self.options.batch_rows {
+            let more = self
+                .csv
+                .read_byte_record(&mut self.record)
+                .map_err(|e| csv_error(&self.path, self.compression, e))?;
+            if !more {
+                self.finished = true;
+                break;
+            }
+            if self.record.len() == 1 && self.record.get(0) == Some(b"") {
+                continue; // a blank line is not a record
+            }
+            self.map_row()?;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for CurFileReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Err(e) = self.fill() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        if !self.builder.is_empty() {
+            return Some(
+                self.builder
+                    .finish()
+                    .map(ReadEvent::Batch)
+                    .map_err(Error::from),
+            );
+        }
+        self.done = true;
+        Some(Ok(ReadEvent::FileDone {
+            file: self.path.clone(),
+            rows: self.rows,
+            totals: self.totals(),
+        }))
+    }
+}
+
+fn non_empty_str(record: &ByteRecord, i: Option<usize>) -> Option<&str> {
+    let raw = record.get(i?)?;
+    if raw.is_empty() {
+        None
+    } else {
+        std::str::from_utf8(raw).ok()
+    }
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn csv_error(path: &Path, compression: Compression, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => Decompressed::error_for(path, compression, source),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => Error::Csv {
+            path: path.to_path_buf(),
+            line,
+            detail: format!("expected {expected_len} fields like the header, found {len}"),
+        },
+        csv::ErrorKind::Utf8 { err, .. } => Error::Csv {
+            path: path.to_path_buf(),
+            line,
+            detail: format!("invalid UTF-8 ({err})"),
+        },
+        other => Error::Csv {
+            path: path.to_path_buf(),
+            line,
+            detail: format!("{other:?}"),
+        },
+    }
+}
+
+/// Billing period (`YYYY-MM`) of a single CUR file, from its first data row.
+pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
+    let mut reader = CurFileReader::open(path, None, ReadOptions::new("", "").with_batch_rows(1))?;
+    loop {
+        let more = reader
+            .csv
+            .read_byte_record(&mut reader.record)
+            .map_err(|e| csv_error(path, reader.compression, e))?;
+        if !more {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        if reader.record.len() == 1 && reader.record.get(0) == Some(b"") {
+            continue;
+        }
+        let start = reader.required_timestamp(
+            0,
+            reader.cols.billing_period_start,
+            "bill/BillingPeriodStartDate",
+        )?;
+        return Ok(year_month(start));
+    }
+}
+
+/// Files of a delivery read by a pool of threads; see [`super::Delivery::read`].
+pub struct ParallelRead {
+    rx: Receiver<Result<ReadEvent>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl ParallelRead {
+    pub(super) fn start(files: Vec<PathBuf>, period: Option<String>, options: ReadOptions) -> Self {
+        let threads = options.threads.min(files.len()).max(1);
+        let (tx, rx) = sync_channel::<Result<ReadEvent>>(threads * 2);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let files = Arc::new(files);
+        for _ in 0..threads {
+            let (tx, cancel, next, files, period, options) = (
+                tx.clone(),
+                Arc::clone(&cancel),
+                Arc::clone(&next),
+                Arc::clone(&files),
+                period.clone(),
+                options.clone(),
+            );
+            std::thread::spawn(move || {
+                worker(&files, &next, period.as_deref(), options, &tx, &cancel)
+            });
+        }
+        ParallelRead { rx, cancel }
+    }
+}
+
+fn worker(
+    files: &[PathBuf],
+    next: &AtomicUsize,
+    period: Option<&str>,
+    options: ReadOptions,
+    tx: &SyncSender<Result<ReadEvent>>,
+    cancel: &AtomicBool,
+) {
+    loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some(path) = files.get(i) else { return };
+        let reader = match CurFileReader::open(path, period, options.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                cancel.store(true, Ordering::SeqCst);
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        for event in reader {
+            if cancel.load(Ordering::SeqCst) {
+                return;
+            }
+            let failed = event.is_err();
+            if tx.send(event).is_err() || failed {
+                cancel.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+    }
+}
+
+impl Iterator for ParallelRead {
+    type Item = Result<ReadEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Drop for ParallelRead {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,29 @@
+//! Native billing formats → FOCUS Arrow batches.
+//!
+//! This crate owns one reader per native export format. A reader takes bytes on local disk
+//! (never the network: `billow-connect` fetches files, `billow-ingest` hands them here) and
+//! yields record batches of [`billow_focus::schema::focus_schema`], plus the source's own
+//! totals summed exactly from the raw cells so the lake can be reconciled against them.
+//! Readers stream with bounded memory and decode files in parallel; every error names the
+//! file, the line and column, what was expected and what to do.
+//!
+//! ```no_run
+//! use billow_formats::aws_cur::{discover, ReadOptions};
+//! let deliveries = discover(std::path::Path::new("exports/cur")).unwrap();
+//! for d in &deliveries {
+//!     println!("{} {} files", d.billing_period, d.files.len());
+//!     for event in d.read(ReadOptions::new("aws-prod", "ingestion-1")) {
+//!         let _ = event.unwrap();
+//!     }
+//! }
+//! ```
+#![warn(missing_docs)]
+
+pub mod aws_cur;
+mod batch;
+mod error;
+pub mod source;
+pub mod timestamp;
+
+pub use batch::{FocusBatchBuilder, SourceTotals, TotalsKey};
+pub use error::{Error, Result};

@@ -1,0 +1,190 @@
+//! Opening a billing file whatever its compression: plain, gzip (also multi-member) or zip.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::{Error, Result};
+
+/// Compression of a file, from its magic bytes (never from its name alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Not compressed.
+    None,
+    /// gzip.
+    Gzip,
+    /// zip archive.
+    Zip,
+}
+
+/// Detects the compression from the first bytes of the file.
+pub fn sniff(path: &Path) -> Result<Compression> {
+    let mut f = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut magic = [0u8; 4];
+    let n = read_up_to(&mut f, &mut magic).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => Compression::Zip,
+        _ => Compression::None,
+    })
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// A reader over the decompressed bytes that turns decoder failures into
+/// [`Error::Corrupt`] naming the file.
+pub struct Decompressed {
+    inner: Box<dyn Read + Send>,
+    /// File being read.
+    pub path: PathBuf,
+    /// Its compression.
+    pub compression: Compression,
+}
+
+impl Decompressed {
+    /// Maps an I/O error raised while reading a stream of `path` to the right [`Error`].
+    pub fn error_for(path: &Path, compression: Compression, source: io::Error) -> Error {
+        let compression = match compression {
+            Compression::Gzip => "gzip",
+            Compression::Zip => "zip",
+            Compression::None => {
+                return Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                };
+            }
+        };
+        Error::Corrupt {
+            path: path.to_path_buf(),
+            compression,
+            detail: source.to_string(),
+        }
+    }
+}
+
+impl Read for Decompressed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+/// Opens `path` and returns its decompressed bytes. For a zip, the first `.csv` entry.
+pub fn open(path: &Path) -> Result<Decompressed> {
+    let compression = sniff(path)?;
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let inner: Box<dyn Read + Send> = match compression {
+        Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
+        Compression::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file))),
+        Compression::Zip => {
+            let corrupt = |e: zip::result::ZipError| Error::Corrupt {
+                path: path.to_path_buf(),
+                compression: "zip",
+                detail: e.to_string(),
+            };
+            let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(corrupt)?;
+            let names: Vec<String> = archive
+                .file_names()
+                .filter_map(|n| n.ok().map(|n| n.to_string()))
+                .collect();
+            let Some(index) = (0..archive.len()).find(|&i| {
+                archive
+                    .name_for_index(i)
+                    .is_some_and(|n| n.is_ok_and(|n| n.to_ascii_lowercase().ends_with(".csv")))
+            }) else {
+                return Err(Error::NoCsvInZip {
+                    path: path.to_path_buf(),
+                    found: if names.is_empty() {
+                        "nothing".into()
+                    } else {
+                        names.join(", ")
+                    },
+                });
+            };
+            // The entry reader borrows the archive, so a thread owns the archive and streams
+            // the inflated bytes through a bounded channel: memory stays at a few chunks.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+            std::thread::spawn(move || {
+                let mut entry = match archive.by_index(index) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e.to_string())));
+                        return;
+                    }
+                };
+                loop {
+                    let mut chunk = vec![0u8; 1 << 20];
+                    match read_up_to(&mut entry, &mut chunk) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            if tx.send(Ok(chunk)).is_err() {
+                                return; // the reader was dropped: stop inflating
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+            Box::new(ChannelReader {
+                rx,
+                current: Vec::new(),
+                pos: 0,
+            })
+        }
+    };
+    Ok(Decompressed {
+        inner,
+        path: path.to_path_buf(),
+        compression,
+    })
+}
+
+/// Reads bytes that another thread sends in chunks.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

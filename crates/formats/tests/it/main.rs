@@ -1,0 +1,3 @@
+//! Integration tests of the format readers: the broken-delivery corpus and real samples.
+
+mod broken;

@@ -1,0 +1,34 @@
+use thiserror::Error;
+
+/// Errors of an ingestion.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source files are unusable (bad file, bad cell, missing manifest...).
+    #[error(transparent)]
+    Format(#[from] billow_formats::Error),
+    /// The lake refused or failed.
+    #[error(transparent)]
+    Lake(#[from] billow_lake::Error),
+    /// Copying into the raw zone failed.
+    #[error(
+        "raw zone {path}: {source}. Check free disk space and permissions of the data directory."
+    )]
+    Raw {
+        /// Path.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The reader's row count disagrees with what was written (a bug; nothing was published).
+    #[error("internal error: {0}; nothing was published")]
+    Internal(String),
+    /// A connection name that cannot be used as a partition value.
+    #[error(
+        "connection name {0:?} is invalid: use letters, digits, '-', '_' or '.', at most 64 characters"
+    )]
+    BadConnection(String),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,128 @@
+//! Versions of a (connection, billing period) and what changed between them.
+
+use std::collections::BTreeMap;
+
+use arrow::array::AsArray;
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use billow_focus::money::{ExactSum, format_decimal};
+use billow_lake::{Lake, PartitionKey};
+
+use crate::{Error, Result};
+
+/// One ingestion of the partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Ingestion id.
+    pub ingestion_id: String,
+    /// Provider export version (AWS assemblyId).
+    pub export_version: Option<String>,
+    /// Finished at, µs since the epoch.
+    pub finished_at: i64,
+    /// Rows.
+    pub rows: u64,
+    /// Whether the partition holds this version now.
+    pub current: bool,
+    /// Whether it was ever published (false: the attempt failed before its commit).
+    pub published: bool,
+    /// Σ billed per (billing account, charge category), exact text.
+    pub billed: BTreeMap<(String, String), String>,
+    /// Changes against the previous published version: (account, category, before, after, delta).
+    pub changes: Vec<(String, String, String, String, String)>,
+}
+
+/// The versions of `key`, oldest first.
+pub async fn history(lake: &Lake, key: &PartitionKey) -> Result<Vec<Version>> {
+    let current = lake.current_ingestion(key).await?;
+    let published = lake.published_ingestions().await?;
+    let ctx = lake.session().await?;
+    let q = |s: &str| s.replace('\'', "''");
+    let batches = ctx
+        .sql(&format!(
+            "SELECT ingestion_id, export_version, finished_at, rows FROM ingestions \
+             WHERE connection_id = '{}' AND billing_period = '{}' ORDER BY finished_at",
+            q(&key.connection_id),
+            q(&key.billing_period)
+        ))
+        .await
+        .map_err(billow_lake::Error::from)?
+        .collect()
+        .await
+        .map_err(billow_lake::Error::from)?;
+    let mut versions = Vec::new();
+    for b in &batches {
+        let ids = billow_lake::string_column(b, 0)?;
+        let ev = billow_lake::string_column(b, 1)?;
+        let at = b.column(2).as_primitive::<TimestampMicrosecondType>();
+        let rows = b.column(3).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let id = ids.value(r).to_string();
+            versions.push(Version {
+                current: current.as_deref() == Some(id.as_str()),
+                published: published.contains(&id),
+                ingestion_id: id,
+                export_version: (!arrow::array::Array::is_null(&ev, r))
+                    .then(|| ev.value(r).to_string()),
+                finished_at: at.value(r),
+                rows: rows.value(r) as u64,
+                billed: BTreeMap::new(),
+                changes: Vec::new(),
+            });
+        }
+    }
+    let totals = ctx
+        .sql(&format!(
+            "SELECT ingestion_id, billing_account_id, charge_category, source_billed_exact FROM ingestion_totals \
+             WHERE connection_id = '{}' AND billing_period = '{}'",
+            q(&key.connection_id),
+            q(&key.billing_period)
+        ))
+        .await
+        .map_err(billow_lake::Error::from)?
+        .collect()
+        .await
+        .map_err(billow_lake::Error::from)?;
+    for b in &totals {
+        let cols: Vec<_> = (0..4)
+            .map(|i| billow_lake::string_column(b, i))
+            .collect::<Result<_, _>>()?;
+        let s = |i: usize| &cols[i];
+        for r in 0..b.num_rows() {
+            if let Some(v) = versions
+                .iter_mut()
+                .find(|v| v.ingestion_id == s(0).value(r))
+            {
+                v.billed.insert(
+                    (s(1).value(r).to_string(), s(2).value(r).to_string()),
+                    s(3).value(r).to_string(),
+                );
+            }
+        }
+    }
+    let mut previous: Option<BTreeMap<(String, String), String>> = None;
+    for v in versions.iter_mut().filter(|v| v.published) {
+        if let Some(prev) = &previous {
+            let keys: std::collections::BTreeSet<_> =
+                prev.keys().chain(v.billed.keys()).cloned().collect();
+            for k in keys {
+                let before = prev.get(&k).cloned().unwrap_or_else(|| "0".into());
+                let after = v.billed.get(&k).cloned().unwrap_or_else(|| "0".into());
+                if before != after {
+                    let mut d = ExactSum::from_decimal_str(&after)
+                        .map_err(|e| Error::Internal(e.to_string()))?;
+                    d.sub_text(before.as_bytes())
+                        .map_err(|e| Error::Internal(e.to_string()))?;
+                    v.changes.push((
+                        k.0.clone(),
+                        k.1.clone(),
+                        before,
+                        after,
+                        d.to_decimal_string(),
+                    ));
+                }
+            }
+        }
+        previous = Some(v.billed.clone());
+    }
+    let _ = format_decimal;
+    Ok(versions)
+}

@@ -1,0 +1,290 @@
+//! Reconciliation: the lake's sums against the source's own exact totals.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Decimal128Type, Int64Type};
+use billow_focus::money::{ExactSum, format_decimal};
+use billow_lake::Lake;
+
+use crate::{Error, Result};
+
+/// How a group reconciles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileStatus {
+    /// Lake total equals the exact source total.
+    Exact,
+    /// Differs only by rounding of source values with more than 12 places, within the bound.
+    WithinRoundingBound,
+    /// Differs: something was lost or counted twice.
+    Mismatch,
+}
+
+impl ReconcileStatus {
+    /// Text for tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconcileStatus::Exact => "exact",
+            ReconcileStatus::WithinRoundingBound => "within rounding bound",
+            ReconcileStatus::Mismatch => "MISMATCH",
+        }
+    }
+}
+
+/// One (connection, period, billing account, charge category) compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileRow {
+    /// Connection.
+    pub connection_id: String,
+    /// `YYYY-MM`.
+    pub billing_period: String,
+    /// Billing account.
+    pub billing_account_id: String,
+    /// Charge category.
+    pub charge_category: String,
+    /// Ingestion that published the partition.
+    pub ingestion_id: String,
+    /// Exact source Σ BilledCost (decimal text).
+    pub source_billed: String,
+    /// Lake Σ BilledCost.
+    pub lake_billed: String,
+    /// Exact source Σ EffectiveCost (decimal text).
+    pub source_effective: String,
+    /// Lake Σ EffectiveCost.
+    pub lake_effective: String,
+    /// Lake − source for billed (exact decimal text).
+    pub billed_difference: String,
+    /// Lake − source for effective (exact decimal text).
+    pub effective_difference: String,
+    /// Largest difference rounding can explain (decimal text).
+    pub rounding_bound: String,
+    /// Source rows and lake rows.
+    pub source_rows: u64,
+    /// Lake rows.
+    pub lake_rows: u64,
+    /// Verdict.
+    pub status: ReconcileStatus,
+}
+
+#[derive(Default)]
+struct LakeSide {
+    billed: i128,
+    effective: i128,
+    rows: u64,
+}
+
+struct SourceSide {
+    ingestion_id: String,
+    billed: String,
+    effective: String,
+    rows: u64,
+    rounded: u64,
+}
+
+type Key = (String, String, String, String);
+
+/// Reconciles every published partition (or those of `billing_period`).
+pub async fn reconcile(lake: &Lake, billing_period: Option<&str>) -> Result<Vec<ReconcileRow>> {
+    let period_filter = match billing_period {
+        Some(p) => {
+            if !(p.len() == 7
+                && p.as_bytes()[4] == b'-'
+                && p.bytes()
+                    .enumerate()
+                    .all(|(i, c)| i == 4 || c.is_ascii_digit()))
+            {
+                return Err(Error::Internal(format!(
+                    "billing period {p:?} is not YYYY-MM"
+                )));
+            }
+            format!("WHERE x_BillingPeriod = '{p}'")
+        }
+        None => String::new(),
+    };
+    let ctx = lake.session().await?;
+    let lake_rows = ctx
+        .sql(&format!(
+            "SELECT x_ConnectionId, x_BillingPeriod, BillingAccountId, ChargeCategory, x_IngestionId, \
+             SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, COUNT(*) AS n \
+             FROM focus {period_filter} GROUP BY 1, 2, 3, 4, 5"
+        ))
+        .await
+        .map_err(billow_lake::Error::from)?
+        .collect()
+        .await
+        .map_err(billow_lake::Error::from)?;
+    let mut lake_side: BTreeMap<Key, LakeSide> = BTreeMap::new();
+    let mut current: BTreeMap<(String, String), String> = BTreeMap::new();
+    for b in &lake_rows {
+        let s = |i: usize| billow_lake::string_column(b, i);
+        let (conn, period, account, category, ingestion) = (s(0)?, s(1)?, s(2)?, s(3)?, s(4)?);
+        let billed = b.column(5).as_primitive::<Decimal128Type>();
+        let effective = b.column(6).as_primitive::<Decimal128Type>();
+        let n = b.column(7).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let key = (
+                conn.value(r).to_string(),
+                period.value(r).to_string(),
+                account.value(r).to_string(),
+                category.value(r).to_string(),
+            );
+            let e = lake_side.entry(key).or_default();
+            e.billed += if billed.is_null(r) {
+                0
+            } else {
+                billed.value(r)
+            };
+            e.effective += if effective.is_null(r) {
+                0
+            } else {
+                effective.value(r)
+            };
+            e.rows += n.value(r) as u64;
+            current.insert(
+                (conn.value(r).to_string(), period.value(r).to_string()),
+                ingestion.value(r).to_string(),
+            );
+        }
+    }
+    let totals = ctx
+        .sql(
+            "SELECT connection_id, billing_period, billing_account_id, charge_category, ingestion_id, \
+             source_billed_exact, source_effective_exact, rows, rounded_values FROM ingestion_totals",
+        )
+        .await
+        .map_err(billow_lake::Error::from)?
+        .collect()
+        .await
+        .map_err(billow_lake::Error::from)?;
+    let mut source_side: BTreeMap<Key, SourceSide> = BTreeMap::new();
+    for b in &totals {
+        let cols: Vec<_> = (0..7)
+            .map(|i| billow_lake::string_column(b, i))
+            .collect::<Result<_, _>>()?;
+        let s = |i: usize| &cols[i];
+        let rows = b.column(7).as_primitive::<Int64Type>();
+        let rounded = b.column(8).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let part = (s(0).value(r).to_string(), s(1).value(r).to_string());
+            if current.get(&part).map(String::as_str) != Some(s(4).value(r)) {
+                continue; // an older version, or an attempt that never published
+            }
+            source_side.insert(
+                (
+                    part.0,
+                    part.1,
+                    s(2).value(r).to_string(),
+                    s(3).value(r).to_string(),
+                ),
+                SourceSide {
+                    ingestion_id: s(4).value(r).to_string(),
+                    billed: s(5).value(r).to_string(),
+                    effective: s(6).value(r).to_string(),
+                    rows: rows.value(r) as u64,
+                    rounded: rounded.value(r) as u64,
+                },
+            );
+        }
+    }
+    let keys: std::collections::BTreeSet<Key> = lake_side
+        .keys()
+        .chain(source_side.keys())
+        .cloned()
+        .collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let l = lake_side.get(&key);
+        let s = source_side.get(&key);
+        let (lb, le, ln) = l
+            .map(|l| (l.billed, l.effective, l.rows))
+            .unwrap_or((0, 0, 0));
+        let (sb, se) = match s {
+            Some(s) => (parse_exact(&s.billed)?, parse_exact(&s.effective)?),
+            None => (ExactSum::default(), ExactSum::default()),
+        };
+        let db = difference(lb, &sb)?;
+        let de = difference(le, &se)?;
+        let rounded = s.map(|s| s.rounded).unwrap_or(0);
+        let bound_units = (i128::from(rounded) + 1) / 2; // n × 0.5e-12, rounded up to whole units
+        let status = if s.is_none() || l.is_none() || s.map(|s| s.rows) != Some(ln) {
+            ReconcileStatus::Mismatch
+        } else if db.is_zero() && de.is_zero() {
+            ReconcileStatus::Exact
+        } else if db.within(bound_units) && de.within(bound_units) {
+            ReconcileStatus::WithinRoundingBound
+        } else {
+            ReconcileStatus::Mismatch
+        };
+        out.push(ReconcileRow {
+            connection_id: key.0,
+            billing_period: key.1,
+            billing_account_id: key.2,
+            charge_category: key.3,
+            ingestion_id: s.map(|s| s.ingestion_id.clone()).unwrap_or_default(),
+            source_billed: sb.to_decimal_string(),
+            lake_billed: format_decimal(lb),
+            source_effective: se.to_decimal_string(),
+            lake_effective: format_decimal(le),
+            billed_difference: db.text,
+            effective_difference: de.text,
+            rounding_bound: format_decimal(bound_units),
+            source_rows: s.map(|s| s.rows).unwrap_or(0),
+            lake_rows: ln,
+            status,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_exact(text: &str) -> Result<ExactSum> {
+    ExactSum::from_decimal_str(text)
+        .map_err(|e| Error::Internal(format!("stored exact total {text:?}: {e}")))
+}
+
+struct Difference {
+    text: String,
+    /// |difference| in units of 10⁻¹², rounded up; None when it does not fit.
+    abs_units_ceil: Option<i128>,
+}
+
+impl Difference {
+    fn is_zero(&self) -> bool {
+        self.abs_units_ceil == Some(0) && self.text == "0"
+    }
+
+    fn within(&self, bound_units: i128) -> bool {
+        self.abs_units_ceil.is_some_and(|d| d <= bound_units)
+    }
+}
+
+/// lake (scale 12) − exact source sum, computed exactly.
+fn difference(lake: i128, source: &ExactSum) -> Result<Difference> {
+    let mut d = ExactSum::default();
+    d.add_units(lake, 12)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut neg = ExactSum::from_decimal_str(&source.to_decimal_string())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let text = neg.to_decimal_string();
+    neg = ExactSum::default();
+    neg.sub_text(text.as_bytes())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    d.merge(&neg).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = d.to_decimal_string();
+    // Round the magnitude up to whole 10⁻¹² units.
+    let mut abs = ExactSum::default();
+    abs.add_text(text.trim_start_matches('-').as_bytes())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let at12 = abs.at_lake_scale();
+    let exact_at12 = ExactSum::from_decimal_str(&format_decimal(at12))
+        .map(|s| s.to_decimal_string())
+        .unwrap_or_default();
+    let ceil = if exact_at12 == abs.to_decimal_string() || at12 == i128::MAX {
+        at12
+    } else {
+        at12 + 1
+    };
+    Ok(Difference {
+        text,
+        abs_units_ceil: (at12 != i128::MAX).then_some(ceil),
+    })
+}

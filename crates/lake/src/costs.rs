@@ -1,0 +1,168 @@
+//! Cost queries over the `focus` table: totals grouped by one dimension.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray};
+
+use arrow::datatypes::{Decimal128Type, Int64Type};
+
+use crate::{Error, Lake, Result};
+
+/// What to group costs by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Day of the charge period start (UTC).
+    Day,
+    /// ServiceName.
+    Service,
+    /// SubAccountId (linked account, subscription, project).
+    Account,
+    /// BillingAccountId.
+    BillingAccount,
+    /// RegionId.
+    Region,
+    /// ChargeCategory.
+    ChargeCategory,
+    /// A tag key's values.
+    Tag(String),
+}
+
+impl GroupBy {
+    /// Parses `day`, `service`, `account`, `billing-account`, `region`, `category` or `tag:<key>`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "day" => GroupBy::Day,
+            "service" => GroupBy::Service,
+            "account" => GroupBy::Account,
+            "billing-account" => GroupBy::BillingAccount,
+            "region" => GroupBy::Region,
+            "category" => GroupBy::ChargeCategory,
+            t => GroupBy::Tag(
+                t.strip_prefix("tag:")
+                    .filter(|k| !k.is_empty())?
+                    .to_string(),
+            ),
+        })
+    }
+
+    fn expression(&self) -> &'static str {
+        match self {
+            GroupBy::Day => "to_char(ChargePeriodStart, '%Y-%m-%d')",
+            GroupBy::Service => "ServiceName",
+            GroupBy::Account => "SubAccountId",
+            GroupBy::BillingAccount => "BillingAccountId",
+            GroupBy::Region => "RegionId",
+            GroupBy::ChargeCategory => "ChargeCategory",
+            GroupBy::Tag(_) => "Tags",
+        }
+    }
+}
+
+/// One group's totals, in units of 10⁻¹².
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostRow {
+    /// Group value (`(none)` when null).
+    pub key: String,
+    /// Σ BilledCost.
+    pub billed: i128,
+    /// Σ EffectiveCost.
+    pub effective: i128,
+    /// Σ ListCost.
+    pub list: i128,
+    /// Rows.
+    pub rows: u64,
+}
+
+/// Validates `YYYY-MM`.
+pub fn is_billing_period(p: &str) -> bool {
+    p.len() == 7
+        && p.as_bytes()[4] == b'-'
+        && p.bytes()
+            .enumerate()
+            .all(|(i, c)| i == 4 || c.is_ascii_digit())
+}
+
+impl Lake {
+    /// Totals of one billing period (or all) grouped by `by`, largest billed cost first.
+    pub async fn costs(
+        &self,
+        billing_period: Option<&str>,
+        connection: Option<&str>,
+        by: &GroupBy,
+    ) -> Result<Vec<CostRow>> {
+        let mut filters = Vec::new();
+        if let Some(p) = billing_period {
+            if !is_billing_period(p) {
+                return Err(Error::Inconsistent(format!(
+                    "billing period {p:?} is not YYYY-MM"
+                )));
+            }
+            filters.push(format!("x_BillingPeriod = '{p}'"));
+        }
+        if let Some(c) = connection {
+            filters.push(format!("x_ConnectionId = '{}'", c.replace('\'', "''")));
+        }
+        let filter = if filters.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filters.join(" AND "))
+        };
+        let query = format!(
+            "SELECT {} AS k, SUM(BilledCost), SUM(EffectiveCost), SUM(ListCost), COUNT(*) FROM focus {filter} GROUP BY 1",
+            by.expression()
+        );
+        let batches = self.sql(&query).await?;
+        let mut groups: BTreeMap<String, CostRow> = BTreeMap::new();
+        for b in &batches {
+            let keys = crate::string_column(b, 0)?;
+            let (billed, effective, list) = (
+                b.column(1).as_primitive::<Decimal128Type>(),
+                b.column(2).as_primitive::<Decimal128Type>(),
+                b.column(3).as_primitive::<Decimal128Type>(),
+            );
+            let rows = b.column(4).as_primitive::<Int64Type>();
+            for r in 0..b.num_rows() {
+                let raw = if keys.is_null(r) {
+                    None
+                } else {
+                    Some(keys.value(r))
+                };
+                let key = match by {
+                    GroupBy::Tag(tag) => tag_value(raw, tag),
+                    _ => raw.unwrap_or("(none)").to_string(),
+                };
+                let g = groups.entry(key.clone()).or_insert(CostRow {
+                    key,
+                    billed: 0,
+                    effective: 0,
+                    list: 0,
+                    rows: 0,
+                });
+                let v =
+                    |a: &arrow::array::Decimal128Array| if a.is_null(r) { 0 } else { a.value(r) };
+                g.billed += v(billed);
+                g.effective += v(effective);
+                g.list += v(list);
+                g.rows += rows.value(r) as u64;
+            }
+        }
+        let mut out: Vec<CostRow> = groups.into_values().collect();
+        if *by == GroupBy::Day {
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+        } else {
+            out.sort_by(|a, b| b.billed.cmp(&a.billed).then_with(|| a.key.cmp(&b.key)));
+        }
+        Ok(out)
+    }
+}
+
+fn tag_value(tags: Option<&str>, key: &str) -> String {
+    let value = tags
+        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok())
+        .and_then(|m| m.get(key).cloned());
+    match value {
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Null) | None => "(untagged)".into(),
+        Some(v) => v.to_string(),
+    }
+}

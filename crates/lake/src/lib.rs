@@ -1,0 +1,29 @@
+//! Billow's cost lake.
+//!
+//! This crate owns the cost tables: Delta Lake tables in a data directory that Spark, Trino,
+//! DuckDB and Databricks can read as they are. The `focus` table holds FOCUS rows partitioned
+//! by `x_ConnectionId` and `x_BillingPeriod`; replacing one partition with a new export
+//! version is a single Delta commit that adds the new files and removes the old ones, so a
+//! reader sees the old version or the new one, never a mix. The `ingestions` and
+//! `ingestion_totals` tables record every ingestion with its source files, content hashes
+//! and the source's own exact totals, so reconciliation and "what changed" are SQL queries
+//! (DataFusion). It knows nothing of provider formats.
+//!
+//! ```no_run
+//! # async fn demo() -> billow_lake::Result<()> {
+//! let lake = billow_lake::Lake::open("billow-data").await?;
+//! let batches = lake.sql("SELECT SUM(BilledCost) FROM focus").await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod costs;
+mod error;
+mod records;
+mod tables;
+
+/// DataFusion expression helpers for callers that filter lake tables.
+pub use datafusion::prelude::{Expr, ident, lit};
+pub use error::{Error, Result};
+pub use records::{FileRecord, IngestionRecord, TotalsRecord};
+pub use tables::{CommitSummary, Lake, PartitionKey, StagedPartition, string_column};

@@ -1,0 +1,426 @@
+//! The Delta tables and the operations on them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::SchemaRef;
+use billow_focus::schema::{focus_schema, x};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, StructType};
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, ensure_table_uri};
+use futures::{Stream, StreamExt, TryStreamExt};
+
+use crate::error::DeltaContext;
+use crate::records::{
+    IngestionRecord, TotalsRecord, ingestion_batch, ingestions_schema, totals_batch, totals_schema,
+};
+use crate::{Error, Result};
+
+const FOCUS: &str = "focus";
+const INGESTIONS: &str = "ingestions";
+const TOTALS: &str = "ingestion_totals";
+const PARTITION_COLUMNS: [&str; 2] = [x::CONNECTION_ID, x::BILLING_PERIOD];
+
+/// A (connection, billing period) partition of the `focus` table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionKey {
+    /// `x_ConnectionId`.
+    pub connection_id: String,
+    /// `x_BillingPeriod` (`YYYY-MM`).
+    pub billing_period: String,
+}
+
+impl std::fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.connection_id, self.billing_period)
+    }
+}
+
+/// What one partition replace committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// Delta table version of the commit.
+    pub version: u64,
+    /// Parquet files added.
+    pub files_added: usize,
+    /// Parquet files of the previous version removed.
+    pub files_removed: usize,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// Files of a partition version written but not yet published.
+#[derive(Debug)]
+pub struct StagedPartition {
+    key: PartitionKey,
+    ingestion_id: String,
+    adds: Vec<deltalake::kernel::Add>,
+    rows: u64,
+}
+
+impl StagedPartition {
+    /// Rows written.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// The cost lake in one data directory.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+impl Lake {
+    /// Opens (creating if needed) the lake under `root` (`<root>/lake/<table>`).
+    pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        let lake_dir = root.join("lake");
+        std::fs::create_dir_all(&lake_dir).map_err(|source| Error::DataDir {
+            path: lake_dir.clone(),
+            source,
+        })?;
+        let root = std::fs::canonicalize(&root).map_err(|source| Error::DataDir {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(Lake { root })
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directory of one table.
+    pub fn table_dir(&self, name: &str) -> PathBuf {
+        self.root.join("lake").join(name)
+    }
+
+    async fn load(&self, name: &'static str) -> Result<Option<DeltaTable>> {
+        let dir = self.table_dir(name);
+        if !dir.join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+        let url = ensure_table_uri(dir.to_string_lossy()).table(name)?;
+        let table = deltalake::open_table(url).await.table(name)?;
+        Ok(Some(table))
+    }
+
+    async fn load_or_create(
+        &self,
+        name: &'static str,
+        schema: &SchemaRef,
+        partitions: &[&str],
+    ) -> Result<DeltaTable> {
+        if let Some(t) = self.load(name).await? {
+            return Ok(t);
+        }
+        let url = ensure_table_uri(self.table_dir(name).to_string_lossy()).table(name)?;
+        let table = DeltaTable::try_from_url(url).await.table(name)?;
+        let kernel: StructType = schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| Error::Delta {
+                table: name,
+                source: deltalake::DeltaTableError::Generic(e.to_string()),
+            })?;
+        let created = table
+            .create()
+            .with_table_name(name)
+            .with_columns(kernel.fields().cloned())
+            .with_partition_columns(partitions.iter().map(|p| p.to_string()))
+            .with_save_mode(SaveMode::Ignore)
+            .await
+            .table(name)?;
+        Ok(created)
+    }
+
+    /// Replaces the rows of one partition of `focus` with `batches`, in one atomic commit
+    /// ([`Lake::stage_partition`] then [`Lake::commit_partition`]).
+    pub async fn replace_partition<S, E>(
+        &self,
+        key: &PartitionKey,
+        ingestion_id: &str,
+        batches: S,
+    ) -> Result<CommitSummary>
+    where
+        S: Stream<Item = std::result::Result<RecordBatch, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let staged = self.stage_partition(key, ingestion_id, batches).await?;
+        self.commit_partition(staged).await
+    }
+
+    /// Writes the Parquet files of a new version of one partition without publishing them.
+    /// If the stream fails or the process dies before [`Lake::commit_partition`], the table is
+    /// unchanged: unreferenced files are invisible to every Delta reader (and `vacuum` removes them).
+    pub async fn stage_partition<S, E>(
+        &self,
+        key: &PartitionKey,
+        ingestion_id: &str,
+        batches: S,
+    ) -> Result<StagedPartition>
+    where
+        S: Stream<Item = std::result::Result<RecordBatch, E>>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let table = self
+            .load_or_create(FOCUS, &focus_schema(), &PARTITION_COLUMNS)
+            .await?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).map_err(|e| Error::Inconsistent(e.to_string()))?,
+            ))
+            .set_max_row_group_row_count(Some(131_072))
+            .build();
+        let mut writer = RecordBatchWriter::for_table(&table)
+            .table(FOCUS)?
+            .with_writer_properties(properties);
+        let mut rows = 0u64;
+        let mut batches = std::pin::pin!(batches);
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(|e| Error::Source(e.into()))?;
+            check_partition(&batch, key)?;
+            rows += batch.num_rows() as u64;
+            writer.write(batch).await.table(FOCUS)?;
+        }
+        let adds = writer.flush().await.table(FOCUS)?;
+        Ok(StagedPartition {
+            key: key.clone(),
+            ingestion_id: ingestion_id.to_string(),
+            adds,
+            rows,
+        })
+    }
+
+    /// Publishes a staged partition: one Delta commit adds its files and removes the files of
+    /// the version it replaces, so readers see the old version or the new one, never both.
+    pub async fn commit_partition(&self, staged: StagedPartition) -> Result<CommitSummary> {
+        let StagedPartition {
+            key,
+            ingestion_id,
+            adds,
+            rows,
+        } = staged;
+        let key = &key;
+        let mut table = self
+            .load_or_create(FOCUS, &focus_schema(), &PARTITION_COLUMNS)
+            .await?;
+        table.update_state().await.table(FOCUS)?;
+        let removes: Vec<Action> = table
+            .get_active_add_actions_by_partitions(&[])
+            .try_filter_map(|file| {
+                let values = file.partition_values_map();
+                let matches = values.get(x::CONNECTION_ID).cloned().flatten().as_deref()
+                    == Some(key.connection_id.as_str())
+                    && values.get(x::BILLING_PERIOD).cloned().flatten().as_deref()
+                        == Some(key.billing_period.as_str());
+                futures::future::ready(
+                    Ok(matches.then(|| Action::Remove(file.remove_action(true)))),
+                )
+            })
+            .try_collect()
+            .await
+            .table(FOCUS)?;
+        let (files_added, files_removed) = (adds.len(), removes.len());
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        actions.extend(removes);
+        let predicate = format!(
+            "{} = '{}' AND {} = '{}'",
+            x::CONNECTION_ID,
+            key.connection_id.replace('\'', "''"),
+            x::BILLING_PERIOD,
+            key.billing_period.replace('\'', "''")
+        );
+        let metadata = HashMap::from([
+            (
+                "billow.ingestionId".to_string(),
+                serde_json::Value::from(ingestion_id),
+            ),
+            (
+                "billow.connectionId".to_string(),
+                serde_json::Value::from(key.connection_id.as_str()),
+            ),
+            (
+                "billow.billingPeriod".to_string(),
+                serde_json::Value::from(key.billing_period.as_str()),
+            ),
+            ("billow.rows".to_string(), serde_json::Value::from(rows)),
+        ]);
+        let snapshot = table.snapshot().table(FOCUS)?;
+        let finalized = CommitBuilder::from(CommitProperties::default().with_metadata(metadata))
+            .with_actions(actions)
+            .build(
+                Some(snapshot),
+                table.log_store(),
+                DeltaOperation::Write {
+                    mode: SaveMode::Overwrite,
+                    partition_by: Some(PARTITION_COLUMNS.iter().map(|s| s.to_string()).collect()),
+                    predicate: Some(predicate),
+                },
+            )
+            .await
+            .table(FOCUS)?;
+        Ok(CommitSummary {
+            version: finalized.version(),
+            files_added,
+            files_removed,
+            rows,
+        })
+    }
+
+    /// Appends an ingestion record and its totals. Written before the partition commit: a
+    /// record whose id no partition carries is an attempt that never published.
+    pub async fn append_records(
+        &self,
+        record: &IngestionRecord,
+        totals: &[TotalsRecord],
+    ) -> Result<()> {
+        self.append(INGESTIONS, &ingestions_schema(), ingestion_batch(record)?)
+            .await?;
+        if !totals.is_empty() {
+            self.append(TOTALS, &totals_schema(), totals_batch(totals)?)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn append(
+        &self,
+        name: &'static str,
+        schema: &SchemaRef,
+        batch: RecordBatch,
+    ) -> Result<()> {
+        let table = self.load_or_create(name, schema, &[]).await?;
+        table
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Append)
+            .await
+            .table(name)?;
+        Ok(())
+    }
+
+    /// A DataFusion session with `focus`, `ingestions` and `ingestion_totals` registered (empty
+    /// tables when nothing was ingested yet).
+    pub async fn session(&self) -> Result<SessionContext> {
+        // FOCUS names are PascalCase: keep identifiers as written so `SELECT BilledCost` works.
+        let config = SessionConfig::new()
+            .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+        let ctx = SessionContext::new_with_config(config);
+        for (name, schema) in [
+            (FOCUS, focus_schema()),
+            (INGESTIONS, ingestions_schema()),
+            (TOTALS, totals_schema()),
+        ] {
+            match self.load(name).await? {
+                Some(table) => {
+                    table.update_datafusion_session(&ctx.state()).table(name)?;
+                    let provider = table.table_provider().await?;
+                    ctx.register_table(name, provider)?;
+                }
+                None => {
+                    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+                }
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// Runs SQL over the lake's tables.
+    pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        let ctx = self.session().await?;
+        Ok(ctx.sql(query).await?.collect().await?)
+    }
+
+    /// The ingestion whose rows the partition holds now, if any.
+    pub async fn current_ingestion(&self, key: &PartitionKey) -> Result<Option<String>> {
+        let ctx = self.session().await?;
+        let batches = ctx
+            .table(FOCUS)
+            .await?
+            .filter(ident(x::CONNECTION_ID).eq(lit(key.connection_id.as_str())))?
+            .filter(ident(x::BILLING_PERIOD).eq(lit(key.billing_period.as_str())))?
+            .select(vec![ident(x::INGESTION_ID)])?
+            .distinct()?
+            .collect()
+            .await?;
+        let mut ids: Vec<String> = Vec::new();
+        for b in &batches {
+            ids.extend(string_column(b, 0)?.iter().flatten().map(str::to_string));
+        }
+        match ids.len() {
+            0 => Ok(None),
+            1 => Ok(ids.pop()),
+            _ => Err(Error::Inconsistent(format!(
+                "partition {key} holds rows of several ingestions: {}",
+                ids.join(", ")
+            ))),
+        }
+    }
+
+    /// Ingestion ids that were ever published (committed to `focus`), from the table's history.
+    pub async fn published_ingestions(&self) -> Result<std::collections::BTreeSet<String>> {
+        let Some(table) = self.load(FOCUS).await? else {
+            return Ok(Default::default());
+        };
+        let infos: Vec<_> = table.history(None).try_collect().await.table(FOCUS)?;
+        Ok(infos
+            .iter()
+            .filter_map(|i| {
+                i.info
+                    .get("billow.ingestionId")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+
+    /// Version of the `focus` table, if it exists.
+    pub async fn focus_version(&self) -> Result<Option<u64>> {
+        Ok(self.load(FOCUS).await?.and_then(|t| t.version()))
+    }
+}
+
+/// Column `i` of a query result as a plain string array, whatever string encoding the engine
+/// chose (DataFusion reads Parquet strings as `Utf8View`, dictionaries may appear too).
+pub fn string_column(batch: &RecordBatch, i: usize) -> Result<arrow::array::StringArray> {
+    let column = batch.column(i);
+    let cast = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8)?;
+    cast.as_string_opt::<i32>().cloned().ok_or_else(|| {
+        Error::Inconsistent(format!(
+            "column {} is not text",
+            batch.schema().field(i).name()
+        ))
+    })
+}
+
+fn check_partition(batch: &RecordBatch, key: &PartitionKey) -> Result<()> {
+    let schema = batch.schema();
+    for (name, expected) in [
+        (x::CONNECTION_ID, &key.connection_id),
+        (x::BILLING_PERIOD, &key.billing_period),
+    ] {
+        let i = schema.index_of(name)?;
+        let values = batch
+            .column(i)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Inconsistent(format!("{name} is not a string")))?;
+        if let Some(bad) = values.iter().find(|v| *v != Some(expected.as_str())) {
+            return Err(Error::WrongPartition {
+                expected: key.to_string(),
+                found: format!("{name} = {}", bad.unwrap_or("null")),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Deterministic generators of native billing deliveries.
+//!
+//! This crate owns realistic test data: for a seed it writes a provider's delivery exactly as
+//! the provider lays it out (today the AWS CUR 1 versioned layout: period manifest, assembly
+//! folder, several gzip CSV files, ~130 columns, the real mix of line item types) and the
+//! exact expected totals beside it, computed independently of Billow's readers. Tests,
+//! benchmarks and `billow demo` use it; production code paths never do.
+//!
+//! ```no_run
+//! use billow_synth::aws_cur::{CurSpec, write_delivery};
+//! let spec = CurSpec::new(7, 2026, 10).with_rows(10_000).with_files(2);
+//! let d = write_delivery(std::path::Path::new("/tmp/cur"), &spec).unwrap();
+//! println!("{} rows, billed {}", d.expected.rows, d.expected.total_billed());
+//! ```
+#![warn(missing_docs)]
+
+pub mod aws_cur;
+mod decimal;
+
+pub use decimal::format_units;
