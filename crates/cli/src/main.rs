@@ -495,10 +495,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn check_month(month: Option<&str>) -> Result<()> {
-    if let Some(m) = month {
-        if !is_billing_period(m) {
-            bail!("--month {m:?} is not a billing period: use YYYY-MM, e.g. 2026-10");
-        }
+    if let Some(m) = month
+        && !is_billing_period(m)
+    {
+        bail!("--month {m:?} is not a billing period: use YYYY-MM, e.g. 2026-10");
     }
     Ok(())
 }

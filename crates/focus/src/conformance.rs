@@ -170,12 +170,12 @@ fn check_enum(
         return;
     };
     for (row, v) in values.iter().enumerate() {
-        if let Some(v) = v {
-            if !allowed(v) {
-                report.flag("Enum.Allowed", name, Some(row), || {
-                    format!("{v:?} is not an allowed {name} value")
-                });
-            }
+        if let Some(v) = v
+            && !allowed(v)
+        {
+            report.flag("Enum.Allowed", name, Some(row), || {
+                format!("{v:?} is not an allowed {name} value")
+            });
         }
     }
 }

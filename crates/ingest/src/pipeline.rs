@@ -155,22 +155,21 @@ async fn ingest_delivery(
         .map_err(|e| Error::Internal(e.to_string()))??
     };
     let fingerprint = raw::fingerprint(&files);
-    if !options.force {
-        if let Some(current) = lake.current_ingestion(&key).await? {
-            if current_fingerprint(lake, &current).await?.as_deref() == Some(fingerprint.as_str()) {
-                let report = PeriodReport {
-                    key,
-                    ingestion_id: current,
-                    export_version: delivery.assembly_id.clone(),
-                    outcome: Outcome::Unchanged,
-                    rows: 0,
-                    totals: SourceTotals::default(),
-                    seconds: started.elapsed().as_secs_f64(),
-                };
-                progress.period_finished(&report);
-                return Ok(report);
-            }
-        }
+    if !options.force
+        && let Some(current) = lake.current_ingestion(&key).await?
+        && current_fingerprint(lake, &current).await?.as_deref() == Some(fingerprint.as_str())
+    {
+        let report = PeriodReport {
+            key,
+            ingestion_id: current,
+            export_version: delivery.assembly_id.clone(),
+            outcome: Outcome::Unchanged,
+            rows: 0,
+            totals: SourceTotals::default(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        progress.period_finished(&report);
+        return Ok(report);
     }
     let ingestion_id = uuid::Uuid::now_v7().to_string();
     progress.period_started(

@@ -376,6 +376,9 @@ fn ix() -> &'static Ix {
     })
 }
 
+/// One source cell of the amortized-cost formula: (column, name, subtracted).
+type AmortizationTerm<'a> = (Option<usize>, &'a str, bool);
+
 /// How a line item type maps to FOCUS, and which amortization formula applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -451,6 +454,7 @@ pub struct CurFileReader {
     rows: u64,
     tag_json: String,
     date_cache: Vec<(Vec<u8>, i64)>,
+    header_len: usize,
     /// The CSV reached its end.
     finished: bool,
     /// The file-done event (or an error) was returned.
@@ -465,9 +469,11 @@ impl CurFileReader {
     pub fn open(path: &Path, billing_period: Option<&str>, options: ReadOptions) -> Result<Self> {
         let input = source::open(path)?;
         let compression = input.compression;
+        // Real CUR files (koku's among them) have rows a cell shorter than the header: missing
+        // trailing cells are empty. A truncated row still fails on its missing required cells.
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
-            .flexible(false)
+            .flexible(true)
             .buffer_capacity(1 << 20)
             .from_reader(input);
         let mut header = ByteRecord::new();
@@ -510,6 +516,7 @@ impl CurFileReader {
             rows: 0,
             tag_json: String::new(),
             date_cache: vec![(Vec::new(), 0); DATE_SLOTS],
+            header_len: header.len(),
             finished: false,
             done: false,
         })
@@ -687,15 +694,15 @@ impl CurFileReader {
         let line = self.line();
         let bp_start = self.required_timestamp(0, bps_i, "bill/BillingPeriodStartDate")?;
         let bp_end = self.required_timestamp(1, bpe_i, "bill/BillingPeriodEndDate")?;
-        if let Some((expected, period)) = &self.expected_period {
-            if *expected != bp_start {
-                return Err(Error::PeriodMismatch {
-                    path: self.path.clone(),
-                    line,
-                    found: year_month(bp_start),
-                    expected: period.clone(),
-                });
-            }
+        if let Some((expected, period)) = &self.expected_period
+            && *expected != bp_start
+        {
+            return Err(Error::PeriodMismatch {
+                path: self.path.clone(),
+                line,
+                found: year_month(bp_start),
+                expected: period.clone(),
+            });
         }
         let (cp_start, cp_end) = self.charge_period()?;
         let kind = Kind::of(self.field(Some(lit_i)));
@@ -726,7 +733,7 @@ impl CurFileReader {
         let c = &self.cols;
         let zero_if_none = |v: Option<i128>| v.unwrap_or(0);
         let has_ri = !self.field(c.ri_arn).is_empty();
-        let (effective, effective_terms): (i128, &[(Option<usize>, &str, bool)]) = match kind {
+        let (effective, effective_terms): (i128, &[AmortizationTerm]) = match kind {
             Kind::SavingsPlanCoveredUsage => (
                 zero_if_none(
                     self.decimal(c.sp_effective_cost, "savingsPlan/SavingsPlanEffectiveCost")?,
@@ -1060,6 +1067,17 @@ impl CurFileReader {
             }
             if self.record.len() == 1 && self.record.get(0) == Some(b"") {
                 continue; // a blank line is not a record
+            }
+            if self.record.len() > self.header_len {
+                return Err(Error::Csv {
+                    path: self.path.clone(),
+                    line: self.line(),
+                    detail: format!(
+                        "expected {} fields like the header, found {}",
+                        self.header_len,
+                        self.record.len()
+                    ),
+                });
             }
             self.map_row()?;
         }

@@ -101,8 +101,24 @@ fn truncated_plain_csv_reports_the_line() {
     );
     let p = single(dir.path(), "cur.csv", text.as_bytes());
     let e = read_all(&p).unwrap_err();
-    assert!(matches!(e, Error::Csv { line: 3, .. }), "{e:?}");
+    // The cut row lacks its required cells: the first one checked is named.
+    assert!(
+        matches!(&e, Error::BadValue { line: 3, hint, .. } if hint.contains("damaged")),
+        "{e:?}"
+    );
     assert!(message(&e).contains("cur.csv: line 3"), "{}", message(&e));
+}
+
+#[test]
+fn row_longer_than_the_header_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = one_row("1.0", "2026-03-01T00:00:00Z")
+        .trim_end()
+        .to_string()
+        + ",extra\n";
+    let p = single(dir.path(), "cur.csv", text.as_bytes());
+    let e = read_all(&p).unwrap_err();
+    assert!(matches!(e, Error::Csv { line: 2, .. }), "{e:?}");
 }
 
 #[test]

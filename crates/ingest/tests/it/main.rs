@@ -1,0 +1,276 @@
+//! End-to-end ingestion tests: generated deliveries and the real public CUR samples.
+
+use std::path::{Path, PathBuf};
+
+use billow_focus::money::format_decimal;
+use billow_ingest::{
+    IngestOptions, NoProgress, Outcome, ReconcileStatus, ingest_aws_cur, reconcile,
+};
+use billow_lake::costs::GroupBy;
+use billow_lake::{Lake, PartitionKey};
+use billow_synth::aws_cur::{CurSpec, write_delivery};
+
+fn spec() -> CurSpec {
+    CurSpec::new(11, 2026, 9).with_rows(3_000).with_files(3)
+}
+
+async fn lake(dir: &Path) -> Lake {
+    Lake::open(dir.join("data")).await.unwrap()
+}
+
+fn expected_by_group(e: &billow_synth::aws_cur::Expected) -> Vec<(String, String, String, String)> {
+    e.by_account_category
+        .iter()
+        .map(|((a, c), (b, f))| {
+            (
+                a.clone(),
+                c.clone(),
+                billow_synth::format_units(*b),
+                billow_synth::format_units(*f),
+            )
+        })
+        .collect()
+}
+
+fn normalize(text: &str) -> String {
+    // Generator text is like "12.5" or "0.0"; the lake's is like "12.5" or "0".
+    let t = text.trim_end_matches(".0");
+    if t.is_empty() || t == "-" {
+        "0".into()
+    } else {
+        t.into()
+    }
+}
+
+async fn lake_groups(lake: &Lake) -> Vec<(String, String, String, String)> {
+    let rows = reconcile(lake, None).await.unwrap();
+    rows.into_iter()
+        .map(|r| {
+            (
+                r.billing_account_id,
+                r.charge_category,
+                r.lake_billed,
+                r.lake_effective,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn generated_month_reconciles_exactly_per_account_category_and_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = write_delivery(&dir.path().join("src"), &spec()).unwrap();
+    let lake = lake(dir.path()).await;
+    let reports = ingest_aws_cur(
+        &lake,
+        &d.report_dir,
+        &IngestOptions::new("aws-main"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].rows, 3_000);
+    let expected: Vec<_> = expected_by_group(&d.expected)
+        .into_iter()
+        .map(|(a, c, b, e)| (a, c, normalize(&b), normalize(&e)))
+        .collect();
+    assert_eq!(lake_groups(&lake).await, expected);
+    assert!(
+        reconcile(&lake, None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.status == ReconcileStatus::Exact)
+    );
+    // Per day, over all accounts and categories, billed cost matches the generator to the last decimal.
+    let by_day = lake
+        .costs(Some("2026-09"), None, &GroupBy::Day)
+        .await
+        .unwrap();
+    let mut expected_days = std::collections::BTreeMap::<String, i128>::new();
+    for ((_, _, day), (b, _)) in &d.expected.by_day {
+        *expected_days.entry(day.clone()).or_default() += b;
+    }
+    assert_eq!(by_day.len(), expected_days.len());
+    for row in by_day {
+        let want = expected_days[&row.key] * 100; // 10⁻¹⁰ units → 10⁻¹²
+        assert_eq!(row.billed, want, "day {}", row.key);
+    }
+    // FOCUS conformance of what the lake holds.
+    for batch in lake.sql("SELECT * FROM focus").await.unwrap() {
+        let violations = billow_focus::conformance::check_batch(&batch);
+        assert!(
+            violations.is_empty(),
+            "{}",
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[tokio::test]
+async fn restated_month_replaces_old_version_and_reingest_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let lake = lake(dir.path()).await;
+    let v1 = write_delivery(&src, &spec()).unwrap();
+    let options = IngestOptions::new("aws-main");
+    ingest_aws_cur(&lake, &v1.report_dir, &options, &NoProgress)
+        .await
+        .unwrap();
+    let again = ingest_aws_cur(&lake, &v1.report_dir, &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(again[0].outcome, Outcome::Unchanged);
+
+    let v2 = write_delivery(&src, &spec().with_revision(1)).unwrap();
+    assert_ne!(v1.expected.total_billed(), v2.expected.total_billed());
+    let r = ingest_aws_cur(&lake, &v2.report_dir, &options, &NoProgress)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r[0].outcome,
+            Outcome::Published {
+                files_replaced: 1..,
+                ..
+            }
+        ),
+        "{:?}",
+        r[0].outcome
+    );
+    let expected: Vec<_> = expected_by_group(&v2.expected)
+        .into_iter()
+        .map(|(a, c, b, e)| (a, c, normalize(&b), normalize(&e)))
+        .collect();
+    assert_eq!(
+        lake_groups(&lake).await,
+        expected,
+        "only v2 counts after the restatement"
+    );
+    let count = lake.sql("SELECT COUNT(*) AS n FROM focus").await.unwrap();
+    let n = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(count[0].column(0))
+        .value(0);
+    assert_eq!(n as u64, v2.expected.rows);
+    let key = PartitionKey {
+        connection_id: "aws-main".into(),
+        billing_period: "2026-09".into(),
+    };
+    let history = billow_ingest::history::history(&lake, &key).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(!history[0].current && history[0].published);
+    assert!(history[1].current && !history[1].changes.is_empty());
+}
+
+#[tokio::test]
+async fn failed_ingest_leaves_the_published_version_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let lake = lake(dir.path()).await;
+    let v1 = write_delivery(&src, &spec()).unwrap();
+    let options = IngestOptions::new("aws-main");
+    ingest_aws_cur(&lake, &v1.report_dir, &options, &NoProgress)
+        .await
+        .unwrap();
+    let before = lake_groups(&lake).await;
+    let version = lake.focus_version().await.unwrap();
+
+    let v2 = write_delivery(&src, &spec().with_revision(1)).unwrap();
+    let bytes = std::fs::read(&v2.files[2]).unwrap();
+    std::fs::write(&v2.files[2], &bytes[..bytes.len() - 200]).unwrap();
+    let err = ingest_aws_cur(&lake, &v2.report_dir, &options, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("billow-cur-3.csv.gz"), "{err}");
+
+    assert_eq!(lake.focus_version().await.unwrap(), version);
+    assert_eq!(lake_groups(&lake).await, before);
+    let count = lake.sql("SELECT COUNT(*) FROM focus").await.unwrap();
+    let n = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(count[0].column(0))
+        .value(0);
+    assert_eq!(n as u64, v1.expected.rows);
+}
+
+fn sample(path: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("BILLOW_SAMPLES")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples");
+            p.is_dir().then_some(p)
+        })?;
+    let p = root.join(path);
+    p.is_file().then_some(p)
+}
+
+#[tokio::test]
+async fn real_cur_sample_reconciles_to_its_published_exact_total() {
+    let Some(file) = sample("focus_converters/aws/sample-anonymous-aws-export-dataset.csv") else {
+        eprintln!("shared samples not present; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path()).await;
+    let r = ingest_aws_cur(&lake, &file, &IngestOptions::new("sample"), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows, 1281);
+    let total = lake
+        .costs(None, None, &GroupBy::BillingAccount)
+        .await
+        .unwrap();
+    assert_eq!(
+        format_decimal(total.iter().map(|r| r.billed).sum()),
+        "1.6823086974"
+    ); // TOTALS.md
+    // ListCost of usage is AWS's public on-demand cost; tax rows list at their billed amount.
+    let by_category = lake
+        .costs(None, None, &GroupBy::ChargeCategory)
+        .await
+        .unwrap();
+    let usage = by_category.iter().find(|r| r.key == "Usage").unwrap();
+    assert_eq!(format_decimal(usage.list), "3.3561726949"); // Σ pricing/publicOnDemandCost, TOTALS.md
+    assert!(
+        reconcile(&lake, None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.status == ReconcileStatus::Exact)
+    );
+}
+
+#[tokio::test]
+async fn koku_cur_with_nineteen_decimals_reconciles_within_the_stated_bound() {
+    let Some(file) = sample("koku/aws/test_cur.csv") else {
+        eprintln!("shared samples not present; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path()).await;
+    let r = ingest_aws_cur(&lake, &file, &IngestOptions::new("koku"), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows, 19);
+    let exact: billow_focus::money::ExactSum =
+        r[0].totals
+            .groups
+            .values()
+            .fold(Default::default(), |mut s, g| {
+                s.merge(&g.billed).unwrap();
+                s
+            });
+    assert_eq!(exact.to_decimal_string(), "0.0827499841274349353"); // TOTALS.md
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.status != ReconcileStatus::Mismatch),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.status == ReconcileStatus::WithinRoundingBound),
+        "{rows:?}"
+    );
+}
