@@ -692,17 +692,9 @@ fn print_rows(
 }
 
 async fn export(lake: &Lake, args: &ExportArgs, version: FocusVersion) -> Result<u64> {
-    let mut query = format!(
-        "SELECT * FROM focus WHERE x_BillingPeriod = '{}'",
-        args.month
-    );
-    if let Some(c) = &args.connection {
-        query.push_str(&format!(
-            " AND x_ConnectionId = '{}'",
-            c.replace('\'', "''")
-        ));
-    }
-    let batches = lake.sql(&query).await?;
+    let batches = lake
+        .read_focus(&args.month, args.connection.as_deref())
+        .await?;
     let mut rows = 0u64;
     let projected: Vec<_> = batches
         .iter()

@@ -342,6 +342,34 @@ impl Lake {
         Ok(ctx.sql(query).await?.collect().await?)
     }
 
+    /// FOCUS rows of a billing period (and connection), with exactly the `focus` schema
+    /// (query engines may hand strings back as views; exports and checks want the contract).
+    pub async fn read_focus(
+        &self,
+        billing_period: &str,
+        connection: Option<&str>,
+    ) -> Result<Vec<RecordBatch>> {
+        if !crate::costs::is_billing_period(billing_period) {
+            return Err(Error::Inconsistent(format!(
+                "billing period {billing_period:?} is not YYYY-MM"
+            )));
+        }
+        let ctx = self.session().await?;
+        let mut df = ctx
+            .table(FOCUS)
+            .await?
+            .filter(ident(x::BILLING_PERIOD).eq(lit(billing_period)))?;
+        if let Some(c) = connection {
+            df = df.filter(ident(x::CONNECTION_ID).eq(lit(c)))?;
+        }
+        let schema = focus_schema();
+        df.collect()
+            .await?
+            .iter()
+            .map(|b| conform(b, &schema))
+            .collect()
+    }
+
     /// The ingestion whose rows the partition holds now, if any.
     pub async fn current_ingestion(&self, key: &PartitionKey) -> Result<Option<String>> {
         let ctx = self.session().await?;
@@ -389,6 +417,21 @@ impl Lake {
     pub async fn focus_version(&self) -> Result<Option<u64>> {
         Ok(self.load(FOCUS).await?.and_then(|t| t.version()))
     }
+}
+
+/// Casts a batch to `schema` column by column (by name).
+pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let column = batch
+                .column_by_name(f.name())
+                .ok_or_else(|| Error::Inconsistent(format!("column {} is missing", f.name())))?;
+            Ok(arrow::compute::cast(column, f.data_type())?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 /// Column `i` of a query result as a plain string array, whatever string encoding the engine

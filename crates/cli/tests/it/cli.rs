@@ -1,0 +1,239 @@
+//! The command-line contract: help, exit codes, JSON output, errors on stderr.
+
+use billow_synth::aws_cur::{CurSpec, write_delivery};
+
+use crate::{billow, text};
+
+#[test]
+fn help_lists_every_command_and_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = billow(dir.path(), &["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in [
+        "ingest",
+        "costs",
+        "reconcile",
+        "history",
+        "export",
+        "sql",
+        "demo",
+    ] {
+        assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
+    }
+    assert!(help.contains("Exit codes"));
+    assert!(
+        billow(dir.path(), &["ingest", "aws-cur", "--help"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn ingest_costs_reconcile_export_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = write_delivery(
+        &dir.path().join("src"),
+        &CurSpec::new(5, 2026, 7).with_rows(2_000),
+    )
+    .unwrap();
+    let out = billow(
+        &data,
+        &[
+            "ingest",
+            "aws-cur",
+            d.report_dir.to_str().unwrap(),
+            "--connection",
+            "aws-1",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["outcome"], "published");
+    assert_eq!(reports[0]["rows"], 2_000);
+
+    let out = billow(
+        &data,
+        &[
+            "costs",
+            "--month",
+            "2026-07",
+            "--by",
+            "billing-account",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut total = billow_focus::money::ExactSum::default();
+    for r in &rows {
+        total
+            .add_text(r["billed_cost"].as_str().unwrap().as_bytes())
+            .unwrap();
+    }
+    let mut expected = billow_focus::money::ExactSum::default();
+    expected
+        .add_text(d.expected.total_billed().as_bytes())
+        .unwrap();
+    assert_eq!(total.to_decimal_string(), expected.to_decimal_string());
+
+    let out = billow(&data, &["reconcile", "--month", "2026-07", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rec: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!rec.is_empty() && rec.iter().all(|r| r["status"] == "exact"));
+
+    let csv = dir.path().join("out.csv");
+    let out = billow(
+        &data,
+        &[
+            "export",
+            "focus",
+            "--month",
+            "2026-07",
+            "--format",
+            "csv",
+            "--focus-version",
+            "1.4",
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(&csv).unwrap();
+    let header = exported.lines().next().unwrap();
+    assert!(header.contains("ServiceProviderName") && header.contains("HostProviderName"));
+    assert!(
+        !header
+            .split(',')
+            .any(|c| c == "ProviderName" || c == "PublisherName")
+    );
+    assert_eq!(exported.lines().count(), 2_001);
+
+    let out = billow(
+        &data,
+        &[
+            "sql",
+            "SELECT COUNT(*) AS n FROM focus WHERE ChargeCategory = 'Tax'",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tax = d.expected.line_item_types.get("Tax").copied().unwrap_or(0);
+    assert!(
+        text(&out.stdout).contains(&format!("\"n\":{tax}")),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn errors_go_to_stderr_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = billow(dir.path(), &["costs", "--month", "October"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("YYYY-MM"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+
+    let bad = dir.path().join("bad.csv.gz");
+    std::fs::write(&bad, b"\x1f\x8b\x08\x00garbage").unwrap();
+    let out = billow(
+        &dir.path().join("data"),
+        &[
+            "ingest",
+            "aws-cur",
+            bad.to_str().unwrap(),
+            "--connection",
+            "x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.csv.gz") && err.contains("published data is unchanged"),
+        "{err}"
+    );
+
+    let out = billow(
+        &dir.path().join("data"),
+        &[
+            "ingest",
+            "aws-cur",
+            dir.path().to_str().unwrap(),
+            "--connection",
+            "bad name",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn reconcile_exits_1_when_the_lake_disagrees_with_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = write_delivery(
+        &dir.path().join("src"),
+        &CurSpec::new(6, 2026, 6).with_rows(500),
+    )
+    .unwrap();
+    assert!(
+        billow(
+            &data,
+            &[
+                "ingest",
+                "aws-cur",
+                d.report_dir.to_str().unwrap(),
+                "--connection",
+                "c"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(billow(&data, &["reconcile"]).status.code(), Some(0));
+    // The source says a billing account has cost the lake does not hold: what a lost file looks like.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let lake = billow_lake::Lake::open(&data).await.unwrap();
+        let key = billow_lake::PartitionKey {
+            connection_id: "c".into(),
+            billing_period: "2026-06".into(),
+        };
+        let current = lake.current_ingestion(&key).await.unwrap().unwrap();
+        let record = billow_lake::IngestionRecord {
+            ingestion_id: current.clone(),
+            connection_id: "c".into(),
+            billing_period: "2026-06".into(),
+            source_format: "aws-cur1".into(),
+            export_version: None,
+            fingerprint: "tampered".into(),
+            started_at: 0,
+            finished_at: 0,
+            rows: 1,
+            files: vec![],
+        };
+        let lost = billow_lake::TotalsRecord {
+            ingestion_id: current,
+            connection_id: "c".into(),
+            billing_period: "2026-06".into(),
+            billing_account_id: "999999999999".into(),
+            charge_category: "Usage".into(),
+            rows: 1,
+            source_billed_exact: "5".into(),
+            source_effective_exact: "5".into(),
+            source_billed: 5_000_000_000_000,
+            source_effective: 5_000_000_000_000,
+            rounded_values: 0,
+        };
+        lake.append_records(&record, &[lost]).await.unwrap();
+    });
+    let out = billow(&data, &["reconcile", "--month", "2026-06"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("MISMATCH"));
+    assert!(text(&out.stderr).contains("do not reconcile"));
+}
