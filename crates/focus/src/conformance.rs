@@ -141,6 +141,9 @@ pub fn check_batch(batch: &RecordBatch) -> Vec<Violation> {
         "CommitmentDiscountQuantity",
         "CommitmentDiscountUnit",
     );
+    check_unit_format(batch, &mut report, "PricingUnit");
+    check_unit_format(batch, &mut report, "ConsumedUnit");
+    check_unit_format(batch, &mut report, "CommitmentDiscountUnit");
     check_tax_nulls(batch, &mut report);
     check_list_cost(batch, &mut report);
     check_json_object(batch, &mut report, "Tags");
@@ -246,6 +249,21 @@ fn check_null_together(
         if v.is_null(row) != u.is_null(row) {
             report.flag("Nullability.Together", unit, Some(row), || {
                 format!("{unit} must be null exactly when {value} is null")
+            });
+        }
+    }
+}
+
+fn check_unit_format(batch: &RecordBatch, report: &mut Report, name: &'static str) {
+    let Some(values) = strings(batch, name) else {
+        return;
+    };
+    for (row, v) in values.iter().enumerate() {
+        if let Some(v) = v
+            && !crate::units::is_unit_format(v)
+        {
+            report.flag("UnitFormat", name, Some(row), || {
+                format!("{v:?} does not follow the FOCUS UnitFormat")
             });
         }
     }

@@ -21,6 +21,7 @@ pub mod enums;
 mod error;
 pub mod money;
 pub mod schema;
+pub mod units;
 pub mod versions;
 
 pub use error::{Error, Result};

@@ -141,8 +141,10 @@ pub mod x {
     pub const USAGE_TYPE: &str = "x_UsageType";
     /// Provider operation (AWS `lineItem/Operation`).
     pub const OPERATION: &str = "x_Operation";
-    /// Provider cost before any Billow rule, unrounded text is kept in the ingestion record.
-    pub const ALL: [&str; 10] = [
+    /// Legal entity that issued the invoice (AWS `bill/InvoicingEntity`).
+    pub const INVOICING_ENTITY: &str = "x_InvoicingEntity";
+    /// Every `x_` column, in table order.
+    pub const ALL: [&str; 11] = [
         CONNECTION_ID,
         BILLING_PERIOD,
         SOURCE_FORMAT,
@@ -153,6 +155,7 @@ pub mod x {
         SERVICE_CODE,
         USAGE_TYPE,
         OPERATION,
+        INVOICING_ENTITY,
     ];
 }
 

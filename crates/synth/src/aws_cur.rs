@@ -132,8 +132,11 @@ impl CurSpec {
 pub struct Expected {
     /// Billing period `YYYY-MM`.
     pub billing_period: String,
-    /// Data rows.
+    /// Data rows in the source files.
     pub rows: u64,
+    /// FOCUS rows they become: a commitment fee with an unused part becomes two rows (the
+    /// purchase, and a Usage row with CommitmentDiscountStatus Unused).
+    pub focus_rows: u64,
     /// (payer, FOCUS charge category) → (billed, effective).
     pub by_account_category: BTreeMap<(String, String), (i128, i128)>,
     /// (payer, FOCUS charge category, `YYYY-MM-DD` of the charge period start) → (billed, effective).
@@ -170,6 +173,7 @@ impl Expected {
         serde_json::json!({
             "billing_period": self.billing_period,
             "rows": self.rows,
+            "focus_rows": self.focus_rows,
             "total_billed": self.total_billed(),
             "total_effective": self.total_effective(),
             "by_account_category": groups,
@@ -583,17 +587,33 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
                 seen_accounts.insert(row.cells[c["lineItem/UsageAccountId"]].clone());
                 let day = row.cells[c["lineItem/UsageStartDate"]][..10].to_string();
                 let billed = parse_units(&row.cells[c["lineItem/UnblendedCost"]]);
-                let effective = effective_units(lit, &row, c);
-                let cat = lit.focus_category().to_string();
-                let g = expected
-                    .by_account_category
-                    .entry((payer.clone(), cat.clone()))
-                    .or_default();
-                g.0 += billed;
-                g.1 += effective;
-                let d = expected.by_day.entry((payer, cat, day)).or_default();
-                d.0 += billed;
-                d.1 += effective;
+                let amortized = effective_units(lit, &row, c);
+                // FOCUS: a purchase that prepays future charges has EffectiveCost 0; the unused
+                // part of the commitment is its own Usage row.
+                let (effective, unused) = match lit {
+                    Lit::RiFee | Lit::SpRecurringFee => (0, amortized),
+                    _ => (amortized, 0),
+                };
+                let mut add = |cat: &str, b: i128, e: i128| {
+                    let g = expected
+                        .by_account_category
+                        .entry((payer.clone(), cat.to_string()))
+                        .or_default();
+                    g.0 += b;
+                    g.1 += e;
+                    let d = expected
+                        .by_day
+                        .entry((payer.clone(), cat.to_string(), day.clone()))
+                        .or_default();
+                    d.0 += b;
+                    d.1 += e;
+                };
+                add(lit.focus_category(), billed, effective);
+                if unused != 0 {
+                    add("Usage", 0, unused);
+                    expected.focus_rows += 1;
+                }
+                expected.focus_rows += 1;
                 *expected
                     .line_item_types
                     .entry(lit.aws_name().to_string())

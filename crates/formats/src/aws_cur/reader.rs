@@ -1,5 +1,6 @@
 //! Streaming CUR 1 CSV reader and its mapping to FOCUS 1.2.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -104,11 +105,13 @@ struct Columns {
     region: Option<usize>,
     location: Option<usize>,
     sku: Option<usize>,
+    product_family: Option<usize>,
     rate_code: Option<usize>,
     public_od_cost: Option<usize>,
     public_od_rate: Option<usize>,
     term: Option<usize>,
     unit: Option<usize>,
+    pricing_currency: Option<usize>,
     ri_arn: Option<usize>,
     ri_effective_cost: Option<usize>,
     ri_unused_amortized: Option<usize>,
@@ -192,11 +195,13 @@ impl Columns {
             region: find("product/region")?,
             location: find("product/location")?,
             sku: find("product/sku")?,
+            product_family: find("product/productFamily")?,
             rate_code: find("pricing/RateCode")?,
             public_od_cost: find("pricing/publicOnDemandCost")?,
             public_od_rate: find("pricing/publicOnDemandRate")?,
             term: find("pricing/term")?,
             unit: find("pricing/unit")?,
+            pricing_currency: find("pricing/currency")?,
             ri_arn: find("reservation/ReservationARN")?,
             ri_effective_cost: find("reservation/EffectiveCost")?,
             ri_unused_amortized: find("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod")?,
@@ -301,6 +306,7 @@ struct Ix {
     x_service_code: usize,
     x_usage_type: usize,
     x_operation: usize,
+    x_invoicing_entity: usize,
 }
 
 fn ix() -> &'static Ix {
@@ -373,6 +379,7 @@ fn ix() -> &'static Ix {
         x_service_code: index_of(x::SERVICE_CODE),
         x_usage_type: index_of(x::USAGE_TYPE),
         x_operation: index_of(x::OPERATION),
+        x_invoicing_entity: index_of(x::INVOICING_ENTITY),
     })
 }
 
@@ -682,7 +689,6 @@ impl CurFileReader {
     }
 
     fn map_row(&mut self) -> Result<()> {
-        let ix = ix();
         let c = &self.cols;
         let (payer_i, lit_i, cost_i, bps_i, bpe_i) = (
             c.payer,
@@ -707,11 +713,7 @@ impl CurFileReader {
         let (cp_start, cp_end) = self.charge_period()?;
         let kind = Kind::of(self.field(Some(lit_i)));
         let (category, frequency) = kind.category();
-        let payer = self
-            .text(Some(payer_i), "bill/PayerAccountId")?
-            .unwrap_or_default()
-            .to_string();
-        if payer.is_empty() {
+        if self.field(Some(payer_i)).is_empty() {
             return Err(self.bad_value(
                 "bill/PayerAccountId",
                 b"",
@@ -719,21 +721,27 @@ impl CurFileReader {
                 "Every CUR row names its payer; the file is damaged.",
             ));
         }
-        let billed = match self.decimal(Some(cost_i), "lineItem/UnblendedCost")? {
-            Some(v) => v,
-            None => {
-                return Err(self.bad_value(
-                    "lineItem/UnblendedCost",
-                    b"",
-                    "a decimal cost",
-                    "Every CUR row has a cost; the file is damaged or truncated.",
-                ));
-            }
+        self.text(Some(payer_i), "bill/PayerAccountId")?;
+        let Some(billed) = self.decimal(Some(cost_i), "lineItem/UnblendedCost")? else {
+            return Err(self.bad_value(
+                "lineItem/UnblendedCost",
+                b"",
+                "a decimal cost",
+                "Every CUR row has a cost; the file is damaged or truncated.",
+            ));
         };
         let c = &self.cols;
         let zero_if_none = |v: Option<i128>| v.unwrap_or(0);
         let has_ri = !self.field(c.ri_arn).is_empty();
-        let (effective, effective_terms): (i128, &[AmortizationTerm]) = match kind {
+        // The amortized cost of the row (the CUR query library's CASE), and for commitment fees
+        // the unused part, which FOCUS puts on its own Usage row with status Unused: a purchase
+        // that prepays future charges has EffectiveCost 0.
+        let (effective, effective_terms, unused, unused_terms): (
+            i128,
+            &[AmortizationTerm],
+            i128,
+            &[AmortizationTerm],
+        ) = match kind {
             Kind::SavingsPlanCoveredUsage => (
                 zero_if_none(
                     self.decimal(c.sp_effective_cost, "savingsPlan/SavingsPlanEffectiveCost")?,
@@ -743,8 +751,12 @@ impl CurFileReader {
                     "savingsPlan/SavingsPlanEffectiveCost",
                     false,
                 )],
+                0,
+                &[],
             ),
             Kind::SavingsPlanRecurringFee => (
+                0,
+                &[],
                 zero_if_none(
                     self.decimal(c.sp_total_commitment, "savingsPlan/TotalCommitmentToDate")?,
                 ) - zero_if_none(self.decimal(c.sp_used_commitment, "savingsPlan/UsedCommitment")?),
@@ -757,12 +769,16 @@ impl CurFileReader {
                     (c.sp_used_commitment, "savingsPlan/UsedCommitment", true),
                 ],
             ),
-            Kind::SavingsPlanNegation | Kind::SavingsPlanUpfrontFee => (0, &[]),
+            Kind::SavingsPlanNegation | Kind::SavingsPlanUpfrontFee => (0, &[], 0, &[]),
             Kind::DiscountedUsage => (
                 zero_if_none(self.decimal(c.ri_effective_cost, "reservation/EffectiveCost")?),
                 &[(c.ri_effective_cost, "reservation/EffectiveCost", false)],
+                0,
+                &[],
             ),
             Kind::RiFee => (
+                0,
+                &[],
                 zero_if_none(self.decimal(
                     c.ri_unused_amortized,
                     "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
@@ -782,28 +798,29 @@ impl CurFileReader {
                     ),
                 ],
             ),
-            Kind::Fee if has_ri => (0, &[]),
-            _ => (billed, &[(Some(cost_i), "lineItem/UnblendedCost", false)]),
+            Kind::Fee if has_ri => (0, &[], 0, &[]),
+            _ => (
+                billed,
+                &[(Some(cost_i), "lineItem/UnblendedCost", false)],
+                0,
+                &[],
+            ),
         };
+        let has_unused_row = !unused_terms.is_empty() && unused != 0;
         // Source totals, summed from the raw cells' text independently of the parsed values.
-        let group = self.group_index(&payer, category);
-        let mut billed_sum = std::mem::take(&mut self.groups[group].1.billed);
-        let mut effective_sum = std::mem::take(&mut self.groups[group].1.effective);
-        let r1 = self.add_exact(
-            &mut billed_sum,
-            Some(cost_i),
-            "lineItem/UnblendedCost",
-            false,
-        );
-        let mut r2 = Ok(());
-        for &(col, name, negate) in effective_terms {
-            r2 = r2.and_then(|_| self.add_exact(&mut effective_sum, col, name, negate));
+        let payer = non_empty_str(&self.record, Some(payer_i))
+            .unwrap_or_default()
+            .to_string();
+        self.add_to_totals(
+            &payer,
+            category,
+            &[(Some(cost_i), "lineItem/UnblendedCost", false)],
+            effective_terms,
+            1,
+        )?;
+        if has_unused_row {
+            self.add_to_totals(&payer, "Usage", &[], unused_terms, 1)?;
         }
-        self.groups[group].1.billed = billed_sum;
-        self.groups[group].1.effective = effective_sum;
-        self.groups[group].1.rows += 1;
-        r1?;
-        r2?;
 
         let c = &self.cols;
         let is_tax = kind == Kind::Tax;
@@ -812,10 +829,6 @@ impl CurFileReader {
             self.decimal(c.usage_amount, "lineItem/UsageAmount")?
         } else {
             None
-        };
-        let unit = match quantity {
-            Some(_) => Some(non_empty_str(&self.record, c.unit).unwrap_or("Units")),
-            None => None,
         };
         let od_rate = self.decimal(c.public_od_rate, "pricing/publicOnDemandRate")?;
         let od_cost = self.decimal(c.public_od_cost, "pricing/publicOnDemandCost")?;
@@ -852,78 +865,7 @@ impl CurFileReader {
             }
             (p, _) => p,
         };
-
-        let marketplace = c.billing_entity.and_then(|i| self.record.get(i))
-            == Some(b"AWS Marketplace".as_slice());
-        let b = &mut self.builder;
-        b.str(
-            ix.availability_zone,
-            non_empty_str(&self.record, c.availability_zone),
-        );
-        b.dec(ix.billed_cost, Some(billed));
-        b.str(ix.billing_account_id, Some(&payer));
-        b.str(ix.billing_account_name, None);
-        b.str(ix.billing_account_type, None);
-        b.str(
-            ix.billing_currency,
-            Some(non_empty_str(&self.record, c.currency).unwrap_or("USD")),
-        );
-        b.ts(ix.billing_period_end, Some(bp_end));
-        b.ts(ix.billing_period_start, Some(bp_start));
-        b.str(ix.capacity_reservation_id, None);
-        b.str(ix.capacity_reservation_status, None);
-        b.str(ix.charge_category, Some(category));
-        b.str(ix.charge_class, None);
-        b.str(
-            ix.charge_description,
-            non_empty_str(&self.record, c.description),
-        );
-        b.str(ix.charge_frequency, Some(frequency));
-        b.ts(ix.charge_period_end, Some(cp_end));
-        b.ts(ix.charge_period_start, Some(cp_start));
-
-        let sp_arn = non_empty_str(&self.record, c.sp_arn);
-        let ri_arn = non_empty_str(&self.record, c.ri_arn);
-        let commitment = match kind {
-            Kind::SavingsPlanCoveredUsage
-            | Kind::SavingsPlanNegation
-            | Kind::SavingsPlanRecurringFee
-            | Kind::SavingsPlanUpfrontFee => sp_arn.map(|a| (a, "Spend", "Savings Plan")),
-            Kind::DiscountedUsage | Kind::RiFee | Kind::Fee => {
-                ri_arn.map(|a| (a, "Usage", "Reserved Instance"))
-            }
-            _ => None,
-        };
-        b.str(ix.cd_category, commitment.map(|c| c.1));
-        b.str(ix.cd_id, commitment.map(|c| c.0));
-        b.str(ix.cd_name, None);
-        b.dec(ix.cd_quantity, None);
-        b.str(
-            ix.cd_status,
-            commitment.filter(|_| category == "Usage").map(|_| "Used"),
-        );
-        b.str(ix.cd_type, commitment.map(|c| c.2));
-        b.str(ix.cd_unit, None);
-        let consumed = if category == "Usage" { quantity } else { None };
-        b.dec(ix.consumed_quantity, consumed);
-        b.str(ix.consumed_unit, consumed.and(unit));
-        b.dec(ix.contracted_cost, Some(list_cost));
-        b.dec(ix.contracted_unit_price, list_unit_price);
-        b.dec(ix.effective_cost, Some(effective));
-        b.str(ix.invoice_id, non_empty_str(&self.record, c.invoice_id));
-        b.str(
-            ix.invoice_issuer_name,
-            Some(
-                non_empty_str(&self.record, c.invoicing_entity)
-                    .unwrap_or("Amazon Web Services, Inc."),
-            ),
-        );
-        b.dec(ix.list_cost, Some(list_cost));
-        b.dec(ix.list_unit_price, list_unit_price);
-        let term = self
-            .record
-            .get(c.term.unwrap_or(usize::MAX))
-            .unwrap_or_default();
+        let term = c.term.and_then(|i| self.record.get(i)).unwrap_or_default();
         let pricing_category = match (category, kind) {
             (
                 "Usage",
@@ -934,71 +876,33 @@ impl CurFileReader {
             ("Usage", _) | ("Purchase", _) => Some("Standard"),
             _ => None,
         };
-        b.str(ix.pricing_category, pricing_category);
-        b.str(ix.pricing_currency, None);
-        b.dec(ix.pc_contracted_unit_price, None);
-        b.dec(ix.pc_effective_cost, None);
-        b.dec(ix.pc_list_unit_price, None);
-        b.dec(ix.pricing_quantity, quantity);
-        b.str(ix.pricing_unit, unit);
-        b.str(ix.provider_name, Some("AWS"));
-        let publisher = if marketplace {
-            non_empty_str(&self.record, c.legal_entity).unwrap_or("AWS Marketplace")
-        } else {
-            "AWS"
+        let record = &self.record;
+        let get = |i: Option<usize>| non_empty_str(record, i);
+        let commitment = match kind {
+            Kind::SavingsPlanCoveredUsage
+            | Kind::SavingsPlanNegation
+            | Kind::SavingsPlanRecurringFee
+            | Kind::SavingsPlanUpfrontFee => get(c.sp_arn).map(|a| (a, "Spend", "Savings Plan")),
+            Kind::DiscountedUsage | Kind::RiFee | Kind::Fee => {
+                get(c.ri_arn).map(|a| (a, "Usage", "Reserved Instance"))
+            }
+            _ => None,
         };
-        b.str(ix.publisher_name, Some(publisher));
-        let region = non_empty_str(&self.record, c.region_code)
-            .or_else(|| non_empty_str(&self.record, c.region));
-        b.str(ix.region_id, region);
-        b.str(
-            ix.region_name,
-            region.map(|r| non_empty_str(&self.record, c.location).unwrap_or(r)),
-        );
-        let resource = non_empty_str(&self.record, c.resource_id);
-        b.str(ix.resource_id, resource);
-        b.str(ix.resource_name, resource);
-        b.str(ix.resource_type, None);
-        let product_code = non_empty_str(&self.record, c.product_code).unwrap_or("Unknown");
+        let marketplace = get(c.billing_entity) == Some("AWS Marketplace");
+        let product_code = get(c.product_code).unwrap_or("Unknown");
         let (service_category, subcategory) = service_category(product_code);
-        b.str(ix.service_category, Some(service_category.as_str()));
-        let service_name = non_empty_str(&self.record, c.product_name)
-            .or_else(|| non_empty_str(&self.record, c.product_servicename))
-            .unwrap_or(product_code);
-        b.str(ix.service_name, Some(service_name));
-        b.str(ix.service_subcategory, Some(subcategory));
-        let sku = if is_tax {
-            None
-        } else {
-            non_empty_str(&self.record, c.sku)
-        };
-        b.str(ix.sku_id, sku);
-        b.str(
-            ix.sku_meter,
-            if is_tax {
-                None
-            } else {
-                non_empty_str(&self.record, c.usage_type)
-            },
-        );
-        b.str(ix.sku_price_details, None);
-        b.str(
-            ix.sku_price_id,
-            if is_tax {
-                None
-            } else {
-                non_empty_str(&self.record, c.rate_code).or(sku)
-            },
-        );
-        b.str(
-            ix.sub_account_id,
-            non_empty_str(&self.record, c.usage_account),
-        );
-        b.str(ix.sub_account_name, None);
-        b.str(ix.sub_account_type, None);
+        let region = get(c.region_code).or_else(|| get(c.region));
+        let resource = get(c.resource_id);
+        let sku = if is_tax { None } else { get(c.sku) };
+        let unit = quantity.map(|_| {
+            get(c.unit)
+                .map(billow_focus::units::normalize)
+                .unwrap_or(Cow::Borrowed("Units"))
+        });
+        let sub_account = get(c.usage_account);
         self.tag_json.clear();
         for (key, col) in &c.tags {
-            let value = self.record.get(*col).unwrap_or_default();
+            let value = record.get(*col).unwrap_or_default();
             if value.is_empty() {
                 continue;
             }
@@ -1009,28 +913,122 @@ impl CurFileReader {
             self.tag_json.push(':');
             push_json_string(&mut self.tag_json, &value);
         }
-        if self.tag_json.is_empty() {
-            b.str(ix.tags, None);
-        } else {
+        if !self.tag_json.is_empty() {
             self.tag_json.push('}');
-            b.str(ix.tags, Some(&self.tag_json));
         }
-        b.str(ix.x_connection_id, Some(&self.options.connection_id));
-        b.str(ix.x_billing_period, Some(&year_month(bp_start)));
-        b.str(ix.x_source_format, Some(SOURCE_FORMAT));
-        b.str(ix.x_source_file, Some(&self.file_name));
-        b.int(ix.x_source_line, Some(line as i64));
-        b.str(ix.x_ingestion_id, Some(&self.options.ingestion_id));
-        b.str(
-            ix.x_line_item_type,
-            non_empty_str(&self.record, Some(lit_i)),
-        );
-        b.str(ix.x_service_code, Some(product_code));
-        b.str(ix.x_usage_type, non_empty_str(&self.record, c.usage_type));
-        b.str(ix.x_operation, non_empty_str(&self.record, c.operation));
-        b.end_row();
+        let row = FocusRow {
+            availability_zone: get(c.availability_zone),
+            billed,
+            effective,
+            list_cost,
+            list_unit_price,
+            billing_account: &payer,
+            currency: get(c.currency).unwrap_or("USD"),
+            pricing_currency: get(c.pricing_currency)
+                .or_else(|| get(c.currency))
+                .unwrap_or("USD"),
+            billing_period: (bp_start, bp_end),
+            charge_period: (cp_start, cp_end),
+            category,
+            frequency,
+            description: get(c.description),
+            commitment,
+            commitment_status: commitment.filter(|_| category == "Usage").map(|_| "Used"),
+            quantity,
+            consumed: if category == "Usage" { quantity } else { None },
+            unit,
+            invoice_id: get(c.invoice_id),
+            pricing_category,
+            // AWS issues the invoice for its own and for Marketplace charges alike.
+            invoice_issuer: "AWS",
+            invoicing_entity: get(c.invoicing_entity),
+            publisher: if marketplace {
+                get(c.legal_entity).unwrap_or("AWS Marketplace")
+            } else {
+                "AWS"
+            },
+            region,
+            region_name: region.map(|r| get(c.location).unwrap_or(r)),
+            resource_id: resource,
+            resource_type: resource.map(|_| get(c.product_family).unwrap_or("Other")),
+            service_category: service_category.as_str(),
+            service_subcategory: subcategory,
+            service_name: get(c.product_name)
+                .or_else(|| get(c.product_servicename))
+                .unwrap_or(product_code),
+            sku_id: sku,
+            sku_meter: if is_tax { None } else { get(c.usage_type) },
+            sku_price_id: if is_tax {
+                None
+            } else {
+                get(c.rate_code).or(sku)
+            },
+            // CUR 1 carries no account names; the id is the name until the connection knows better.
+            sub_account_id: sub_account,
+            sub_account_name: sub_account,
+            tags: (!self.tag_json.is_empty()).then_some(self.tag_json.as_str()),
+            line_item_type: get(Some(lit_i)),
+            product_code,
+            usage_type: get(c.usage_type),
+            operation: get(c.operation),
+            line,
+        };
+        let context = RowContext {
+            options: &self.options,
+            file_name: &self.file_name,
+        };
+        push_row(&mut self.builder, &context, &row);
         self.rows += 1;
+        if has_unused_row {
+            // The commitment's unused part for the period: BilledCost 0 (prepaid), EffectiveCost
+            // the unused amortized amount, ResourceId the commitment, no consumed quantity.
+            let unused_row = FocusRow {
+                billed: 0,
+                effective: unused,
+                list_cost: 0,
+                list_unit_price: row.quantity.map(|_| 0),
+                category: "Usage",
+                frequency: "Usage-Based",
+                commitment_status: Some("Unused"),
+                consumed: None,
+                pricing_category: Some("Committed"),
+                resource_id: commitment.map(|c| c.0),
+                resource_type: Some(commitment.map(|c| c.2).unwrap_or("Commitment")),
+                description: Some(match kind {
+                    Kind::RiFee => "Unused reservation for the billing period",
+                    _ => "Unused savings plan commitment",
+                }),
+                ..row.clone()
+            };
+            push_row(&mut self.builder, &context, &unused_row);
+            self.rows += 1;
+        }
         Ok(())
+    }
+
+    fn add_to_totals(
+        &mut self,
+        payer: &str,
+        category: &'static str,
+        billed_terms: &[AmortizationTerm],
+        effective_terms: &[AmortizationTerm],
+        rows: u64,
+    ) -> Result<()> {
+        let group = self.group_index(payer, category);
+        let mut billed_sum = std::mem::take(&mut self.groups[group].1.billed);
+        let mut effective_sum = std::mem::take(&mut self.groups[group].1.effective);
+        let mut result = Ok(());
+        for &(col, name, negate) in billed_terms {
+            result = result.and_then(|_| self.add_exact(&mut billed_sum, col, name, negate));
+        }
+        for &(col, name, negate) in effective_terms {
+            result = result.and_then(|_| self.add_exact(&mut effective_sum, col, name, negate));
+        }
+        let g = &mut self.groups[group].1;
+        g.billed = billed_sum;
+        g.effective = effective_sum;
+        g.rows += rows;
+        result
     }
 
     fn group_index(&mut self, payer: &str, category: &'static str) -> usize {
@@ -1112,6 +1110,143 @@ impl Iterator for CurFileReader {
             totals: self.totals(),
         }))
     }
+}
+
+/// One FOCUS row, borrowed from the CSV record, before it enters the batch.
+#[derive(Clone)]
+struct FocusRow<'a> {
+    availability_zone: Option<&'a str>,
+    billed: i128,
+    effective: i128,
+    list_cost: i128,
+    list_unit_price: Option<i128>,
+    billing_account: &'a str,
+    currency: &'a str,
+    pricing_currency: &'a str,
+    billing_period: (i64, i64),
+    charge_period: (i64, i64),
+    category: &'static str,
+    frequency: &'static str,
+    description: Option<&'a str>,
+    /// (id, CommitmentDiscountCategory, CommitmentDiscountType)
+    commitment: Option<(&'a str, &'static str, &'static str)>,
+    commitment_status: Option<&'static str>,
+    quantity: Option<i128>,
+    consumed: Option<i128>,
+    unit: Option<Cow<'a, str>>,
+    invoice_id: Option<&'a str>,
+    pricing_category: Option<&'static str>,
+    invoice_issuer: &'a str,
+    invoicing_entity: Option<&'a str>,
+    publisher: &'a str,
+    region: Option<&'a str>,
+    region_name: Option<&'a str>,
+    resource_id: Option<&'a str>,
+    resource_type: Option<&'a str>,
+    service_category: &'static str,
+    service_subcategory: &'static str,
+    service_name: &'a str,
+    sku_id: Option<&'a str>,
+    sku_meter: Option<&'a str>,
+    sku_price_id: Option<&'a str>,
+    sub_account_id: Option<&'a str>,
+    sub_account_name: Option<&'a str>,
+    tags: Option<&'a str>,
+    line_item_type: Option<&'a str>,
+    product_code: &'a str,
+    usage_type: Option<&'a str>,
+    operation: Option<&'a str>,
+    line: u64,
+}
+
+struct RowContext<'a> {
+    options: &'a ReadOptions,
+    file_name: &'a str,
+}
+
+fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
+    let ix = ix();
+    b.str(ix.availability_zone, r.availability_zone);
+    b.dec(ix.billed_cost, Some(r.billed));
+    b.str(ix.billing_account_id, Some(r.billing_account));
+    b.str(ix.billing_account_name, None);
+    b.str(ix.billing_account_type, None);
+    b.str(ix.billing_currency, Some(r.currency));
+    b.ts(ix.billing_period_end, Some(r.billing_period.1));
+    b.ts(ix.billing_period_start, Some(r.billing_period.0));
+    b.str(ix.capacity_reservation_id, None);
+    b.str(ix.capacity_reservation_status, None);
+    b.str(ix.charge_category, Some(r.category));
+    b.str(ix.charge_class, None);
+    b.str(ix.charge_description, r.description);
+    b.str(ix.charge_frequency, Some(r.frequency));
+    b.ts(ix.charge_period_end, Some(r.charge_period.1));
+    b.ts(ix.charge_period_start, Some(r.charge_period.0));
+    b.str(ix.cd_category, r.commitment.map(|c| c.1));
+    b.str(ix.cd_id, r.commitment.map(|c| c.0));
+    b.str(ix.cd_name, None);
+    b.dec(ix.cd_quantity, None);
+    b.str(ix.cd_status, r.commitment_status);
+    b.str(ix.cd_type, r.commitment.map(|c| c.2));
+    b.str(ix.cd_unit, None);
+    b.dec(ix.consumed_quantity, r.consumed);
+    b.str(ix.consumed_unit, r.consumed.and(r.unit.as_deref()));
+    b.dec(ix.contracted_cost, Some(r.list_cost));
+    b.dec(ix.contracted_unit_price, r.list_unit_price);
+    b.dec(ix.effective_cost, Some(r.effective));
+    b.str(ix.invoice_id, r.invoice_id);
+    b.str(ix.invoice_issuer_name, Some(r.invoice_issuer));
+    b.dec(ix.list_cost, Some(r.list_cost));
+    b.dec(ix.list_unit_price, r.list_unit_price);
+    b.str(ix.pricing_category, r.pricing_category);
+    // AWS prices in pricing/currency; where it is the billing currency the prices and costs
+    // are the same numbers. CUR 1 has no exchange rate, so other currencies stay null.
+    let same_currency = r.pricing_currency == r.currency;
+    b.str(ix.pricing_currency, Some(r.pricing_currency));
+    b.dec(
+        ix.pc_contracted_unit_price,
+        r.list_unit_price.filter(|_| same_currency),
+    );
+    b.dec(
+        ix.pc_effective_cost,
+        Some(r.effective).filter(|_| same_currency),
+    );
+    b.dec(
+        ix.pc_list_unit_price,
+        r.list_unit_price.filter(|_| same_currency),
+    );
+    b.dec(ix.pricing_quantity, r.quantity);
+    b.str(ix.pricing_unit, r.unit.as_deref());
+    b.str(ix.provider_name, Some("AWS"));
+    b.str(ix.publisher_name, Some(r.publisher));
+    b.str(ix.region_id, r.region);
+    b.str(ix.region_name, r.region_name);
+    b.str(ix.resource_id, r.resource_id);
+    b.str(ix.resource_name, r.resource_id);
+    b.str(ix.resource_type, r.resource_type);
+    b.str(ix.service_category, Some(r.service_category));
+    b.str(ix.service_name, Some(r.service_name));
+    b.str(ix.service_subcategory, Some(r.service_subcategory));
+    b.str(ix.sku_id, r.sku_id);
+    b.str(ix.sku_meter, r.sku_meter);
+    b.str(ix.sku_price_details, None);
+    b.str(ix.sku_price_id, r.sku_price_id);
+    b.str(ix.sub_account_id, r.sub_account_id);
+    b.str(ix.sub_account_name, r.sub_account_name);
+    b.str(ix.sub_account_type, None);
+    b.str(ix.tags, r.tags);
+    b.str(ix.x_connection_id, Some(&ctx.options.connection_id));
+    b.str(ix.x_billing_period, Some(&year_month(r.billing_period.0)));
+    b.str(ix.x_source_format, Some(SOURCE_FORMAT));
+    b.str(ix.x_source_file, Some(ctx.file_name));
+    b.int(ix.x_source_line, Some(r.line as i64));
+    b.str(ix.x_ingestion_id, Some(&ctx.options.ingestion_id));
+    b.str(ix.x_line_item_type, r.line_item_type);
+    b.str(ix.x_service_code, Some(r.product_code));
+    b.str(ix.x_usage_type, r.usage_type);
+    b.str(ix.x_operation, r.operation);
+    b.str(ix.x_invoicing_entity, r.invoicing_entity);
+    b.end_row();
 }
 
 fn non_empty_str(record: &ByteRecord, i: Option<usize>) -> Option<&str> {

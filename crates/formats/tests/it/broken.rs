@@ -46,7 +46,7 @@ fn message(e: &Error) -> String {
 fn good_delivery_reads_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let d = delivery(dir.path());
-    assert_eq!(read_all(&d.report_dir).unwrap(), 300);
+    assert_eq!(read_all(&d.report_dir).unwrap(), d.expected.focus_rows);
 }
 
 #[test]
