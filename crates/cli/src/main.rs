@@ -512,21 +512,44 @@ async fn open_lake(dir: &Path) -> Result<Lake> {
 struct BarProgress {
     bar: ProgressBar,
     started: Instant,
+    files: std::sync::atomic::AtomicUsize,
+    files_done: std::sync::atomic::AtomicUsize,
+    period: std::sync::Mutex<String>,
+}
+
+impl BarProgress {
+    fn show(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let period = self.period.lock().map(|p| p.clone()).unwrap_or_default();
+        self.bar.set_message(format!(
+            "{period}: file {}/{}",
+            self.files_done.load(Relaxed),
+            self.files.load(Relaxed)
+        ));
+    }
 }
 
 impl Progress for BarProgress {
     fn period_started(&self, period: &str, files: usize, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
         self.bar.reset();
-        self.bar.set_message(format!(
-            "{period}: {files} file(s), {:.1} MB",
-            bytes as f64 / 1e6
-        ));
+        self.files.store(files, Relaxed);
+        self.files_done.store(0, Relaxed);
+        if let Ok(mut p) = self.period.lock() {
+            *p = format!("{period} ({:.1} MB)", bytes as f64 / 1e6);
+        }
+        self.show();
     }
     fn rows_read(&self, rows: u64) {
         self.bar.inc(rows);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar
             .set_prefix(format!("{:.0} rows/s", self.bar.position() as f64 / secs));
+    }
+    fn file_done(&self) {
+        self.files_done
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.show();
     }
 }
 
@@ -556,6 +579,9 @@ async fn ingest(
     let progress = BarProgress {
         bar,
         started: Instant::now(),
+        files: Default::default(),
+        files_done: Default::default(),
+        period: Default::default(),
     };
     let result = billow_ingest::ingest_aws_cur(lake, path, &options, &progress).await;
     progress.bar.finish_and_clear();

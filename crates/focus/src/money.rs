@@ -301,6 +301,31 @@ impl ExactSum {
         Ok(())
     }
 
+    /// The sum with its sign flipped.
+    pub fn negated(&self) -> ExactSum {
+        ExactSum {
+            units: -self.units,
+            ..*self
+        }
+    }
+
+    /// Whether the sum is exactly zero.
+    pub fn is_zero(&self) -> bool {
+        self.units == 0
+    }
+
+    /// |sum| in units of 10⁻¹², rounded up; `None` when it does not fit an `i128`.
+    pub fn abs_lake_units_ceil(&self) -> Option<i128> {
+        let abs = self.units.checked_abs()?;
+        let lake_scale = SCALE as u32;
+        if self.scale <= lake_scale {
+            abs.checked_mul(10i128.checked_pow(lake_scale - self.scale)?)
+        } else {
+            let divisor = 10i128.checked_pow(self.scale - lake_scale)?;
+            Some(abs / divisor + i128::from(abs % divisor != 0))
+        }
+    }
+
     /// The exact sum as plain decimal text.
     pub fn to_decimal_string(&self) -> String {
         format_scaled(self.units, self.scale)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
-use billow_focus::money::{ExactSum, format_decimal};
+use billow_focus::money::ExactSum;
 use billow_lake::{Lake, PartitionKey};
 
 use crate::{Error, Result};
@@ -123,6 +123,5 @@ pub async fn history(lake: &Lake, key: &PartitionKey) -> Result<Vec<Version>> {
         }
         previous = Some(v.billed.clone());
     }
-    let _ = format_decimal;
     Ok(versions)
 }

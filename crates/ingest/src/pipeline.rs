@@ -181,7 +181,7 @@ async fn ingest_delivery(
     // Readers run on their own threads; a bounded channel carries batches to the writer, so
     // memory stays at a few batches whatever the month's size.
     let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(2);
-    let done: Arc<Mutex<Vec<(std::path::PathBuf, u64, SourceTotals)>>> = Arc::default();
+    let done: FilesDone = Arc::default();
     let read_options = ReadOptions::new(&options.connection_id, &ingestion_id)
         .with_threads(options.threads)
         .with_batch_rows(options.batch_rows);
@@ -205,7 +205,7 @@ async fn ingest_delivery(
             }
         }
     });
-    let stream = async_stream_from(&mut rx, progress);
+    let stream = async_stream_from(&mut rx, progress, Arc::clone(&done));
     let staged = lake.stage_partition(&key, &ingestion_id, stream).await;
     bridge.await.map_err(|e| Error::Internal(e.to_string()))?;
     let staged = match staged {
@@ -295,14 +295,23 @@ async fn ingest_delivery(
     Ok(report)
 }
 
+type FilesDone = Arc<Mutex<Vec<(std::path::PathBuf, u64, SourceTotals)>>>;
+
 fn async_stream_from<'a>(
     rx: &'a mut mpsc::Receiver<Result<RecordBatch>>,
     progress: &'a dyn Progress,
+    done: FilesDone,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + 'a {
+    let mut files_reported = 0usize;
     futures::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|item| {
             if let Some(Ok(b)) = &item {
                 progress.rows_read(b.num_rows() as u64);
+            }
+            let files_done = done.lock().map(|d| d.len()).unwrap_or(files_reported);
+            while files_reported < files_done {
+                progress.file_done();
+                files_reported += 1;
             }
             item
         })

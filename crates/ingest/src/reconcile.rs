@@ -243,48 +243,33 @@ fn parse_exact(text: &str) -> Result<ExactSum> {
 
 struct Difference {
     text: String,
-    /// |difference| in units of 10⁻¹², rounded up; None when it does not fit.
-    abs_units_ceil: Option<i128>,
+    exact: ExactSum,
 }
 
 impl Difference {
     fn is_zero(&self) -> bool {
-        self.abs_units_ceil == Some(0) && self.text == "0"
+        self.exact.is_zero()
     }
 
+    /// Within `bound_units` of 10⁻¹² (an overflowing difference is never within).
     fn within(&self, bound_units: i128) -> bool {
-        self.abs_units_ceil.is_some_and(|d| d <= bound_units)
+        self.exact
+            .abs_lake_units_ceil()
+            .is_some_and(|d| d <= bound_units)
     }
 }
 
 /// lake (scale 12) − exact source sum, computed exactly.
 fn difference(lake: i128, source: &ExactSum) -> Result<Difference> {
-    let mut d = ExactSum::default();
-    d.add_units(lake, 12)
+    let mut exact = ExactSum::default();
+    exact
+        .add_units(lake, 12)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let mut neg = ExactSum::from_decimal_str(&source.to_decimal_string())
+    exact
+        .merge(&source.negated())
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let text = neg.to_decimal_string();
-    neg = ExactSum::default();
-    neg.sub_text(text.as_bytes())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    d.merge(&neg).map_err(|e| Error::Internal(e.to_string()))?;
-    let text = d.to_decimal_string();
-    // Round the magnitude up to whole 10⁻¹² units.
-    let mut abs = ExactSum::default();
-    abs.add_text(text.trim_start_matches('-').as_bytes())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let at12 = abs.at_lake_scale();
-    let exact_at12 = ExactSum::from_decimal_str(&format_decimal(at12))
-        .map(|s| s.to_decimal_string())
-        .unwrap_or_default();
-    let ceil = if exact_at12 == abs.to_decimal_string() || at12 == i128::MAX {
-        at12
-    } else {
-        at12 + 1
-    };
     Ok(Difference {
-        text,
-        abs_units_ceil: (at12 != i128::MAX).then_some(ceil),
+        text: exact.to_decimal_string(),
+        exact,
     })
 }

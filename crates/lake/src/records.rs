@@ -20,7 +20,7 @@ pub struct FileRecord {
     pub sha256: String,
     /// Size in bytes.
     pub bytes: u64,
-    /// Data rows.
+    /// FOCUS rows made from it (a commitment fee with an unused part makes two).
     pub rows: u64,
 }
 

@@ -462,6 +462,8 @@ pub struct CurFileReader {
     tag_json: String,
     date_cache: Vec<(Vec<u8>, i64)>,
     header_len: usize,
+    /// Billing period start and its `YYYY-MM`, formatted once per period rather than per row.
+    period_text: (i64, String),
     /// The CSV reached its end.
     finished: bool,
     /// The file-done event (or an error) was returned.
@@ -524,6 +526,7 @@ impl CurFileReader {
             tag_json: String::new(),
             date_cache: vec![(Vec::new(), 0); DATE_SLOTS],
             header_len: header.len(),
+            period_text: (0, String::new()),
             finished: false,
             done: false,
         })
@@ -709,6 +712,9 @@ impl CurFileReader {
                 found: year_month(bp_start),
                 expected: period.clone(),
             });
+        }
+        if self.period_text.0 != bp_start || self.period_text.1.is_empty() {
+            self.period_text = (bp_start, year_month(bp_start));
         }
         let (cp_start, cp_end) = self.charge_period()?;
         let kind = Kind::of(self.field(Some(lit_i)));
@@ -928,6 +934,7 @@ impl CurFileReader {
                 .or_else(|| get(c.currency))
                 .unwrap_or("USD"),
             billing_period: (bp_start, bp_end),
+            billing_period_text: &self.period_text.1,
             charge_period: (cp_start, cp_end),
             category,
             frequency,
@@ -1124,6 +1131,8 @@ struct FocusRow<'a> {
     currency: &'a str,
     pricing_currency: &'a str,
     billing_period: (i64, i64),
+    /// `YYYY-MM` of the billing period start.
+    billing_period_text: &'a str,
     charge_period: (i64, i64),
     category: &'static str,
     frequency: &'static str,
@@ -1236,7 +1245,7 @@ fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
     b.str(ix.sub_account_type, None);
     b.str(ix.tags, r.tags);
     b.str(ix.x_connection_id, Some(&ctx.options.connection_id));
-    b.str(ix.x_billing_period, Some(&year_month(r.billing_period.0)));
+    b.str(ix.x_billing_period, Some(r.billing_period_text));
     b.str(ix.x_source_format, Some(SOURCE_FORMAT));
     b.str(ix.x_source_file, Some(ctx.file_name));
     b.int(ix.x_source_line, Some(r.line as i64));
