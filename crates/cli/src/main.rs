@@ -291,39 +291,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let rows = lake
                 .costs(args.month.as_deref(), args.connection.as_deref(), &by)
                 .await?;
-            let header = ["key", "billed_cost", "effective_cost", "list_cost", "rows"];
-            let table: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.key.clone(),
-                        format_decimal(r.billed),
-                        format_decimal(r.effective),
-                        format_decimal(r.list),
-                        r.rows.to_string(),
-                    ]
-                })
-                .collect();
-            let total = rows.iter().fold((0i128, 0i128, 0i128, 0u64), |t, r| {
-                (
-                    t.0 + r.billed,
-                    t.1 + r.effective,
-                    t.2 + r.list,
-                    t.3 + r.rows,
-                )
-            });
-            print_rows(
-                args.output.format(),
-                &header,
-                &table,
-                Some(vec![
-                    "TOTAL".into(),
-                    format_decimal(total.0),
-                    format_decimal(total.1),
-                    format_decimal(total.2),
-                    total.3.to_string(),
-                ]),
-            )?;
+            print_costs(args.output.format(), &rows)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reconcile(args) => {
@@ -647,6 +615,39 @@ fn print_report(r: &PeriodReport) {
     }
 }
 
+/// Prints cost groups with a TOTAL line (tables) — the same for `costs` and the demo.
+fn print_costs(format: OutputFormat, rows: &[billow_lake::costs::CostRow]) -> Result<()> {
+    let header = ["key", "billed_cost", "effective_cost", "list_cost", "rows"];
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.key.clone(),
+                format_decimal(r.billed),
+                format_decimal(r.effective),
+                format_decimal(r.list),
+                r.rows.to_string(),
+            ]
+        })
+        .collect();
+    let total = rows.iter().fold((0i128, 0i128, 0i128, 0u64), |t, r| {
+        (
+            t.0 + r.billed,
+            t.1 + r.effective,
+            t.2 + r.list,
+            t.3 + r.rows,
+        )
+    });
+    let total = vec![
+        "TOTAL".into(),
+        format_decimal(total.0),
+        format_decimal(total.1),
+        format_decimal(total.2),
+        total.3.to_string(),
+    ];
+    print_rows(format, &header, &table, Some(total))
+}
+
 fn print_rows(
     format: OutputFormat,
     header: &[&str],
@@ -827,22 +828,7 @@ async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode>
     }
     println!("\nCost by service, 2026-10 (restated):");
     let rows = lake.costs(Some("2026-10"), None, &GroupBy::Service).await?;
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.key.clone(),
-                format_decimal(r.billed),
-                format_decimal(r.effective),
-            ]
-        })
-        .collect();
-    print_rows(
-        OutputFormat::Table,
-        &["service", "billed_cost", "effective_cost"],
-        &table,
-        None,
-    )?;
+    print_costs(OutputFormat::Table, &rows)?;
     let rec = billow_ingest::reconcile(&lake, None).await?;
     let bad = rec
         .iter()

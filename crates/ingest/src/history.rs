@@ -36,18 +36,16 @@ pub async fn history(lake: &Lake, key: &PartitionKey) -> Result<Vec<Version>> {
     let published = lake.published_ingestions().await?;
     let ctx = lake.session().await?;
     let q = |s: &str| s.replace('\'', "''");
-    let batches = ctx
-        .sql(&format!(
+    let batches = billow_lake::collect_sql(
+        &ctx,
+        &format!(
             "SELECT ingestion_id, export_version, finished_at, rows FROM ingestions \
              WHERE connection_id = '{}' AND billing_period = '{}' ORDER BY finished_at",
             q(&key.connection_id),
             q(&key.billing_period)
-        ))
-        .await
-        .map_err(billow_lake::Error::from)?
-        .collect()
-        .await
-        .map_err(billow_lake::Error::from)?;
+        ),
+    )
+    .await?;
     let mut versions = Vec::new();
     for b in &batches {
         let ids = billow_lake::string_column(b, 0)?;
@@ -69,18 +67,12 @@ pub async fn history(lake: &Lake, key: &PartitionKey) -> Result<Vec<Version>> {
             });
         }
     }
-    let totals = ctx
-        .sql(&format!(
+    let totals = billow_lake::collect_sql(&ctx, &format!(
             "SELECT ingestion_id, billing_account_id, charge_category, source_billed_exact FROM ingestion_totals \
              WHERE connection_id = '{}' AND billing_period = '{}'",
             q(&key.connection_id),
             q(&key.billing_period)
-        ))
-        .await
-        .map_err(billow_lake::Error::from)?
-        .collect()
-        .await
-        .map_err(billow_lake::Error::from)?;
+        )).await?;
     for b in &totals {
         let cols: Vec<_> = (0..4)
             .map(|i| billow_lake::string_column(b, i))

@@ -102,17 +102,11 @@ pub async fn reconcile(lake: &Lake, billing_period: Option<&str>) -> Result<Vec<
         None => String::new(),
     };
     let ctx = lake.session().await?;
-    let lake_rows = ctx
-        .sql(&format!(
+    let lake_rows = billow_lake::collect_sql(&ctx, &format!(
             "SELECT x_ConnectionId, x_BillingPeriod, BillingAccountId, ChargeCategory, x_IngestionId, \
              SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, COUNT(*) AS n \
              FROM focus {period_filter} GROUP BY 1, 2, 3, 4, 5"
-        ))
-        .await
-        .map_err(billow_lake::Error::from)?
-        .collect()
-        .await
-        .map_err(billow_lake::Error::from)?;
+        )).await?;
     let mut lake_side: BTreeMap<Key, LakeSide> = BTreeMap::new();
     let mut current: BTreeMap<(String, String), String> = BTreeMap::new();
     for b in &lake_rows {
@@ -146,16 +140,8 @@ pub async fn reconcile(lake: &Lake, billing_period: Option<&str>) -> Result<Vec<
             );
         }
     }
-    let totals = ctx
-        .sql(
-            "SELECT connection_id, billing_period, billing_account_id, charge_category, ingestion_id, \
-             source_billed_exact, source_effective_exact, rows, rounded_values FROM ingestion_totals",
-        )
-        .await
-        .map_err(billow_lake::Error::from)?
-        .collect()
-        .await
-        .map_err(billow_lake::Error::from)?;
+    let totals = billow_lake::collect_sql(&ctx, "SELECT connection_id, billing_period, billing_account_id, charge_category, ingestion_id, \
+             source_billed_exact, source_effective_exact, rows, rounded_values FROM ingestion_totals",).await?;
     let mut source_side: BTreeMap<Key, SourceSide> = BTreeMap::new();
     for b in &totals {
         let cols: Vec<_> = (0..7)

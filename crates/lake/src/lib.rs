@@ -26,4 +26,6 @@ mod tables;
 pub use datafusion::prelude::{Expr, ident, lit};
 pub use error::{Error, Result};
 pub use records::{FileRecord, IngestionRecord, TotalsRecord};
-pub use tables::{CommitSummary, Lake, PartitionKey, StagedPartition, conform, string_column};
+pub use tables::{
+    CommitSummary, Lake, PartitionKey, StagedPartition, collect_sql, conform, string_column,
+};

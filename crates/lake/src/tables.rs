@@ -338,8 +338,7 @@ impl Lake {
 
     /// Runs SQL over the lake's tables.
     pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
-        let ctx = self.session().await?;
-        Ok(ctx.sql(query).await?.collect().await?)
+        collect_sql(&self.session().await?, query).await
     }
 
     /// FOCUS rows of a billing period (and connection), with exactly the `focus` schema
@@ -417,6 +416,12 @@ impl Lake {
     pub async fn focus_version(&self) -> Result<Option<u64>> {
         Ok(self.load(FOCUS).await?.and_then(|t| t.version()))
     }
+}
+
+/// Runs `query` in a session from [`Lake::session`] and collects the result (several queries
+/// can share one session).
+pub async fn collect_sql(ctx: &SessionContext, query: &str) -> Result<Vec<RecordBatch>> {
+    Ok(ctx.sql(query).await?.collect().await?)
 }
 
 /// Casts a batch to `schema` column by column (by name).

@@ -1,3 +1,4 @@
 //! Integration tests of the format readers: the broken-delivery corpus and real samples.
 
 mod broken;
+mod layout;
