@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arrow::array::RecordBatch;
 use billow_formats::SourceTotals;
 use billow_formats::aws_cur::{self, Delivery, ReadEvent, ReadOptions};
-use billow_lake::{FileRecord, IngestionRecord, Lake, PartitionKey, TotalsRecord};
+use billow_lake::{IngestionRecord, Lake, PartitionKey, TotalsRecord};
 use tokio::sync::mpsc;
 
 use crate::raw;
@@ -145,14 +145,10 @@ async fn ingest_delivery(
     let files = {
         let raw_dir = raw_dir.clone();
         let paths = delivery.files.clone();
-        tokio::task::spawn_blocking(move || {
-            paths
-                .iter()
-                .map(|p| raw::keep(&raw_dir, p).map(|r| r.0))
-                .collect::<Result<Vec<FileRecord>>>()
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))??
+        let threads = options.threads;
+        tokio::task::spawn_blocking(move || raw::keep_all(&raw_dir, &paths, threads))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??
     };
     let fingerprint = raw::fingerprint(&files);
     if !options.force

@@ -56,6 +56,38 @@ pub(crate) fn keep(raw_dir: &Path, source: &Path) -> Result<(FileRecord, PathBuf
     ))
 }
 
+/// Keeps every file of a delivery, `threads` files at a time; records come back in `sources` order.
+pub(crate) fn keep_all(
+    raw_dir: &Path,
+    sources: &[PathBuf],
+    threads: usize,
+) -> Result<Vec<FileRecord>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<FileRecord>>>> =
+        std::sync::Mutex::new((0..sources.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, sources.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(source) = sources.get(i) else { return };
+                    let kept = keep(raw_dir, source).map(|(record, _)| record);
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(kept);
+                    }
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a raw-zone copy did not run".into()))))
+        .collect()
+}
+
 /// SHA-256 over the files' names and hashes in order.
 pub(crate) fn fingerprint(files: &[FileRecord]) -> String {
     let mut h = Sha256::new();

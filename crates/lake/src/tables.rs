@@ -183,9 +183,12 @@ impl Lake {
             ))
             .set_max_row_group_row_count(Some(131_072))
             .build();
+        // The writer holds each data file in memory until it reaches the target size (and a few
+        // finished ones while they upload): 32 MiB keeps a month's ingest within bounded memory.
         let mut writer = RecordBatchWriter::for_table(&table)
             .table(FOCUS)?
-            .with_writer_properties(properties);
+            .with_writer_properties(properties)
+            .with_target_file_size(32 * 1024 * 1024);
         let mut rows = 0u64;
         let mut batches = std::pin::pin!(batches);
         while let Some(batch) = batches.next().await {
