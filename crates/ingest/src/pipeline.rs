@@ -34,7 +34,7 @@ impl IngestOptions {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
-            batch_rows: 65_536,
+            batch_rows: 16_384,
             force: false,
         }
     }
@@ -176,7 +176,7 @@ async fn ingest_delivery(
 
     // Readers run on their own threads; a bounded channel carries batches to the writer, so
     // memory stays at a few batches whatever the month's size.
-    let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(2);
+    let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(1);
     let done: FilesDone = Arc::default();
     let read_options = ReadOptions::new(&options.connection_id, &ingestion_id)
         .with_threads(options.threads)

@@ -33,12 +33,12 @@ pub struct ReadOptions {
 }
 
 impl ReadOptions {
-    /// Options with 65,536-row batches and one thread per core.
+    /// Options with 16,384-row batches (about 20 MB each) and one thread per core.
     pub fn new(connection_id: impl Into<String>, ingestion_id: impl Into<String>) -> Self {
         ReadOptions {
             connection_id: connection_id.into(),
             ingestion_id: ingestion_id.into(),
-            batch_rows: 65_536,
+            batch_rows: 16_384,
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
@@ -1341,7 +1341,7 @@ pub struct ParallelRead {
 impl ParallelRead {
     pub(super) fn start(files: Vec<PathBuf>, period: Option<String>, options: ReadOptions) -> Self {
         let threads = options.threads.min(files.len()).max(1);
-        let (tx, rx) = sync_channel::<Result<ReadEvent>>(threads * 2);
+        let (tx, rx) = sync_channel::<Result<ReadEvent>>(threads);
         let cancel = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicUsize::new(0));
         let files = Arc::new(files);
