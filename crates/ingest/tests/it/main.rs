@@ -215,17 +215,34 @@ fn sample(path: &str) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-#[tokio::test]
-async fn real_cur_sample_reconciles_to_its_published_exact_total() {
-    let Some(file) = sample("focus_converters/aws/sample-anonymous-aws-export-dataset.csv") else {
+/// Ingests a public sample file into a fresh lake; `None` (test skipped) when the shared
+/// samples are not beside the checkout.
+async fn ingest_sample(
+    path: &str,
+    connection: &str,
+) -> Option<(tempfile::TempDir, Lake, Vec<billow_ingest::PeriodReport>)> {
+    let Some(file) = sample(path) else {
         eprintln!("shared samples not present; skipped");
-        return;
+        return None;
     };
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path()).await;
-    let r = ingest_aws_cur(&lake, &file, &IngestOptions::new("sample"), &NoProgress)
+    let reports = ingest_aws_cur(&lake, &file, &IngestOptions::new(connection), &NoProgress)
         .await
         .unwrap();
+    Some((dir, lake, reports))
+}
+
+#[tokio::test]
+async fn real_cur_sample_reconciles_to_its_published_exact_total() {
+    let Some((_dir, lake, r)) = ingest_sample(
+        "focus_converters/aws/sample-anonymous-aws-export-dataset.csv",
+        "sample",
+    )
+    .await
+    else {
+        return;
+    };
     assert_eq!(r[0].rows, 1281);
     let total = lake
         .costs(None, None, &GroupBy::BillingAccount)
@@ -253,15 +270,9 @@ async fn real_cur_sample_reconciles_to_its_published_exact_total() {
 
 #[tokio::test]
 async fn koku_cur_with_nineteen_decimals_reconciles_within_the_stated_bound() {
-    let Some(file) = sample("koku/aws/test_cur.csv") else {
-        eprintln!("shared samples not present; skipped");
+    let Some((_dir, lake, r)) = ingest_sample("koku/aws/test_cur.csv", "koku").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let lake = lake(dir.path()).await;
-    let r = ingest_aws_cur(&lake, &file, &IngestOptions::new("koku"), &NoProgress)
-        .await
-        .unwrap();
     assert_eq!(r[0].rows, 19);
     let exact: billow_focus::money::ExactSum =
         r[0].totals
