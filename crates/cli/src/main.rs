@@ -561,7 +561,7 @@ async fn ingest(
     progress.bar.finish_and_clear();
     result.with_context(|| {
         format!(
-            "ingesting {} failed; the published data is unchanged",
+            "ingesting {} failed; published data is unchanged for that billing period (each period is replaced whole or not at all)",
             path.display()
         )
     })
