@@ -16,6 +16,38 @@ use billow_lake::{Lake, PartitionKey};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `println!` that returns the write error instead of panicking, so `billow ... | head` ends
+/// quietly on the broken pipe (main treats `BrokenPipe` as success).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(Stdout, $($arg)*)
+    }};
+}
+
+/// Set when stdout's reader went away. Writers that wrap I/O errors in their own (Arrow's
+/// CSV and JSON writers) would otherwise hide the broken pipe from `main`.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Standard output that remembers a broken pipe.
+struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = std::io::stdout().lock().write(buf);
+        if let Err(e) = &result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().lock().flush()
+    }
+}
+
 // Ingest builds and drops large column buffers batch after batch; mimalloc reuses them where the
 // system allocator hands them back to the kernel and gets zeroed pages again (measured: ~20% of
 // ingest CPU went to page clearing and regrowth copies).
@@ -251,6 +283,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        Err(_) if STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst) => ExitCode::SUCCESS,
         Err(e) => {
             if e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
@@ -280,10 +313,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             .await?;
             if args.json {
                 let v: Vec<_> = reports.iter().map(report_json).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?)?;
             } else if !quiet {
                 for r in &reports {
-                    print_report(r);
+                    print_report(r)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -379,10 +412,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         "changes": v.changes.iter().map(|c| serde_json::json!({"billing_account_id": c.0, "charge_category": c.1, "before": c.2, "after": c.3, "delta": c.4})).collect::<Vec<_>>(),
                     }))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 if versions.is_empty() {
-                    println!("no ingestion of {key}");
+                    outln!("no ingestion of {key}")?;
                 }
                 for v in &versions {
                     let when = chrono::DateTime::from_timestamp_micros(v.finished_at)
@@ -395,15 +428,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     } else {
                         "never published"
                     };
-                    println!(
+                    outln!(
                         "{} {} export {} rows {} ({state})",
                         when,
                         v.ingestion_id,
                         v.export_version.as_deref().unwrap_or("-"),
                         v.rows
-                    );
+                    )?;
                     for c in &v.changes {
-                        println!("    {} {}: {} -> {} ({})", c.0, c.1, c.2, c.3, c.4);
+                        outln!("    {} {}: {} -> {} ({})", c.0, c.1, c.2, c.3, c.4)?;
                     }
                 }
             }
@@ -426,23 +459,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let batches = lake.sql(&args.query).await?;
             match args.output.format() {
                 OutputFormat::Table => {
-                    println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?)
+                    outln!("{}", arrow::util::pretty::pretty_format_batches(&batches)?)?
                 }
                 OutputFormat::Csv => {
                     let mut w = arrow::csv::WriterBuilder::new()
                         .with_header(true)
-                        .build(std::io::stdout().lock());
+                        .build(Stdout);
                     for b in &batches {
                         w.write(b)?;
                     }
                 }
                 OutputFormat::Json => {
-                    let mut w = arrow::json::ArrayWriter::new(std::io::stdout().lock());
+                    let mut w = arrow::json::ArrayWriter::new(Stdout);
                     for b in &batches {
                         w.write(b)?;
                     }
                     w.finish()?;
-                    println!();
+                    outln!()?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -456,13 +489,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .with_files(args.files)
                 .with_revision(args.revision);
             let d = billow_synth::aws_cur::write_delivery(&args.out, &spec)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
                     "report_dir": d.report_dir, "assembly_id": d.assembly_id, "files": d.files,
                     "rows": d.expected.rows, "total_billed": d.expected.total_billed(), "total_effective": d.expected.total_effective(),
                 }))?
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -586,7 +619,7 @@ fn report_json(r: &PeriodReport) -> serde_json::Value {
     })
 }
 
-fn print_report(r: &PeriodReport) {
+fn print_report(r: &PeriodReport) -> Result<()> {
     match &r.outcome {
         Outcome::Published {
             table_version,
@@ -600,7 +633,7 @@ fn print_report(r: &PeriodReport) {
                         let _ = s.merge(&g.billed);
                         s
                     });
-            println!(
+            outln!(
                 "{}: published {} rows as lake version {table_version}{} in {:.1}s ({:.0} rows/s); source billed total {}",
                 r.key,
                 r.rows,
@@ -612,13 +645,15 @@ fn print_report(r: &PeriodReport) {
                 r.seconds,
                 r.rows as f64 / r.seconds.max(1e-9),
                 billed
-            );
+            )?;
         }
-        Outcome::Unchanged => println!(
+        Outcome::Unchanged => outln!(
             "{}: unchanged, the lake already holds this delivery (ingestion {})",
-            r.key, r.ingestion_id
-        ),
+            r.key,
+            r.ingestion_id
+        )?,
     }
+    Ok(())
 }
 
 /// Prints cost groups with a TOTAL line (tables) — the same for `costs` and the demo.
@@ -660,7 +695,7 @@ fn print_rows(
     rows: &[Vec<String>],
     total: Option<Vec<String>>,
 ) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout;
     match format {
         OutputFormat::Json => {
             let v: Vec<serde_json::Map<String, serde_json::Value>> = rows
@@ -762,7 +797,7 @@ async fn export(lake: &Lake, args: &ExportArgs, version: FocusVersion) -> Result
         }
         FileFormat::Csv => {
             let sink: Box<dyn Write> = if args.output == Path::new("-") {
-                Box::new(std::io::stdout().lock())
+                Box::new(Stdout)
             } else {
                 Box::new(
                     std::fs::File::create(&args.output)
@@ -829,10 +864,10 @@ async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode>
     .await?
     {
         if !quiet {
-            print_report(&r);
+            print_report(&r)?;
         }
     }
-    println!("\nCost by service, 2026-10 (restated):");
+    outln!("\nCost by service, 2026-10 (restated):")?;
     let rows = lake.costs(Some("2026-10"), None, &GroupBy::Service).await?;
     print_costs(OutputFormat::Table, &rows)?;
     let rec = billow_ingest::reconcile(&lake, None).await?;
@@ -840,16 +875,16 @@ async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode>
         .iter()
         .filter(|r| r.status == ReconcileStatus::Mismatch)
         .count();
-    println!(
+    outln!(
         "\nReconciliation: {} group(s), {} mismatch(es). Data in {}",
         rec.len(),
         bad,
         lake.root().display()
-    );
-    println!(
+    )?;
+    outln!(
         "Try: billow --data-dir {} costs --month 2026-10 --by tag:team",
         data_dir.display()
-    );
+    )?;
     Ok(if bad == 0 {
         ExitCode::SUCCESS
     } else {

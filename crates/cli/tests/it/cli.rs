@@ -237,3 +237,46 @@ fn reconcile_exits_1_when_the_lake_disagrees_with_the_source() {
     assert!(text(&out.stdout).contains("MISMATCH"));
     assert!(text(&out.stderr).contains("do not reconcile"));
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = write_delivery(
+        &dir.path().join("src"),
+        &CurSpec::new(8, 2026, 8).with_rows(3_000),
+    )
+    .unwrap();
+    assert!(
+        billow(
+            &data,
+            &[
+                "ingest",
+                "aws-cur",
+                d.report_dir.to_str().unwrap(),
+                "--connection",
+                "c"
+            ]
+        )
+        .status
+        .success()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_billow"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["sql", "SELECT * FROM focus", "--csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
