@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef};
@@ -120,19 +120,6 @@ impl FocusBatchBuilder {
         // batch's up front avoids regrowing (and copying) them row by row.
         *self = FocusBatchBuilder::new(self.capacity);
         RecordBatch::try_new(Arc::clone(&self.schema), arrays)
-    }
-
-    /// Rows currently held by each column builder (for consistency checks in tests).
-    pub fn column_lengths(&self) -> Vec<usize> {
-        self.columns
-            .iter()
-            .map(|c| match c {
-                ColumnBuilder::Str(b) => b.len(),
-                ColumnBuilder::Dec(b) => b.len(),
-                ColumnBuilder::Ts(b) => b.len(),
-                ColumnBuilder::Int(b) => b.len(),
-            })
-            .collect()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
@@ -52,8 +52,6 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// [`Error::Corrupt`] naming the file.
 pub struct Decompressed {
     inner: Box<dyn Read + Send>,
-    /// File being read.
-    pub path: PathBuf,
     /// Its compression.
     pub compression: Compression,
 }
@@ -156,11 +154,7 @@ pub fn open(path: &Path) -> Result<Decompressed> {
             })
         }
     };
-    Ok(Decompressed {
-        inner,
-        path: path.to_path_buf(),
-        compression,
-    })
+    Ok(Decompressed { inner, compression })
 }
 
 /// Reads bytes that another thread sends in chunks.

@@ -141,9 +141,8 @@ async fn ingest_delivery(
         connection_id: options.connection_id.clone(),
         billing_period: delivery.billing_period.clone(),
     };
-    let raw_dir = lake.root().join("raw");
     let files = {
-        let raw_dir = raw_dir.clone();
+        let raw_dir = lake.root().join("raw");
         let paths = delivery.files.clone();
         let threads = options.threads;
         tokio::task::spawn_blocking(move || raw::keep_all(&raw_dir, &paths, threads))

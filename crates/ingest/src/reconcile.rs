@@ -87,12 +87,7 @@ type Key = (String, String, String, String);
 pub async fn reconcile(lake: &Lake, billing_period: Option<&str>) -> Result<Vec<ReconcileRow>> {
     let period_filter = match billing_period {
         Some(p) => {
-            if !(p.len() == 7
-                && p.as_bytes()[4] == b'-'
-                && p.bytes()
-                    .enumerate()
-                    .all(|(i, c)| i == 4 || c.is_ascii_digit()))
-            {
+            if !billow_lake::costs::is_billing_period(p) {
                 return Err(Error::Internal(format!(
                     "billing period {p:?} is not YYYY-MM"
                 )));

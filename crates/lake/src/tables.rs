@@ -145,23 +145,8 @@ impl Lake {
         Ok(created)
     }
 
-    /// Replaces the rows of one partition of `focus` with `batches`, in one atomic commit
-    /// ([`Lake::stage_partition`] then [`Lake::commit_partition`]).
-    pub async fn replace_partition<S, E>(
-        &self,
-        key: &PartitionKey,
-        ingestion_id: &str,
-        batches: S,
-    ) -> Result<CommitSummary>
-    where
-        S: Stream<Item = std::result::Result<RecordBatch, E>>,
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let staged = self.stage_partition(key, ingestion_id, batches).await?;
-        self.commit_partition(staged).await
-    }
-
-    /// Writes the Parquet files of a new version of one partition without publishing them.
+    /// Writes the Parquet files of a new version of one partition without publishing them;
+    /// [`Lake::commit_partition`] then replaces the partition in one atomic commit.
     /// If the stream fails or the process dies before [`Lake::commit_partition`], the table is
     /// unchanged: unreferenced files are invisible to every Delta reader (and `vacuum` removes them).
     pub async fn stage_partition<S, E>(

@@ -2,7 +2,7 @@
 
 use billow_synth::aws_cur::{CurSpec, write_delivery};
 
-use crate::{billow, text};
+use crate::{billow, ingested, text};
 
 #[test]
 fn help_lists_every_command_and_the_exit_codes() {
@@ -175,26 +175,7 @@ fn errors_go_to_stderr_with_exit_code_2() {
 #[test]
 fn reconcile_exits_1_when_the_lake_disagrees_with_the_source() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let d = write_delivery(
-        &dir.path().join("src"),
-        &CurSpec::new(6, 2026, 6).with_rows(500),
-    )
-    .unwrap();
-    assert!(
-        billow(
-            &data,
-            &[
-                "ingest",
-                "aws-cur",
-                d.report_dir.to_str().unwrap(),
-                "--connection",
-                "c"
-            ]
-        )
-        .status
-        .success()
-    );
+    let (data, _delivery) = ingested(dir.path(), &CurSpec::new(6, 2026, 6).with_rows(500), "c");
     assert_eq!(billow(&data, &["reconcile"]).status.code(), Some(0));
     // The source says a billing account has cost the lake does not hold: what a lost file looks like.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -242,26 +223,7 @@ fn reconcile_exits_1_when_the_lake_disagrees_with_the_source() {
 fn a_closed_stdout_pipe_ends_quietly() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let d = write_delivery(
-        &dir.path().join("src"),
-        &CurSpec::new(8, 2026, 8).with_rows(3_000),
-    )
-    .unwrap();
-    assert!(
-        billow(
-            &data,
-            &[
-                "ingest",
-                "aws-cur",
-                d.report_dir.to_str().unwrap(),
-                "--connection",
-                "c"
-            ]
-        )
-        .status
-        .success()
-    );
+    let (data, _delivery) = ingested(dir.path(), &CurSpec::new(8, 2026, 8).with_rows(3_000), "c");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_billow"))
         .arg("--data-dir")
         .arg(&data)

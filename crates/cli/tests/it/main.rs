@@ -16,6 +16,29 @@ pub(crate) fn billow(data: &Path, args: &[&str]) -> Output {
         .expect("billow runs")
 }
 
+/// Generates `spec` under `dir/src` and ingests it through the binary into `dir/data` as
+/// `connection`; returns the data directory and the delivery.
+pub(crate) fn ingested(
+    dir: &Path,
+    spec: &billow_synth::aws_cur::CurSpec,
+    connection: &str,
+) -> (std::path::PathBuf, billow_synth::aws_cur::Delivery) {
+    let data = dir.join("data");
+    let d = billow_synth::aws_cur::write_delivery(&dir.join("src"), spec).unwrap();
+    let out = billow(
+        &data,
+        &[
+            "ingest",
+            "aws-cur",
+            d.report_dir.to_str().unwrap(),
+            "--connection",
+            connection,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (data, d)
+}
+
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -121,16 +121,27 @@ async fn generated_month_reconciles_exactly_per_account_category_and_day() {
     }
 }
 
-#[tokio::test]
-async fn restated_month_replaces_old_version_and_reingest_is_a_no_op() {
+/// A lake holding the first delivery of `spec()` as connection `aws-main`.
+async fn lake_with_v1() -> (
+    tempfile::TempDir,
+    Lake,
+    billow_synth::aws_cur::Delivery,
+    IngestOptions,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
     let lake = lake(dir.path()).await;
-    let v1 = write_delivery(&src, &spec()).unwrap();
+    let v1 = write_delivery(&dir.path().join("src"), &spec()).unwrap();
     let options = IngestOptions::new("aws-main");
     ingest_aws_cur(&lake, &v1.report_dir, &options, &NoProgress)
         .await
         .unwrap();
+    (dir, lake, v1, options)
+}
+
+#[tokio::test]
+async fn restated_month_replaces_old_version_and_reingest_is_a_no_op() {
+    let (dir, lake, v1, options) = lake_with_v1().await;
+    let src = dir.path().join("src");
     let again = ingest_aws_cur(&lake, &v1.report_dir, &options, &NoProgress)
         .await
         .unwrap();
@@ -177,14 +188,8 @@ async fn restated_month_replaces_old_version_and_reingest_is_a_no_op() {
 
 #[tokio::test]
 async fn failed_ingest_leaves_the_published_version_intact() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, lake, v1, options) = lake_with_v1().await;
     let src = dir.path().join("src");
-    let lake = lake(dir.path()).await;
-    let v1 = write_delivery(&src, &spec()).unwrap();
-    let options = IngestOptions::new("aws-main");
-    ingest_aws_cur(&lake, &v1.report_dir, &options, &NoProgress)
-        .await
-        .unwrap();
     let before = lake_groups(&lake).await;
     let version = lake.focus_version().await.unwrap();
 
