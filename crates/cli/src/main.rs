@@ -54,6 +54,20 @@ impl Write for Stdout {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc hands freed memory back to the kernel 10 ms after its last use by default. Ingest
+/// frees and reallocates tens of MB of column buffers per batch and thread, so at that delay
+/// every batch page-faults freshly zeroed pages (measured: 9% of a 5M-row ingest's wall time).
+/// One second keeps them while a job runs and still returns them soon after it ends.
+#[allow(unsafe_code)]
+fn keep_freed_memory_for_a_second() {
+    // `mi_option_purge_delay` in mimalloc.h's `mi_option_e`; libmimalloc-sys names no constant
+    // for it.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: stores an integer option that mimalloc reads at its next purge; it takes no
+    // pointers and is called once, first thing in `main`.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) }
+}
+
 /// Billow: multi-cloud FinOps. Ingests native billing exports into exact FOCUS rows in a Delta
 /// lake, reconciles them to the provider's totals, and answers cost questions.
 #[derive(Parser)]
@@ -260,6 +274,7 @@ struct SynthArgs {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory_for_a_second();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -8,7 +8,8 @@
 //! file, the line and column, what was expected and what to do.
 //!
 //! ```no_run
-//! use billow_formats::aws_cur::{discover, ReadOptions};
+//! use billow_formats::ReadOptions;
+//! use billow_formats::aws_cur::discover;
 //! let deliveries = discover(std::path::Path::new("exports/cur")).unwrap();
 //! for d in &deliveries {
 //!     println!("{} {} files", d.billing_period, d.files.len());
@@ -21,9 +22,12 @@
 
 pub mod aws_cur;
 mod batch;
+pub mod csv_file;
 mod error;
+mod read;
 pub mod source;
 pub mod timestamp;
 
 pub use batch::{FocusBatchBuilder, SourceTotals, TotalsKey};
 pub use error::{Error, Result};
+pub use read::{Consumer, ParallelRead, ReadEvent, ReadOptions, read_parallel};

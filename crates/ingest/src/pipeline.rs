@@ -1,13 +1,14 @@
 //! The ingestion pipeline for one source.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
-use billow_formats::SourceTotals;
-use billow_formats::aws_cur::{self, Delivery, ReadEvent, ReadOptions};
-use billow_lake::{IngestionRecord, Lake, PartitionKey, TotalsRecord};
+use billow_formats::aws_cur::{self, Delivery};
+use billow_formats::{Consumer, ReadOptions, SourceTotals};
+use billow_lake::{
+    IngestionRecord, Lake, PartitionKey, PartitionSink, StagedPartition, TotalsRecord,
+};
 use tokio::sync::mpsc;
 
 use crate::raw;
@@ -142,13 +143,18 @@ async fn ingest_delivery(
         billing_period: delivery.billing_period.clone(),
     };
     let files = {
-        let raw_dir = lake.root().join("raw");
         let paths = delivery.files.clone();
         let threads = options.threads;
-        tokio::task::spawn_blocking(move || raw::keep_all(&raw_dir, &paths, threads))
+        tokio::task::spawn_blocking(move || raw::hash_all(&paths, threads))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??
     };
+    tracing::info!(
+        period = %delivery.billing_period,
+        files = files.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "source files hashed"
+    );
     let fingerprint = raw::fingerprint(&files);
     if !options.force
         && let Some(current) = lake.current_ingestion(&key).await?
@@ -173,51 +179,64 @@ async fn ingest_delivery(
         files.iter().map(|f| f.bytes).sum(),
     );
 
-    // Readers run on their own threads; a bounded channel carries batches to the writer, so
-    // memory stays at a few batches whatever the month's size.
-    let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(1);
-    let done: FilesDone = Arc::default();
+    // Each decoding thread encodes its own batches into its own Parquet files: no thread
+    // waits on a single writer, memory stays at a batch and a row group per thread whatever
+    // the month's size, and progress comes back over a channel to this task.
     let read_options = ReadOptions::new(&options.connection_id, &ingestion_id)
         .with_threads(options.threads)
         .with_batch_rows(options.batch_rows);
-    let reader = delivery.read(read_options);
-    let done_in_reader = Arc::clone(&done);
-    let bridge = tokio::task::spawn_blocking(move || {
-        for event in reader {
-            let msg = match event {
-                Ok(ReadEvent::Batch(b)) => Ok(b),
-                Ok(ReadEvent::FileDone { file, rows, totals }) => {
-                    if let Ok(mut d) = done_in_reader.lock() {
-                        d.push((file, rows, totals));
-                    }
-                    continue;
-                }
-                Err(e) => Err(Error::Format(e)),
-            };
-            let failed = msg.is_err();
-            if tx.blocking_send(msg).is_err() || failed {
-                return;
-            }
-        }
-    });
-    let stream = async_stream_from(&mut rx, progress, Arc::clone(&done));
-    let staged = lake.stage_partition(&key, &ingestion_id, stream).await;
-    bridge.await.map_err(|e| Error::Internal(e.to_string()))?;
-    let staged = match staged {
-        Ok(s) => s,
-        Err(billow_lake::Error::Source(e)) => {
-            return Err(match e.downcast::<Error>() {
-                Ok(inner) => *inner,
-                Err(other) => Error::Internal(other.to_string()),
-            });
-        }
-        Err(e) => return Err(e.into()),
+    let threads = options.threads.min(delivery.files.len()).max(1);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Tick>();
+    let mut consumers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        consumers.push(LakeConsumer {
+            sink: lake.partition_sink(&key).await?,
+            runtime: tokio::runtime::Handle::current(),
+            ticks: tx.clone(),
+            files: Vec::new(),
+        });
+    }
+    drop(tx);
+    let keeping = {
+        let raw_dir = lake.root().join("raw");
+        let (paths, records) = (delivery.files.clone(), files.clone());
+        tokio::task::spawn_blocking(move || raw::keep_all(&raw_dir, &paths, &records))
     };
+    let reading = {
+        let delivery = delivery.clone();
+        tokio::task::spawn_blocking(move || {
+            delivery.read_into(&read_options, consumers).map(|done| {
+                done.into_iter()
+                    .map(LakeConsumer::into_parts)
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    while let Some(tick) = rx.recv().await {
+        match tick {
+            Tick::Rows(n) => progress.rows_read(n),
+            Tick::File => progress.file_done(),
+        }
+    }
+    let mut parts = Vec::with_capacity(threads);
+    let mut finished = Vec::with_capacity(delivery.files.len());
+    for (sink, files) in reading
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??
+    {
+        parts.push(sink.finish().await?);
+        finished.extend(files);
+    }
+    let staged = StagedPartition::new(key.clone(), &ingestion_id, parts);
+    keeping
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    tracing::info!(
+        rows = staged.rows(),
+        seconds = started.elapsed().as_secs_f64(),
+        "decoded and staged"
+    );
 
-    let finished = done
-        .lock()
-        .map(|d| d.clone())
-        .map_err(|e| Error::Internal(e.to_string()))?;
     if finished.len() != delivery.files.len() {
         return Err(Error::Internal(format!(
             "{} of {} files were read",
@@ -290,27 +309,42 @@ async fn ingest_delivery(
     Ok(report)
 }
 
-type FilesDone = Arc<Mutex<Vec<(std::path::PathBuf, u64, SourceTotals)>>>;
+/// Progress from a decoding thread.
+enum Tick {
+    Rows(u64),
+    File,
+}
 
-fn async_stream_from<'a>(
-    rx: &'a mut mpsc::Receiver<Result<RecordBatch>>,
-    progress: &'a dyn Progress,
-    done: FilesDone,
-) -> impl futures::Stream<Item = Result<RecordBatch>> + 'a {
-    let mut files_reported = 0usize;
-    futures::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx).map(|item| {
-            if let Some(Ok(b)) = &item {
-                progress.rows_read(b.num_rows() as u64);
-            }
-            let files_done = done.lock().map(|d| d.len()).unwrap_or(files_reported);
-            while files_reported < files_done {
-                progress.file_done();
-                files_reported += 1;
-            }
-            item
-        })
-    })
+/// One decoding thread's end of the pipeline: its batches go into its own lake files.
+struct LakeConsumer {
+    sink: PartitionSink,
+    runtime: tokio::runtime::Handle,
+    ticks: mpsc::UnboundedSender<Tick>,
+    files: Vec<(PathBuf, u64, SourceTotals)>,
+}
+
+impl LakeConsumer {
+    fn into_parts(self) -> (PartitionSink, Vec<(PathBuf, u64, SourceTotals)>) {
+        (self.sink, self.files)
+    }
+}
+
+impl Consumer for LakeConsumer {
+    type Error = Error;
+
+    fn batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let rows = batch.num_rows() as u64;
+        // A decoding thread is outside the runtime, so it may wait for the sink's I/O here.
+        self.runtime.block_on(self.sink.write(batch))?;
+        let _ = self.ticks.send(Tick::Rows(rows));
+        Ok(())
+    }
+
+    fn file_done(&mut self, file: PathBuf, rows: u64, totals: SourceTotals) -> Result<()> {
+        self.files.push((file, rows, totals));
+        let _ = self.ticks.send(Tick::File);
+        Ok(())
+    }
 }
 
 async fn current_fingerprint(lake: &Lake, ingestion_id: &str) -> Result<Option<String>> {

@@ -1,7 +1,11 @@
 //! The raw zone: exact copies of every source file, named by their SHA-256.
+//!
+//! Hashing comes first (it identifies the export version, so an unchanged delivery is skipped
+//! before any decoding); the copies are then made while the files are decoded, by the kernel
+//! (`copy_file_range`), and are complete before the new version is published.
 
 use std::fs::{self, File};
-use std::io::{BufReader, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use billow_lake::FileRecord;
@@ -9,71 +13,90 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// Copies `source` into `<raw>/<aa>/<sha256>` (once per content) and returns its record.
-pub(crate) fn keep(raw_dir: &Path, source: &Path) -> Result<(FileRecord, PathBuf)> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Raw { path, source }
-    };
-    fs::create_dir_all(raw_dir).map_err(io_err(raw_dir))?;
-    let tmp = raw_dir.join(format!(".incoming-{}", uuid::Uuid::new_v4()));
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(source).map_err(io_err(source))?);
-    let mut out = File::create(&tmp).map_err(io_err(&tmp))?;
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
+    let path = path.to_path_buf();
+    move |source| Error::Raw { path, source }
+}
+
+/// Name, size and SHA-256 of one source file.
+fn hash(source: &Path) -> Result<FileRecord> {
+    let mut file = File::open(source).map_err(io_err(source))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
     loop {
-        let n = reader.read(&mut buf).map_err(io_err(source))?;
+        let n = file.read(&mut buf).map_err(io_err(source))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(io_err(&tmp))?;
         bytes += n as u64;
-    }
-    out.sync_all().map_err(io_err(&tmp))?;
-    let sha = hex::encode(hasher.finalize());
-    let dir = raw_dir.join(&sha[..2]);
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let dest = dir.join(&sha);
-    if dest.exists() {
-        fs::remove_file(&tmp).map_err(io_err(&tmp))?;
-    } else {
-        fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
     }
     let name = source
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok((
-        FileRecord {
-            name,
-            sha256: sha,
-            bytes,
-            rows: 0,
-        },
-        dest,
-    ))
+    Ok(FileRecord {
+        name,
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
+        rows: 0,
+    })
 }
 
-/// Keeps every file of a delivery, `threads` files at a time; records come back in `sources` order.
-pub(crate) fn keep_all(
-    raw_dir: &Path,
+/// Where the raw zone keeps a file with this hash.
+fn raw_path(raw_dir: &Path, sha256: &str) -> PathBuf {
+    raw_dir.join(&sha256[..2.min(sha256.len())]).join(sha256)
+}
+
+/// Copies `source` to `<raw>/<aa>/<sha256>` unless that content is already kept. The copy
+/// lands under a temporary name, is synced, then renamed, so a kept file is always whole.
+fn keep(raw_dir: &Path, source: &Path, record: &FileRecord) -> Result<()> {
+    let dest = raw_path(raw_dir, &record.sha256);
+    if dest.exists() {
+        return Ok(());
+    }
+    let dir = dest.parent().unwrap_or(raw_dir);
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tmp = raw_dir.join(format!(".incoming-{}", uuid::Uuid::new_v4()));
+    let copied = fs::copy(source, &tmp).map_err(io_err(source))?;
+    if copied != record.bytes {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::Raw {
+            path: source.to_path_buf(),
+            source: std::io::Error::other(format!(
+                "the file changed while it was ingested ({} bytes when hashed, {copied} when \
+                 copied); ingest again once the export is complete",
+                record.bytes
+            )),
+        });
+    }
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(&tmp))?;
+    fs::rename(&tmp, &dest).map_err(io_err(&dest))
+}
+
+/// Runs `work` on every index of `sources`, `threads` at a time; results come back in order.
+fn each_parallel<T: Send>(
     sources: &[PathBuf],
     threads: usize,
-) -> Result<Vec<FileRecord>> {
+    work: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Result<FileRecord>>>> =
+    let results: std::sync::Mutex<Vec<Option<Result<T>>>> =
         std::sync::Mutex::new((0..sources.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, sources.len().max(1)) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(source) = sources.get(i) else { return };
-                    let kept = keep(raw_dir, source).map(|(record, _)| record);
+                    if i >= sources.len() {
+                        return;
+                    }
+                    let done = work(i);
                     if let Ok(mut r) = results.lock() {
-                        r[i] = Some(kept);
+                        r[i] = Some(done);
                     }
                 }
             });
@@ -84,8 +107,21 @@ pub(crate) fn keep_all(
         .map_err(|e| Error::Internal(e.to_string()))?;
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a raw-zone copy did not run".into()))))
+        .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a raw-zone task did not run".into()))))
         .collect()
+}
+
+/// Hashes every file of a delivery, `threads` files at a time; records come back in
+/// `sources` order.
+pub(crate) fn hash_all(sources: &[PathBuf], threads: usize) -> Result<Vec<FileRecord>> {
+    each_parallel(sources, threads, |i| hash(&sources[i]))
+}
+
+/// Keeps every file of a delivery in the raw zone (`records` from [`hash_all`], same order).
+pub(crate) fn keep_all(raw_dir: &Path, sources: &[PathBuf], records: &[FileRecord]) -> Result<()> {
+    fs::create_dir_all(raw_dir).map_err(io_err(raw_dir))?;
+    // The kernel does the copying; one file at a time leaves the cores to decoding.
+    each_parallel(sources, 1, |i| keep(raw_dir, &sources[i], &records[i])).map(|_| ())
 }
 
 /// SHA-256 over the files' names and hashes in order.

@@ -27,5 +27,6 @@ pub use datafusion::prelude::{Expr, ident, lit};
 pub use error::{Error, Result};
 pub use records::{FileRecord, IngestionRecord, TotalsRecord};
 pub use tables::{
-    CommitSummary, Lake, PartitionKey, StagedPartition, collect_sql, conform, string_column,
+    CommitSummary, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition, collect_sql,
+    conform, string_column,
 };

@@ -9,15 +9,18 @@ use arrow::datatypes::SchemaRef;
 use billow_focus::schema::{focus_schema, x};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
+use delta_kernel::expressions::Scalar;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructType};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, ensure_table_uri};
 use futures::{Stream, StreamExt, TryStreamExt};
+use indexmap::IndexMap;
 
 use crate::error::DeltaContext;
 use crate::records::{
@@ -68,6 +71,73 @@ pub struct StagedPartition {
 }
 
 impl StagedPartition {
+    /// The files several [`PartitionSink`]s of `key` wrote, as one version to publish.
+    pub fn new(key: PartitionKey, ingestion_id: &str, parts: Vec<StagedFiles>) -> Self {
+        let rows = parts.iter().map(|p| p.rows).sum();
+        StagedPartition {
+            key,
+            ingestion_id: ingestion_id.to_string(),
+            adds: parts.into_iter().flat_map(|p| p.adds).collect(),
+            rows,
+        }
+    }
+
+    /// Rows written.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// Writes FOCUS batches of one partition into unpublished Parquet files; see
+/// [`Lake::partition_sink`].
+pub struct PartitionSink {
+    key: PartitionKey,
+    writer: RecordBatchWriter,
+    partition_values: IndexMap<String, Scalar>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for PartitionSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionSink")
+            .field("key", &self.key)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartitionSink {
+    /// Encodes a batch of the `focus` schema whose rows all belong to this sink's partition.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        check_partition(&batch, &self.key)?;
+        self.rows += batch.num_rows() as u64;
+        // The partition is known, so the batch goes straight to its file: no per-batch
+        // grouping and copying by partition value.
+        self.writer
+            .write_partition(batch, &self.partition_values, WriteMode::Default)
+            .await
+            .table(FOCUS)?;
+        Ok(())
+    }
+
+    /// Finishes the open file and returns what was written.
+    pub async fn finish(mut self) -> Result<StagedFiles> {
+        let adds = self.writer.flush().await.table(FOCUS)?;
+        Ok(StagedFiles {
+            adds,
+            rows: self.rows,
+        })
+    }
+}
+
+/// The files one [`PartitionSink`] wrote.
+#[derive(Debug)]
+pub struct StagedFiles {
+    adds: Vec<deltalake::kernel::Add>,
+    rows: u64,
+}
+
+impl StagedFiles {
     /// Rows written.
     pub fn rows(&self) -> u64 {
         self.rows
@@ -159,35 +229,47 @@ impl Lake {
         S: Stream<Item = std::result::Result<RecordBatch, E>>,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let mut sink = self.partition_sink(key).await?;
+        let mut batches = std::pin::pin!(batches);
+        while let Some(batch) = batches.next().await {
+            sink.write(batch.map_err(|e| Error::Source(e.into()))?)
+                .await?;
+        }
+        Ok(StagedPartition::new(
+            key.clone(),
+            ingestion_id,
+            vec![sink.finish().await?],
+        ))
+    }
+
+    /// A writer of Parquet files for one partition. Several sinks may write the same partition
+    /// at once (one per decoding thread, so encoding runs where the rows were decoded); their
+    /// [`StagedFiles`] together make one [`StagedPartition`].
+    pub async fn partition_sink(&self, key: &PartitionKey) -> Result<PartitionSink> {
         let table = self
             .load_or_create(FOCUS, &focus_schema(), &PARTITION_COLUMNS)
             .await?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(1).map_err(|e| Error::Inconsistent(e.to_string()))?,
-            ))
-            .set_max_row_group_row_count(Some(131_072))
-            .build();
         // The writer holds each data file in memory until it reaches the target size (and a few
         // finished ones while they upload): 32 MiB keeps a month's ingest within bounded memory.
-        let mut writer = RecordBatchWriter::for_table(&table)
+        let writer = RecordBatchWriter::for_table(&table)
             .table(FOCUS)?
-            .with_writer_properties(properties)
+            .with_writer_properties(focus_writer_properties()?)
             .with_target_file_size(32 * 1024 * 1024);
-        let mut rows = 0u64;
-        let mut batches = std::pin::pin!(batches);
-        while let Some(batch) = batches.next().await {
-            let batch = batch.map_err(|e| Error::Source(e.into()))?;
-            check_partition(&batch, key)?;
-            rows += batch.num_rows() as u64;
-            writer.write(batch).await.table(FOCUS)?;
-        }
-        let adds = writer.flush().await.table(FOCUS)?;
-        Ok(StagedPartition {
+        let partition_values = IndexMap::from([
+            (
+                x::CONNECTION_ID.to_string(),
+                Scalar::String(key.connection_id.clone()),
+            ),
+            (
+                x::BILLING_PERIOD.to_string(),
+                Scalar::String(key.billing_period.clone()),
+            ),
+        ]);
+        Ok(PartitionSink {
             key: key.clone(),
-            ingestion_id: ingestion_id.to_string(),
-            adds,
-            rows,
+            writer,
+            partition_values,
+            rows: 0,
         })
     }
 
@@ -438,6 +520,43 @@ pub fn string_column(batch: &RecordBatch, i: usize) -> Result<arrow::array::Stri
             batch.schema().field(i).name()
         ))
     })
+}
+
+/// Columns whose min/max go into each file's statistics, which Delta readers use to skip
+/// files. Computing statistics compares every value, so the other columns (long texts such as
+/// Tags and ChargeDescription among them) go without.
+const STATISTICS_COLUMNS: [&str; 11] = [
+    "BilledCost",
+    "BillingAccountId",
+    "ChargeCategory",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "EffectiveCost",
+    "RegionId",
+    "ServiceCategory",
+    "ServiceName",
+    "SubAccountId",
+    x::SOURCE_LINE,
+];
+
+/// Columns whose values rarely repeat within a file: a dictionary would only cost time.
+const UNIQUE_COLUMNS: [&str; 3] = ["ResourceId", "ResourceName", x::SOURCE_LINE];
+
+fn focus_writer_properties() -> Result<WriterProperties> {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(|e| Error::Inconsistent(e.to_string()))?,
+        ))
+        .set_max_row_group_row_count(Some(131_072))
+        .set_statistics_enabled(EnabledStatistics::None);
+    for column in UNIQUE_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in STATISTICS_COLUMNS {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
+    }
+    Ok(builder.build())
 }
 
 fn check_partition(batch: &RecordBatch, key: &PartitionKey) -> Result<()> {

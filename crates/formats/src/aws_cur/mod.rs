@@ -14,9 +14,10 @@ mod services;
 use std::path::{Path, PathBuf};
 
 pub use manifest::Manifest;
-pub use reader::{CurFileReader, ReadEvent, ReadOptions};
+pub use reader::CurFileReader;
 pub use services::service_category;
 
+use crate::read::{Consumer, ParallelRead, ReadOptions, read_parallel};
 use crate::{Error, Result};
 
 /// Source format name stored in `x_SourceFormat`.
@@ -41,11 +42,25 @@ impl Delivery {
     /// Reads every file of the delivery, decoding them in parallel on `options.threads` threads.
     /// Batches arrive as they are produced; each file ends with [`ReadEvent::FileDone`].
     /// Dropping the iterator stops the workers.
-    pub fn read(&self, options: ReadOptions) -> reader::ParallelRead {
-        reader::ParallelRead::start(
-            self.files.clone(),
-            Some(self.billing_period.clone()),
-            options,
+    pub fn read(&self, options: ReadOptions) -> ParallelRead {
+        let threads = options.threads;
+        let period = self.billing_period.clone();
+        ParallelRead::start(self.files.clone(), threads, move |path| {
+            CurFileReader::open(path, Some(&period), options.clone())
+        })
+    }
+
+    /// Reads every file of the delivery with one thread per consumer, each thread handing its
+    /// files' events to its own consumer; see [`read_parallel`].
+    pub fn read_into<C: Consumer>(
+        &self,
+        options: &ReadOptions,
+        consumers: Vec<C>,
+    ) -> std::result::Result<Vec<C>, C::Error> {
+        read_parallel(
+            &self.files,
+            |path| CurFileReader::open(path, Some(&self.billing_period), options.clone()),
+            consumers,
         )
     }
 }

@@ -3,76 +3,18 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use arrow::array::RecordBatch;
 use billow_focus::money::{self, ExactSum, ONE};
 use billow_focus::schema::{index_of, x};
-use csv::ByteRecord;
 
 use super::SOURCE_FORMAT;
 use super::services::service_category;
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
-use crate::source::{self, Compression, Decompressed};
+use crate::csv_file::{CsvFile, Record};
+use crate::read::{ReadEvent, ReadOptions};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
-
-/// What the reader stamps on every row, and how it works.
-#[derive(Debug, Clone)]
-pub struct ReadOptions {
-    /// `x_ConnectionId`.
-    pub connection_id: String,
-    /// `x_IngestionId`.
-    pub ingestion_id: String,
-    /// Rows per batch.
-    pub batch_rows: usize,
-    /// Files decoded at once.
-    pub threads: usize,
-}
-
-impl ReadOptions {
-    /// Options with 16,384-row batches (about 20 MB each) and one thread per core.
-    pub fn new(connection_id: impl Into<String>, ingestion_id: impl Into<String>) -> Self {
-        ReadOptions {
-            connection_id: connection_id.into(),
-            ingestion_id: ingestion_id.into(),
-            batch_rows: 16_384,
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        }
-    }
-
-    /// Sets the batch size.
-    pub fn with_batch_rows(mut self, rows: usize) -> Self {
-        self.batch_rows = rows.max(1);
-        self
-    }
-
-    /// Sets how many files are decoded at once.
-    pub fn with_threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
-        self
-    }
-}
-
-/// What a reader yields.
-#[derive(Debug)]
-pub enum ReadEvent {
-    /// FOCUS rows.
-    Batch(RecordBatch),
-    /// A file was read to its end.
-    FileDone {
-        /// The file.
-        file: PathBuf,
-        /// Data rows in it.
-        rows: u64,
-        /// Its exact source totals.
-        totals: SourceTotals,
-    },
-}
 
 /// The CUR columns the mapping reads, by header name.
 #[derive(Default)]
@@ -133,7 +75,7 @@ const REQUIRED: [&str; 5] = [
 ];
 
 impl Columns {
-    fn resolve(path: &Path, header: &ByteRecord) -> Result<Self> {
+    fn resolve(path: &Path, header: &Record) -> Result<Self> {
         let mut first_seen: HashMap<&[u8], usize> = HashMap::with_capacity(header.len());
         let mut duplicates: HashMap<&[u8], (usize, usize)> = HashMap::new();
         for (i, name) in header.iter().enumerate() {
@@ -449,10 +391,9 @@ impl Kind {
 pub struct CurFileReader {
     path: PathBuf,
     file_name: String,
-    compression: Compression,
-    csv: csv::Reader<Decompressed>,
+    csv: CsvFile,
     cols: Columns,
-    record: ByteRecord,
+    record: Record,
     builder: FocusBatchBuilder,
     options: ReadOptions,
     /// Billing period start expected for every row, if the delivery says.
@@ -476,19 +417,9 @@ impl CurFileReader {
     /// Opens `path` and reads its header. `billing_period` (`YYYY-MM`), when given, is checked
     /// against every row.
     pub fn open(path: &Path, billing_period: Option<&str>, options: ReadOptions) -> Result<Self> {
-        let input = source::open(path)?;
-        let compression = input.compression;
-        // Real CUR files (koku's among them) have rows a cell shorter than the header: missing
-        // trailing cells are empty. A truncated row still fails on its missing required cells.
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(input);
-        let mut header = ByteRecord::new();
-        let got = csv
-            .read_byte_record(&mut header)
-            .map_err(|e| csv_error(path, compression, e))?;
+        let mut csv = CsvFile::open(path)?;
+        let mut header = Record::new();
+        let got = csv.read(&mut header)?;
         if !got || header.iter().all(|f| f.is_empty()) {
             return Err(Error::Empty {
                 path: path.to_path_buf(),
@@ -514,10 +445,9 @@ impl CurFileReader {
         Ok(CurFileReader {
             path: path.to_path_buf(),
             file_name,
-            compression,
             csv,
             cols,
-            record: ByteRecord::new(),
+            record: Record::new(),
             builder: FocusBatchBuilder::new(options.batch_rows),
             options,
             expected_period,
@@ -533,7 +463,7 @@ impl CurFileReader {
     }
 
     fn line(&self) -> u64 {
-        self.record.position().map(|p| p.line()).unwrap_or(0)
+        self.csv.line()
     }
 
     fn field(&self, i: Option<usize>) -> &[u8] {
@@ -1062,10 +992,7 @@ impl CurFileReader {
     /// Reads rows until a batch is full or the file ends.
     fn fill(&mut self) -> Result<()> {
         while !self.finished && self.builder.len() < self.options.batch_rows {
-            let more = self
-                .csv
-                .read_byte_record(&mut self.record)
-                .map_err(|e| csv_error(&self.path, self.compression, e))?;
+            let more = self.csv.read(&mut self.record)?;
             if !more {
                 self.finished = true;
                 break;
@@ -1258,7 +1185,7 @@ fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
     b.end_row();
 }
 
-fn non_empty_str(record: &ByteRecord, i: Option<usize>) -> Option<&str> {
+fn non_empty_str(record: &Record, i: Option<usize>) -> Option<&str> {
     let raw = record.get(i?)?;
     if raw.is_empty() {
         None
@@ -1283,38 +1210,11 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn csv_error(path: &Path, compression: Compression, e: csv::Error) -> Error {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => Decompressed::error_for(path, compression, source),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => Error::Csv {
-            path: path.to_path_buf(),
-            line,
-            detail: format!("expected {expected_len} fields like the header, found {len}"),
-        },
-        csv::ErrorKind::Utf8 { err, .. } => Error::Csv {
-            path: path.to_path_buf(),
-            line,
-            detail: format!("invalid UTF-8 ({err})"),
-        },
-        other => Error::Csv {
-            path: path.to_path_buf(),
-            line,
-            detail: format!("{other:?}"),
-        },
-    }
-}
-
 /// Billing period (`YYYY-MM`) of a single CUR file, from its first data row.
 pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
     let mut reader = CurFileReader::open(path, None, ReadOptions::new("", "").with_batch_rows(1))?;
     loop {
-        let more = reader
-            .csv
-            .read_byte_record(&mut reader.record)
-            .map_err(|e| csv_error(path, reader.compression, e))?;
+        let more = reader.csv.read(&mut reader.record)?;
         if !more {
             return Err(Error::Empty {
                 path: path.to_path_buf(),
@@ -1329,81 +1229,5 @@ pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
             "bill/BillingPeriodStartDate",
         )?;
         return Ok(year_month(start));
-    }
-}
-
-/// Files of a delivery read by a pool of threads; see [`super::Delivery::read`].
-pub struct ParallelRead {
-    rx: Receiver<Result<ReadEvent>>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl ParallelRead {
-    pub(super) fn start(files: Vec<PathBuf>, period: Option<String>, options: ReadOptions) -> Self {
-        let threads = options.threads.min(files.len()).max(1);
-        let (tx, rx) = sync_channel::<Result<ReadEvent>>(threads);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let next = Arc::new(AtomicUsize::new(0));
-        let files = Arc::new(files);
-        for _ in 0..threads {
-            let (tx, cancel, next, files, period, options) = (
-                tx.clone(),
-                Arc::clone(&cancel),
-                Arc::clone(&next),
-                Arc::clone(&files),
-                period.clone(),
-                options.clone(),
-            );
-            std::thread::spawn(move || {
-                worker(&files, &next, period.as_deref(), options, &tx, &cancel)
-            });
-        }
-        ParallelRead { rx, cancel }
-    }
-}
-
-fn worker(
-    files: &[PathBuf],
-    next: &AtomicUsize,
-    period: Option<&str>,
-    options: ReadOptions,
-    tx: &SyncSender<Result<ReadEvent>>,
-    cancel: &AtomicBool,
-) {
-    loop {
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        let Some(path) = files.get(i) else { return };
-        let reader = match CurFileReader::open(path, period, options.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                cancel.store(true, Ordering::SeqCst);
-                let _ = tx.send(Err(e));
-                return;
-            }
-        };
-        for event in reader {
-            if cancel.load(Ordering::SeqCst) {
-                return;
-            }
-            let failed = event.is_err();
-            if tx.send(event).is_err() || failed {
-                cancel.store(true, Ordering::SeqCst);
-                return;
-            }
-        }
-    }
-}
-
-impl Iterator for ParallelRead {
-    type Item = Result<ReadEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.rx.recv().ok()
-    }
-}
-
-impl Drop for ParallelRead {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::SeqCst);
     }
 }

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use billow_formats::Error;
-use billow_formats::aws_cur::{ReadEvent, ReadOptions, discover};
+use billow_formats::aws_cur::discover;
+use billow_formats::{ReadEvent, ReadOptions};
 use billow_synth::aws_cur::{CurSpec, write_delivery};
 
 fn delivery(dir: &Path) -> billow_synth::aws_cur::Delivery {
@@ -305,4 +306,61 @@ fn rows_of_another_month_inside_a_delivery_are_refused() {
         matches!(&e, Error::PeriodMismatch { found, expected, .. } if found == "2026-04" && expected == "2026-03"),
         "{e:?}"
     );
+}
+
+#[test]
+fn lines_are_counted_through_quoted_line_breaks() {
+    // A quoted cell holding a line break, a comma and a doubled quote spans lines 2-4; the
+    // rows after it keep their true line numbers in x_SourceLine and in errors.
+    let header = format!("{HEADER},lineItem/LineItemDescription");
+    let row = |cost: &str, description: &str| {
+        format!(
+            "id1,111111111111,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,222222222222,Usage,2026-03-01T00:00:00Z,2026-03-01T01:00:00Z,AmazonEC2,{cost},{description}"
+        )
+    };
+    let good = format!(
+        "{header}\n{}\n{}\n",
+        row("1.5", "\"first line\nsecond, \"\"quoted\"\"\nthird\""),
+        row("2.25", "plain")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = single(dir.path(), "cur.csv", good.as_bytes());
+    let mut lines = Vec::new();
+    let mut descriptions = Vec::new();
+    for d in discover(&p).unwrap() {
+        for event in d.read(ReadOptions::new("c", "i")) {
+            if let ReadEvent::Batch(b) = event.unwrap() {
+                let schema = b.schema();
+                let line = b.column(schema.index_of("x_SourceLine").unwrap());
+                let line = line
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .unwrap();
+                lines.extend(line.iter().flatten());
+                let text = b.column(schema.index_of("ChargeDescription").unwrap());
+                let text = text
+                    .as_any()
+                    .downcast_ref::<arrow::array::StringArray>()
+                    .unwrap();
+                descriptions.extend(text.iter().map(|t| t.map(str::to_string)));
+            }
+        }
+    }
+    assert_eq!(lines, vec![2, 5]);
+    assert_eq!(
+        descriptions,
+        vec![
+            Some("first line\nsecond, \"quoted\"\nthird".to_string()),
+            Some("plain".to_string())
+        ]
+    );
+
+    let bad = good.replace("2.25", "2.2.5");
+    let p = single(dir.path(), "bad.csv", bad.as_bytes());
+    match read_all(&p).unwrap_err() {
+        Error::BadValue { line, column, .. } => {
+            assert_eq!((line, column.as_str()), (5, "lineItem/UnblendedCost"))
+        }
+        other => panic!("{other:?}"),
+    }
 }

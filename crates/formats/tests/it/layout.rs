@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use billow_formats::aws_cur::{ReadEvent, ReadOptions, discover};
+use billow_formats::aws_cur::discover;
+use billow_formats::{ReadEvent, ReadOptions};
 use billow_synth::aws_cur::{CurSpec, write_delivery};
 
 fn rows(path: &Path) -> (usize, u64) {

@@ -139,6 +139,26 @@ async fn lake_with_v1() -> (
 }
 
 #[tokio::test]
+async fn raw_zone_keeps_an_exact_copy_of_every_source_file_by_its_hash() {
+    use sha2::Digest;
+    let (_dir, lake, v1, _) = lake_with_v1().await;
+    let raw = lake.root().join("raw");
+    for source in &v1.files {
+        let bytes = std::fs::read(source).unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        let kept = raw.join(&sha[..2]).join(&sha);
+        assert_eq!(std::fs::read(&kept).unwrap(), bytes, "{}", kept.display());
+    }
+    // Nothing half-copied is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&raw)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".incoming"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
 async fn restated_month_replaces_old_version_and_reingest_is_a_no_op() {
     let (dir, lake, v1, options) = lake_with_v1().await;
     let src = dir.path().join("src");

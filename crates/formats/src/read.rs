@@ -1,0 +1,232 @@
+//! What every reader yields, and decoding a delivery's files on several threads.
+//!
+//! A delivery is several files (AWS splits a month into many gzip parts); each file is
+//! decoded start to end by one thread. Every thread hands its batches to its own
+//! [`Consumer`], so the work that follows decoding (the lake's Parquet encoding) runs on the
+//! same core while the batch is still in its cache, and no single downstream thread limits
+//! how many cores are busy.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use arrow::array::RecordBatch;
+
+use crate::batch::SourceTotals;
+use crate::{Error, Result};
+
+/// What a reader stamps on every row, and how it works.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// `x_ConnectionId`.
+    pub connection_id: String,
+    /// `x_IngestionId`.
+    pub ingestion_id: String,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Files decoded at once.
+    pub threads: usize,
+}
+
+impl ReadOptions {
+    /// Options with 16,384-row batches (about 20 MB each) and one thread per core.
+    pub fn new(connection_id: impl Into<String>, ingestion_id: impl Into<String>) -> Self {
+        ReadOptions {
+            connection_id: connection_id.into(),
+            ingestion_id: ingestion_id.into(),
+            batch_rows: 16_384,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+
+    /// Sets the batch size.
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// Sets how many files are decoded at once.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+}
+
+/// What a reader yields.
+#[derive(Debug)]
+pub enum ReadEvent {
+    /// FOCUS rows.
+    Batch(RecordBatch),
+    /// A file was read to its end.
+    FileDone {
+        /// The file.
+        file: PathBuf,
+        /// Data rows in it.
+        rows: u64,
+        /// Its exact source totals.
+        totals: SourceTotals,
+    },
+}
+
+/// Receives the events of the files one decoding thread reads, in order.
+pub trait Consumer: Send {
+    /// The consumer's error; a reader's error converts into it.
+    type Error: From<Error> + Send;
+
+    /// A batch of FOCUS rows.
+    fn batch(&mut self, batch: RecordBatch) -> std::result::Result<(), Self::Error>;
+
+    /// A file was read to its end, with its row count and exact source totals.
+    fn file_done(
+        &mut self,
+        file: PathBuf,
+        rows: u64,
+        totals: SourceTotals,
+    ) -> std::result::Result<(), Self::Error>;
+}
+
+/// Decodes `files` with one thread per consumer: each thread takes the next unread file,
+/// opens it with `open` and hands its events to its consumer. The first error stops every
+/// thread at its next batch and is returned; otherwise the consumers come back for their
+/// owners to finish.
+pub fn read_parallel<R, C>(
+    files: &[PathBuf],
+    open: impl Fn(&Path) -> Result<R> + Sync,
+    consumers: Vec<C>,
+) -> std::result::Result<Vec<C>, C::Error>
+where
+    R: Iterator<Item = Result<ReadEvent>>,
+    C: Consumer,
+{
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Vec<std::result::Result<C, C::Error>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = consumers
+            .into_iter()
+            .map(|mut consumer| {
+                let (next, failed, open) = (&next, &failed, &open);
+                scope.spawn(
+                    move || match drain_files(files, next, failed, open, &mut consumer) {
+                        Ok(()) => Ok(consumer),
+                        Err(e) => {
+                            failed.store(true, Ordering::SeqCst);
+                            Err(e)
+                        }
+                    },
+                )
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.into_iter().collect()
+}
+
+fn drain_files<R, C>(
+    files: &[PathBuf],
+    next: &AtomicUsize,
+    failed: &AtomicBool,
+    open: &(impl Fn(&Path) -> Result<R> + Sync),
+    consumer: &mut C,
+) -> std::result::Result<(), C::Error>
+where
+    R: Iterator<Item = Result<ReadEvent>>,
+    C: Consumer,
+{
+    loop {
+        if failed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let Some(path) = files.get(next.fetch_add(1, Ordering::SeqCst)) else {
+            return Ok(());
+        };
+        for event in open(path)? {
+            if failed.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            match event? {
+                ReadEvent::Batch(b) => consumer.batch(b)?,
+                ReadEvent::FileDone { file, rows, totals } => {
+                    consumer.file_done(file, rows, totals)?
+                }
+            }
+        }
+    }
+}
+
+/// The events of a parallel read as one iterator (in arrival order), for callers that
+/// consume on a single thread; see [`crate::aws_cur::Delivery::read`].
+pub struct ParallelRead {
+    rx: Receiver<Result<ReadEvent>>,
+}
+
+/// Forwards one decoding thread's events into the shared channel.
+struct Forward(SyncSender<Result<ReadEvent>>);
+
+/// Why a forwarding thread stopped: a reader's error, or the iterator was dropped.
+struct Stopped(Option<Error>);
+
+impl From<Error> for Stopped {
+    fn from(e: Error) -> Self {
+        Stopped(Some(e))
+    }
+}
+
+impl Consumer for Forward {
+    type Error = Stopped;
+
+    fn batch(&mut self, batch: RecordBatch) -> std::result::Result<(), Stopped> {
+        self.0
+            .send(Ok(ReadEvent::Batch(batch)))
+            .map_err(|_| Stopped(None))
+    }
+
+    fn file_done(
+        &mut self,
+        file: PathBuf,
+        rows: u64,
+        totals: SourceTotals,
+    ) -> std::result::Result<(), Stopped> {
+        self.0
+            .send(Ok(ReadEvent::FileDone { file, rows, totals }))
+            .map_err(|_| Stopped(None))
+    }
+}
+
+impl ParallelRead {
+    /// Starts decoding `files` on `threads` threads in the background; an error ends the
+    /// iteration after it.
+    pub fn start<R>(
+        files: Vec<PathBuf>,
+        threads: usize,
+        open: impl Fn(&Path) -> Result<R> + Send + Sync + 'static,
+    ) -> Self
+    where
+        R: Iterator<Item = Result<ReadEvent>>,
+    {
+        let threads = threads.min(files.len()).max(1);
+        let (tx, rx) = sync_channel::<Result<ReadEvent>>(threads);
+        std::thread::spawn(move || {
+            let consumers = (0..threads).map(|_| Forward(tx.clone())).collect();
+            if let Err(Stopped(Some(e))) = read_parallel(&files, open, consumers) {
+                let _ = tx.send(Err(e));
+            }
+        });
+        ParallelRead { rx }
+    }
+}
+
+impl Iterator for ParallelRead {
+    type Item = Result<ReadEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}
