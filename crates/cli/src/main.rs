@@ -115,7 +115,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum IngestSource {
-    /// AWS legacy Cost and Usage Report (CUR 1): a report folder, a period folder or one file.
+    /// AWS Cost and Usage Report: a CUR 1 report folder, a period folder, or one CUR file in
+    /// CUR 1, Athena (snake_case) or CUR 2.0 (Data Exports CSV) spelling.
     AwsCur(IngestArgs),
 }
 

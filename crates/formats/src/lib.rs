@@ -30,4 +30,4 @@ pub mod timestamp;
 
 pub use batch::{FocusBatchBuilder, SourceTotals, TotalsKey};
 pub use error::{Error, Result};
-pub use read::{Consumer, ParallelRead, ReadEvent, ReadOptions, read_parallel};
+pub use read::{Consumer, FileSummary, ParallelRead, ReadEvent, ReadOptions, read_parallel};

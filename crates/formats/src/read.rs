@@ -60,14 +60,20 @@ pub enum ReadEvent {
     /// FOCUS rows.
     Batch(RecordBatch),
     /// A file was read to its end.
-    FileDone {
-        /// The file.
-        file: PathBuf,
-        /// Data rows in it.
-        rows: u64,
-        /// Its exact source totals.
-        totals: SourceTotals,
-    },
+    FileDone(FileSummary),
+}
+
+/// What a reader learned from one whole file.
+#[derive(Debug, Clone)]
+pub struct FileSummary {
+    /// The file.
+    pub file: PathBuf,
+    /// FOCUS rows made from it.
+    pub rows: u64,
+    /// Its exact source totals.
+    pub totals: SourceTotals,
+    /// Its format as stored in `x_SourceFormat` (one reader may read several spellings).
+    pub source_format: &'static str,
 }
 
 /// Receives the events of the files one decoding thread reads, in order.
@@ -78,13 +84,8 @@ pub trait Consumer: Send {
     /// A batch of FOCUS rows.
     fn batch(&mut self, batch: RecordBatch) -> std::result::Result<(), Self::Error>;
 
-    /// A file was read to its end, with its row count and exact source totals.
-    fn file_done(
-        &mut self,
-        file: PathBuf,
-        rows: u64,
-        totals: SourceTotals,
-    ) -> std::result::Result<(), Self::Error>;
+    /// A file was read to its end.
+    fn file_done(&mut self, summary: FileSummary) -> std::result::Result<(), Self::Error>;
 }
 
 /// Decodes `files` with one thread per consumer: each thread takes the next unread file,
@@ -153,9 +154,7 @@ where
             }
             match event? {
                 ReadEvent::Batch(b) => consumer.batch(b)?,
-                ReadEvent::FileDone { file, rows, totals } => {
-                    consumer.file_done(file, rows, totals)?
-                }
+                ReadEvent::FileDone(summary) => consumer.file_done(summary)?,
             }
         }
     }
@@ -188,14 +187,9 @@ impl Consumer for Forward {
             .map_err(|_| Stopped(None))
     }
 
-    fn file_done(
-        &mut self,
-        file: PathBuf,
-        rows: u64,
-        totals: SourceTotals,
-    ) -> std::result::Result<(), Stopped> {
+    fn file_done(&mut self, summary: FileSummary) -> std::result::Result<(), Stopped> {
         self.0
-            .send(Ok(ReadEvent::FileDone { file, rows, totals }))
+            .send(Ok(ReadEvent::FileDone(summary)))
             .map_err(|_| Stopped(None))
     }
 }

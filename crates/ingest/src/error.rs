@@ -23,6 +23,17 @@ pub enum Error {
     /// The reader's row count disagrees with what was written (a bug; nothing was published).
     #[error("internal error: {0}; nothing was published")]
     Internal(String),
+    /// The files of one delivery are in different formats (say CUR 1 and CUR 2.0 together).
+    #[error(
+        "the files of billing period {period} are in different formats ({}); nothing was published. Keep one export per folder: each export (CUR or Data Exports) has its own report prefix.",
+        formats.join(", ")
+    )]
+    MixedFormats {
+        /// Billing period.
+        period: String,
+        /// Format of each file.
+        formats: Vec<&'static str>,
+    },
     /// A connection name that cannot be used as a partition value.
     #[error(
         "connection name {0:?} is invalid: use letters, digits, '-', '_' or '.', at most 64 characters"

@@ -1,11 +1,11 @@
 //! The ingestion pipeline for one source.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
 use billow_formats::aws_cur::{self, Delivery};
-use billow_formats::{Consumer, ReadOptions, SourceTotals};
+use billow_formats::{Consumer, FileSummary, ReadOptions, SourceTotals};
 use billow_lake::{
     IngestionRecord, Lake, PartitionKey, PartitionSink, StagedPartition, TotalsRecord,
 };
@@ -246,14 +246,30 @@ async fn ingest_delivery(
     }
     let mut totals = SourceTotals::default();
     let mut files = files;
-    for (path, rows, t) in &finished {
+    for f in &finished {
         totals
-            .merge(t)
+            .merge(&f.totals)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(i) = delivery.files.iter().position(|p| p == path) {
-            files[i].rows = *rows;
+        if let Some(i) = delivery.files.iter().position(|p| *p == f.file) {
+            files[i].rows = f.rows;
         }
     }
+    let source_format = match finished.first() {
+        Some(first)
+            if finished
+                .iter()
+                .all(|f| f.source_format == first.source_format) =>
+        {
+            first.source_format
+        }
+        Some(_) => {
+            return Err(Error::MixedFormats {
+                period: delivery.billing_period.clone(),
+                formats: finished.iter().map(|f| f.source_format).collect(),
+            });
+        }
+        None => aws_cur::SOURCE_FORMAT,
+    };
     if totals.rows() != staged.rows() {
         return Err(Error::Internal(format!(
             "read {} rows but wrote {}",
@@ -265,7 +281,7 @@ async fn ingest_delivery(
         ingestion_id: ingestion_id.clone(),
         connection_id: key.connection_id.clone(),
         billing_period: key.billing_period.clone(),
-        source_format: aws_cur::SOURCE_FORMAT.to_string(),
+        source_format: source_format.to_string(),
         export_version: delivery.assembly_id.clone(),
         fingerprint,
         started_at,
@@ -320,11 +336,11 @@ struct LakeConsumer {
     sink: PartitionSink,
     runtime: tokio::runtime::Handle,
     ticks: mpsc::UnboundedSender<Tick>,
-    files: Vec<(PathBuf, u64, SourceTotals)>,
+    files: Vec<FileSummary>,
 }
 
 impl LakeConsumer {
-    fn into_parts(self) -> (PartitionSink, Vec<(PathBuf, u64, SourceTotals)>) {
+    fn into_parts(self) -> (PartitionSink, Vec<FileSummary>) {
         (self.sink, self.files)
     }
 }
@@ -340,8 +356,8 @@ impl Consumer for LakeConsumer {
         Ok(())
     }
 
-    fn file_done(&mut self, file: PathBuf, rows: u64, totals: SourceTotals) -> Result<()> {
-        self.files.push((file, rows, totals));
+    fn file_done(&mut self, summary: FileSummary) -> Result<()> {
+        self.files.push(summary);
         let _ = self.ticks.send(Tick::File);
         Ok(())
     }

@@ -38,6 +38,8 @@ pub struct CurSpec {
     /// Export revision: 0 is the first delivery of the month; higher numbers restate it
     /// (late credits and refunds, re-rated usage), as AWS does with "refresh closed months".
     pub revision: u32,
+    /// Write CUR 2.0 (Data Exports) column spelling instead of CUR 1.
+    pub cur2: bool,
 }
 
 impl CurSpec {
@@ -54,7 +56,16 @@ impl CurSpec {
             report_name: "billow-cur".into(),
             prefix: "cur".into(),
             revision: 0,
+            cur2: false,
         }
+    }
+
+    /// Writes the same data in CUR 2.0 spelling: snake_case columns, with the product
+    /// attributes CUR 2.0 does not keep as columns in a `product` JSON map and the tags in a
+    /// `resource_tags` JSON map. The files still sit in the CUR 1 folder layout.
+    pub fn with_cur2(mut self) -> Self {
+        self.cur2 = true;
+        self
     }
 
     /// Sets the number of rows.
@@ -565,6 +576,7 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
         billing_period: format!("{:04}-{:02}", spec.year, spec.month),
         ..Expected::default()
     };
+    let cur2 = spec.cur2.then(Cur2Layout::new);
     let mut files = Vec::with_capacity(spec.files);
     let mut keys = Vec::with_capacity(spec.files);
     let per_file = spec.rows.div_ceil(spec.files);
@@ -575,7 +587,10 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
         let path = assembly_dir.join(&name);
         let file = File::create(&path)?;
         let mut w = BufWriter::with_capacity(1 << 20, GzEncoder::new(file, Compression::fast()));
-        w.write_all(HEADER.join(",").as_bytes())?;
+        match &cur2 {
+            Some(layout) => w.write_all(layout.header.join(",").as_bytes())?,
+            None => w.write_all(HEADER.join(",").as_bytes())?,
+        }
         w.write_all(b"\n")?;
         let target = (written + per_file).min(spec.rows);
         let mut line = String::with_capacity(2048);
@@ -621,7 +636,15 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
                 expected.rows += 1;
                 written += 1;
                 line.clear();
-                for (i, cell) in row.cells.iter().enumerate() {
+                let cur2_cells;
+                let cells = match &cur2 {
+                    Some(layout) => {
+                        cur2_cells = layout.cells(&row.cells);
+                        &cur2_cells
+                    }
+                    None => &row.cells,
+                };
+                for (i, cell) in cells.iter().enumerate() {
                     if i > 0 {
                         line.push(',');
                     }
@@ -665,6 +688,128 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
         files,
         expected,
     })
+}
+
+/// The product attributes CUR 2.0 keeps as their own columns (AWS table dictionary,
+/// "Product columns"); all others live in the `product` map.
+const CUR2_PRODUCT_COLUMNS: [&str; 21] = [
+    "product/comment",
+    "product/feeCode",
+    "product/feeDescription",
+    "product/fromLocation",
+    "product/fromLocationType",
+    "product/fromRegionCode",
+    "product/instanceFamily",
+    "product/instanceType",
+    "product/instanceSKU",
+    "product/location",
+    "product/locationType",
+    "product/operation",
+    "product/pricingUnit",
+    "product/productFamily",
+    "product/regionCode",
+    "product/servicecode",
+    "product/sku",
+    "product/toLocation",
+    "product/toLocationType",
+    "product/toRegionCode",
+    "product/usagetype",
+];
+
+/// AWS's snake_case spelling of a CUR 1 name: `lineItem/UnblendedCost` →
+/// `line_item_unblended_cost`; in tag keys `:` and `-` become `_` (`user:cost-center` →
+/// `user_cost_center`).
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    let mut previous = '_';
+    for ch in name.chars() {
+        let mapped = match ch {
+            '/' | ':' | '-' | '.' | ' ' => '_',
+            c if c.is_ascii_uppercase() => {
+                if previous != '_' {
+                    out.push('_');
+                }
+                c.to_ascii_lowercase()
+            }
+            c => c,
+        };
+        out.push(mapped);
+        previous = mapped;
+    }
+    out
+}
+
+/// How CUR 1 columns become CUR 2.0 columns and map entries.
+struct Cur2Layout {
+    header: Vec<String>,
+    /// Per CUR 1 column: where its value goes.
+    targets: Vec<Cur2Target>,
+}
+
+enum Cur2Target {
+    Column(usize),
+    Product(String),
+    Tag(String),
+}
+
+impl Cur2Layout {
+    fn new() -> Self {
+        let mut header = Vec::new();
+        let mut targets = Vec::new();
+        for name in HEADER {
+            if let Some(tag) = name.strip_prefix("resourceTags/") {
+                targets.push(Cur2Target::Tag(snake(tag)));
+            } else if name.starts_with("product/") && !CUR2_PRODUCT_COLUMNS.contains(name) {
+                let attribute = snake(name);
+                let key = attribute.strip_prefix("product_").unwrap_or(&attribute);
+                targets.push(Cur2Target::Product(key.to_string()));
+            } else {
+                targets.push(Cur2Target::Column(header.len()));
+                header.push(snake(name));
+            }
+        }
+        header.push("bill_payer_account_name".into());
+        header.push("line_item_usage_account_name".into());
+        header.push("product".into());
+        header.push("resource_tags".into());
+        Cur2Layout { header, targets }
+    }
+
+    fn cells(&self, cur1: &[String]) -> Vec<String> {
+        let mut out = vec![String::new(); self.header.len()];
+        let mut product = serde_json::Map::new();
+        let mut tags = serde_json::Map::new();
+        for (cell, target) in cur1.iter().zip(&self.targets) {
+            match target {
+                Cur2Target::Column(i) => out[*i].clone_from(cell),
+                Cur2Target::Product(key) if !cell.is_empty() => {
+                    product.insert(key.clone(), cell.clone().into());
+                }
+                Cur2Target::Tag(key) if !cell.is_empty() => {
+                    tags.insert(key.clone(), cell.clone().into());
+                }
+                _ => {}
+            }
+        }
+        let n = self.header.len();
+        let payer = self
+            .header
+            .iter()
+            .position(|h| h == "bill_payer_account_id");
+        let account = self
+            .header
+            .iter()
+            .position(|h| h == "line_item_usage_account_id");
+        if let Some(p) = payer {
+            out[n - 4] = format!("Payer {}", out[p]);
+        }
+        if let Some(a) = account {
+            out[n - 3] = format!("Account {}", out[a]);
+        }
+        out[n - 2] = serde_json::Value::Object(product).to_string();
+        out[n - 1] = serde_json::Value::Object(tags).to_string();
+        out
+    }
 }
 
 fn manifest_json(spec: &CurSpec, account: &str, assembly_id: &str, keys: &[String]) -> Vec<u8> {

@@ -12,12 +12,11 @@ use super::SOURCE_FORMAT;
 use super::services::service_category;
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
 use crate::csv_file::{CsvFile, Record};
-use crate::read::{ReadEvent, ReadOptions};
+use crate::read::{FileSummary, ReadEvent, ReadOptions};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
 
 /// The CUR columns the mapping reads, by header name.
-#[derive(Default)]
 struct Columns {
     payer: usize,
     line_item_type: usize,
@@ -28,6 +27,8 @@ struct Columns {
     usage_end: Option<usize>,
     time_interval: Option<usize>,
     usage_account: Option<usize>,
+    usage_account_name: Option<usize>,
+    payer_name: Option<usize>,
     product_code: Option<usize>,
     invoice_id: Option<usize>,
     invoicing_entity: Option<usize>,
@@ -64,6 +65,13 @@ struct Columns {
     sp_used_commitment: Option<usize>,
     /// (tag key as FOCUS writes it, column)
     tags: Vec<(String, usize)>,
+    /// CUR 2.0 `resource_tags` (a JSON object per row in CSV).
+    tag_map: Option<usize>,
+    /// CUR 2.0 `product` (a JSON object per row in CSV).
+    product_map: Option<usize>,
+    /// Keys of `product` read as extra cells after the header's columns, in order.
+    product_keys: Vec<String>,
+    spelling: Spelling,
 }
 
 const REQUIRED: [&str; 5] = [
@@ -74,20 +82,98 @@ const REQUIRED: [&str; 5] = [
     "bill/BillingPeriodEndDate",
 ];
 
-impl Columns {
-    fn resolve(path: &Path, header: &Record) -> Result<Self> {
-        let mut first_seen: HashMap<&[u8], usize> = HashMap::with_capacity(header.len());
-        let mut duplicates: HashMap<&[u8], (usize, usize)> = HashMap::new();
-        for (i, name) in header.iter().enumerate() {
-            let name = trim_bom(name);
-            if let Some(&first) = first_seen.get(name) {
-                duplicates.entry(name).or_insert((first, i));
+/// How a CUR file spells the column model (formats.md §0 trap 1): one model, one mapper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    /// CUR 1 CSV: `lineItem/UnblendedCost`, one `resourceTags/user:Team` column per tag.
+    Cur1,
+    /// CUR 1 as Athena/Parquet names it: `line_item_unblended_cost`, `resource_tags_user_team`.
+    Athena,
+    /// CUR 2.0 (Data Exports): snake_case fixed columns plus the map columns `product` and
+    /// `resource_tags`, which CSV deliveries write as JSON objects.
+    Cur2,
+}
+
+impl Spelling {
+    /// `x_SourceFormat` of rows read in this spelling.
+    pub(crate) fn source_format(self) -> &'static str {
+        match self {
+            Spelling::Cur1 => SOURCE_FORMAT,
+            Spelling::Athena => "aws-cur1-athena",
+            Spelling::Cur2 => "aws-cur2",
+        }
+    }
+}
+
+/// The snake_case name AWS gives a CUR 1 column in Athena, Parquet and CUR 2.0: each part is
+/// split before every capital and lowercased, parts are joined by `_`
+/// (`savingsPlan/SavingsPlanARN` → `savings_plan_savings_plan_a_r_n`, as AWS writes it).
+pub(crate) fn snake_name(cur1: &str) -> String {
+    let mut out = String::with_capacity(cur1.len() + 8);
+    for (p, part) in cur1.split('/').enumerate() {
+        if p > 0 {
+            out.push('_');
+        }
+        for (i, ch) in part.chars().enumerate() {
+            if ch.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(ch.to_ascii_lowercase());
             } else {
-                first_seen.insert(name, i);
+                out.push(ch);
             }
         }
-        let find = |name: &str| -> Result<Option<usize>> {
-            if let Some(&(first, second)) = duplicates.get(name.as_bytes()) {
+    }
+    out
+}
+
+impl Columns {
+    fn resolve(path: &Path, header: &Record) -> Result<Self> {
+        let names: Vec<&[u8]> = header.iter().map(trim_bom).collect();
+        let spelling = if names.iter().any(|n| n.contains(&b'/')) {
+            Spelling::Cur1
+        } else if names.iter().any(|n| {
+            matches!(
+                *n,
+                b"product" | b"resource_tags" | b"bill_payer_account_name"
+            )
+        }) {
+            Spelling::Cur2
+        } else {
+            Spelling::Athena
+        };
+        // Columns are looked up by their snake_case name whatever the file's spelling.
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let n = String::from_utf8_lossy(n);
+                if spelling == Spelling::Cur1 {
+                    snake_name(&n)
+                } else {
+                    n.into_owned()
+                }
+            })
+            .collect();
+        let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(header.len());
+        let mut duplicates: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            if let Some(&first) = first_seen.get(key.as_str()) {
+                duplicates.entry(key.as_str()).or_insert((first, i));
+            } else {
+                first_seen.insert(key.as_str(), i);
+            }
+        }
+        let product_map = first_seen
+            .get("product")
+            .copied()
+            .filter(|_| spelling == Spelling::Cur2);
+        // CUR 2.0 keeps most product attributes inside the `product` map; they become extra
+        // cells appended to each record (see `CurFileReader::expand_maps`).
+        let mut product_keys: Vec<String> = Vec::new();
+        let find = |name: &str, product_keys: &mut Vec<String>| -> Result<Option<usize>> {
+            let key = snake_name(name);
+            if let Some(&(first, second)) = duplicates.get(key.as_str()) {
                 return Err(Error::DuplicateColumn {
                     path: path.to_path_buf(),
                     column: name.into(),
@@ -95,17 +181,31 @@ impl Columns {
                     second: second + 1,
                 });
             }
-            Ok(first_seen.get(name.as_bytes()).copied())
+            if let Some(&i) = first_seen.get(key.as_str()) {
+                return Ok(Some(i));
+            }
+            match (product_map, key.strip_prefix("product_")) {
+                (Some(_), Some(attribute)) => {
+                    product_keys.push(attribute.to_string());
+                    Ok(Some(header.len() + product_keys.len() - 1))
+                }
+                _ => Ok(None),
+            }
         };
         let require = |name: &'static str| -> Result<usize> {
-            find(name)?.ok_or_else(|| Error::MissingColumn {
+            let key = snake_name(name);
+            if let Some(&(first, second)) = duplicates.get(key.as_str()) {
+                return Err(Error::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: name.into(),
+                    first: first + 1,
+                    second: second + 1,
+                });
+            }
+            first_seen.get(key.as_str()).copied().ok_or_else(|| Error::MissingColumn {
                 path: path.to_path_buf(),
                 column: name.into(),
-                hint: if first_seen.keys().any(|k| k.starts_with(b"line_item_") || k.starts_with(b"bill_")) {
-                    "This looks like a CUR 2.0 or Athena (snake_case) file; ingest it with the CUR 2.0 reader."
-                } else {
-                    "Billow needs the AWS Cost and Usage Report (legacy CUR) with its standard columns; check that this is a CUR file and that the report includes them."
-                },
+                hint: "Billow needs an AWS Cost and Usage Report (CUR 1, or CUR 2.0 from Data Exports) with its standard columns; check that this is a CUR file and that the export includes them.",
             })
         };
         let mut c = Columns {
@@ -114,45 +214,58 @@ impl Columns {
             unblended_cost: require(REQUIRED[2])?,
             billing_period_start: require(REQUIRED[3])?,
             billing_period_end: require(REQUIRED[4])?,
-            usage_start: find("lineItem/UsageStartDate")?,
-            usage_end: find("lineItem/UsageEndDate")?,
-            time_interval: find("identity/TimeInterval")?,
-            usage_account: find("lineItem/UsageAccountId")?,
-            product_code: find("lineItem/ProductCode")?,
-            invoice_id: find("bill/InvoiceId")?,
-            invoicing_entity: find("bill/InvoicingEntity")?,
-            billing_entity: find("bill/BillingEntity")?,
-            legal_entity: find("lineItem/LegalEntity")?,
-            usage_type: find("lineItem/UsageType")?,
-            operation: find("lineItem/Operation")?,
-            availability_zone: find("lineItem/AvailabilityZone")?,
-            resource_id: find("lineItem/ResourceId")?,
-            usage_amount: find("lineItem/UsageAmount")?,
-            currency: find("lineItem/CurrencyCode")?,
-            unblended_rate: find("lineItem/UnblendedRate")?,
-            description: find("lineItem/LineItemDescription")?,
-            product_name: find("product/ProductName")?,
-            product_servicename: find("product/servicename")?,
-            region_code: find("product/regionCode")?,
-            region: find("product/region")?,
-            location: find("product/location")?,
-            sku: find("product/sku")?,
-            product_family: find("product/productFamily")?,
-            rate_code: find("pricing/RateCode")?,
-            public_od_cost: find("pricing/publicOnDemandCost")?,
-            public_od_rate: find("pricing/publicOnDemandRate")?,
-            term: find("pricing/term")?,
-            unit: find("pricing/unit")?,
-            pricing_currency: find("pricing/currency")?,
-            ri_arn: find("reservation/ReservationARN")?,
-            ri_effective_cost: find("reservation/EffectiveCost")?,
-            ri_unused_amortized: find("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod")?,
-            ri_unused_recurring: find("reservation/UnusedRecurringFee")?,
-            sp_arn: find("savingsPlan/SavingsPlanARN")?,
-            sp_effective_cost: find("savingsPlan/SavingsPlanEffectiveCost")?,
-            sp_total_commitment: find("savingsPlan/TotalCommitmentToDate")?,
-            sp_used_commitment: find("savingsPlan/UsedCommitment")?,
+            usage_start: find("lineItem/UsageStartDate", &mut product_keys)?,
+            usage_end: find("lineItem/UsageEndDate", &mut product_keys)?,
+            time_interval: find("identity/TimeInterval", &mut product_keys)?,
+            usage_account: find("lineItem/UsageAccountId", &mut product_keys)?,
+            // CUR 2.0 only.
+            usage_account_name: find("lineItem/UsageAccountName", &mut product_keys)?,
+            payer_name: find("bill/PayerAccountName", &mut product_keys)?,
+            product_code: find("lineItem/ProductCode", &mut product_keys)?,
+            invoice_id: find("bill/InvoiceId", &mut product_keys)?,
+            invoicing_entity: find("bill/InvoicingEntity", &mut product_keys)?,
+            billing_entity: find("bill/BillingEntity", &mut product_keys)?,
+            legal_entity: find("lineItem/LegalEntity", &mut product_keys)?,
+            usage_type: find("lineItem/UsageType", &mut product_keys)?,
+            operation: find("lineItem/Operation", &mut product_keys)?,
+            availability_zone: find("lineItem/AvailabilityZone", &mut product_keys)?,
+            resource_id: find("lineItem/ResourceId", &mut product_keys)?,
+            usage_amount: find("lineItem/UsageAmount", &mut product_keys)?,
+            currency: find("lineItem/CurrencyCode", &mut product_keys)?,
+            unblended_rate: find("lineItem/UnblendedRate", &mut product_keys)?,
+            description: find("lineItem/LineItemDescription", &mut product_keys)?,
+            product_name: find("product/ProductName", &mut product_keys)?,
+            product_servicename: find("product/servicename", &mut product_keys)?,
+            region_code: find("product/regionCode", &mut product_keys)?,
+            region: find("product/region", &mut product_keys)?,
+            location: find("product/location", &mut product_keys)?,
+            sku: find("product/sku", &mut product_keys)?,
+            product_family: find("product/productFamily", &mut product_keys)?,
+            rate_code: find("pricing/RateCode", &mut product_keys)?,
+            public_od_cost: find("pricing/publicOnDemandCost", &mut product_keys)?,
+            public_od_rate: find("pricing/publicOnDemandRate", &mut product_keys)?,
+            term: find("pricing/term", &mut product_keys)?,
+            unit: find("pricing/unit", &mut product_keys)?,
+            pricing_currency: find("pricing/currency", &mut product_keys)?,
+            ri_arn: find("reservation/ReservationARN", &mut product_keys)?,
+            ri_effective_cost: find("reservation/EffectiveCost", &mut product_keys)?,
+            ri_unused_amortized: find(
+                "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+                &mut product_keys,
+            )?,
+            ri_unused_recurring: find("reservation/UnusedRecurringFee", &mut product_keys)?,
+            sp_arn: find("savingsPlan/SavingsPlanARN", &mut product_keys)?,
+            sp_effective_cost: find("savingsPlan/SavingsPlanEffectiveCost", &mut product_keys)?,
+            sp_total_commitment: find("savingsPlan/TotalCommitmentToDate", &mut product_keys)?,
+            sp_used_commitment: find("savingsPlan/UsedCommitment", &mut product_keys)?,
             tags: Vec::new(),
+            tag_map: first_seen
+                .get("resource_tags")
+                .copied()
+                .filter(|_| spelling == Spelling::Cur2),
+            product_map,
+            product_keys: Vec::new(),
+            spelling,
         };
         if c.usage_start.is_none() && c.time_interval.is_none() {
             return Err(Error::MissingColumn {
@@ -161,18 +274,31 @@ impl Columns {
                 hint: "Neither lineItem/UsageStartDate nor identity/TimeInterval is present; the charge period cannot be known. Check that this is a complete CUR file.",
             });
         }
-        for (i, name) in header.iter().enumerate() {
-            let name = trim_bom(name);
-            if let Some(key) = name.strip_prefix(b"resourceTags/") {
-                let key = String::from_utf8_lossy(key);
-                // AWS prefixes user-defined tags with `user:`; FOCUS Tags hold the user's own key,
-                // while AWS-generated tags keep their `aws:` prefix (a provider tag prefix).
-                let key = key.strip_prefix("user:").unwrap_or(&key).to_string();
-                c.tags.push((key, i));
+        c.product_keys = product_keys;
+        for (i, name) in names.iter().enumerate() {
+            let name = String::from_utf8_lossy(name);
+            let key = match spelling {
+                Spelling::Cur1 => name.strip_prefix("resourceTags/"),
+                // Athena's per-tag columns; CUR 2.0 has the one `resource_tags` map instead.
+                Spelling::Athena => name.strip_prefix("resource_tags_"),
+                Spelling::Cur2 => None,
+            };
+            if let Some(key) = key {
+                c.tags.push((tag_key(key).to_string(), i));
             }
         }
         Ok(c)
     }
+}
+
+/// The FOCUS tag key of an AWS tag column or map key: AWS prefixes user-defined tags with
+/// `user:` (`user_` in snake_case spellings, where the rest of the key is lowercased by AWS);
+/// FOCUS Tags hold the user's own key, while AWS-generated tags keep their `aws:` prefix (a
+/// provider tag prefix).
+fn tag_key(key: &str) -> &str {
+    key.strip_prefix("user:")
+        .or_else(|| key.strip_prefix("user_"))
+        .unwrap_or(key)
 }
 
 fn trim_bom(name: &[u8]) -> &[u8] {
@@ -849,6 +975,23 @@ impl CurFileReader {
             self.tag_json.push(':');
             push_json_string(&mut self.tag_json, &value);
         }
+        if let Some(i) = c.tag_map {
+            for (key, value) in self.json_map(i, "resource_tags")? {
+                let value = match value {
+                    serde_json::Value::String(v) => v,
+                    serde_json::Value::Null => continue,
+                    other => other.to_string(),
+                };
+                if value.is_empty() {
+                    continue;
+                }
+                self.tag_json
+                    .push(if self.tag_json.is_empty() { '{' } else { ',' });
+                push_json_string(&mut self.tag_json, tag_key(&key));
+                self.tag_json.push(':');
+                push_json_string(&mut self.tag_json, &value);
+            }
+        }
         if !self.tag_json.is_empty() {
             self.tag_json.push('}');
         }
@@ -859,6 +1002,7 @@ impl CurFileReader {
             list_cost,
             list_unit_price,
             billing_account: &payer,
+            billing_account_name: get(c.payer_name),
             currency: get(c.currency).unwrap_or("USD"),
             pricing_currency: get(c.pricing_currency)
                 .or_else(|| get(c.currency))
@@ -900,9 +1044,10 @@ impl CurFileReader {
             } else {
                 get(c.rate_code).or(sku)
             },
-            // CUR 1 carries no account names; the id is the name until the connection knows better.
+            // CUR 1 carries no account names (CUR 2.0 does); the id is the name until the
+            // connection knows better.
             sub_account_id: sub_account,
-            sub_account_name: sub_account,
+            sub_account_name: get(c.usage_account_name).or(sub_account),
             tags: (!self.tag_json.is_empty()).then_some(self.tag_json.as_str()),
             line_item_type: get(Some(lit_i)),
             product_code,
@@ -913,6 +1058,7 @@ impl CurFileReader {
         let context = RowContext {
             options: &self.options,
             file_name: &self.file_name,
+            source_format: self.cols.spelling.source_format(),
         };
         push_row(&mut self.builder, &context, &row);
         self.rows += 1;
@@ -1011,9 +1157,52 @@ impl CurFileReader {
                     ),
                 });
             }
+            if !self.cols.product_keys.is_empty() {
+                self.expand_product_map()?;
+            }
             self.map_row()?;
         }
         Ok(())
+    }
+
+    /// Appends the `product` map's attributes the mapping reads as cells after the header's
+    /// columns, so every spelling is read through the same column indices.
+    fn expand_product_map(&mut self) -> Result<()> {
+        while self.record.len() < self.header_len {
+            self.record.push_field(b"");
+        }
+        let map = match self.cols.product_map {
+            Some(i) => self.json_map(i, "product")?,
+            None => serde_json::Map::new(),
+        };
+        for key in &self.cols.product_keys {
+            match map.get(key) {
+                Some(serde_json::Value::String(v)) => self.record.push_field(v.as_bytes()),
+                Some(serde_json::Value::Null) | None => self.record.push_field(b""),
+                Some(other) => self.record.push_field(other.to_string().as_bytes()),
+            }
+        }
+        Ok(())
+    }
+
+    /// A CUR 2.0 map cell (a JSON object; empty means no entries).
+    fn json_map(
+        &self,
+        i: usize,
+        column: &'static str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let raw = self.record.get(i).unwrap_or_default();
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(serde_json::Map::new());
+        }
+        serde_json::from_slice(raw).map_err(|_| {
+            self.bad_value(
+                column,
+                raw,
+                "a JSON object of keys and values (a CUR 2.0 map column)",
+                "The cell is damaged or the columns are shifted; re-download the file from the export.",
+            )
+        })
     }
 }
 
@@ -1038,11 +1227,12 @@ impl Iterator for CurFileReader {
             );
         }
         self.done = true;
-        Some(Ok(ReadEvent::FileDone {
+        Some(Ok(ReadEvent::FileDone(FileSummary {
             file: self.path.clone(),
             rows: self.rows,
             totals: self.totals(),
-        }))
+            source_format: self.cols.spelling.source_format(),
+        })))
     }
 }
 
@@ -1055,6 +1245,7 @@ struct FocusRow<'a> {
     list_cost: i128,
     list_unit_price: Option<i128>,
     billing_account: &'a str,
+    billing_account_name: Option<&'a str>,
     currency: &'a str,
     pricing_currency: &'a str,
     billing_period: (i64, i64),
@@ -1096,6 +1287,7 @@ struct FocusRow<'a> {
 }
 
 struct RowContext<'a> {
+    source_format: &'static str,
     options: &'a ReadOptions,
     file_name: &'a str,
 }
@@ -1105,7 +1297,7 @@ fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
     b.str(ix.availability_zone, r.availability_zone);
     b.dec(ix.billed_cost, Some(r.billed));
     b.str(ix.billing_account_id, Some(r.billing_account));
-    b.str(ix.billing_account_name, None);
+    b.str(ix.billing_account_name, r.billing_account_name);
     b.str(ix.billing_account_type, None);
     b.str(ix.billing_currency, Some(r.currency));
     b.ts(ix.billing_period_end, Some(r.billing_period.1));
@@ -1173,7 +1365,7 @@ fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
     b.str(ix.tags, r.tags);
     b.str(ix.x_connection_id, Some(&ctx.options.connection_id));
     b.str(ix.x_billing_period, Some(r.billing_period_text));
-    b.str(ix.x_source_format, Some(SOURCE_FORMAT));
+    b.str(ix.x_source_format, Some(ctx.source_format));
     b.str(ix.x_source_file, Some(ctx.file_name));
     b.int(ix.x_source_line, Some(r.line as i64));
     b.str(ix.x_ingestion_id, Some(&ctx.options.ingestion_id));
@@ -1229,5 +1421,34 @@ pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
             "bill/BillingPeriodStartDate",
         )?;
         return Ok(year_month(start));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_name;
+
+    #[test]
+    fn snake_names_follow_aws_spelling() {
+        for (cur1, snake) in [
+            ("lineItem/UnblendedCost", "line_item_unblended_cost"),
+            ("bill/PayerAccountId", "bill_payer_account_id"),
+            ("product/regionCode", "product_region_code"),
+            ("product/servicename", "product_servicename"),
+            (
+                "pricing/publicOnDemandCost",
+                "pricing_public_on_demand_cost",
+            ),
+            (
+                "savingsPlan/SavingsPlanARN",
+                "savings_plan_savings_plan_a_r_n",
+            ),
+            (
+                "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+                "reservation_unused_amortized_upfront_fee_for_billing_period",
+            ),
+        ] {
+            assert_eq!(snake_name(cur1), snake);
+        }
     }
 }

@@ -364,3 +364,29 @@ fn lines_are_counted_through_quoted_line_breaks() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn cur2_map_cell_that_is_not_json_names_line_and_column() {
+    let header = "bill_payer_account_id,bill_billing_period_start_date,bill_billing_period_end_date,line_item_usage_account_id,line_item_line_item_type,line_item_usage_start_date,line_item_usage_end_date,line_item_product_code,line_item_unblended_cost,product,resource_tags";
+    let row = |product: &str| {
+        format!(
+            "111111111111,2026-03-01T00:00:00.000Z,2026-04-01T00:00:00.000Z,222222222222,Usage,2026-03-01T00:00:00.000Z,2026-03-01T01:00:00.000Z,AmazonEC2,0.5,{product},\"{{\"\"user_team\"\"=\"\"x\"\"}}\""
+        )
+    };
+    let good_product = "\"{\"\"product_name\"\":\"\"Amazon Elastic Compute Cloud\"\"}\"";
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{header}\n{}\n", row(good_product));
+    let p = single(dir.path(), "cur2.csv", text.as_bytes());
+    match read_all(&p).unwrap_err() {
+        Error::BadValue {
+            line,
+            column,
+            expected,
+            ..
+        } => {
+            assert_eq!((line, column.as_str()), (2, "resource_tags"));
+            assert!(expected.contains("JSON"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -319,3 +319,129 @@ async fn koku_cur_with_nineteen_decimals_reconciles_within_the_stated_bound() {
         "{rows:?}"
     );
 }
+
+/// Rows of one connection as text, ordered by source line, for comparing two ingestions.
+async fn focus_rows(lake: &Lake, connection: &str, columns: &str) -> Vec<String> {
+    let batches = lake
+        .sql(&format!(
+            "SELECT {columns} FROM focus WHERE x_ConnectionId = '{connection}' \
+             ORDER BY x_SourceLine, ChargeCategory, CommitmentDiscountStatus"
+        ))
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    text.lines().map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn cur2_spelling_of_a_month_maps_to_the_same_focus_rows_as_cur1() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CurSpec::new(21, 2026, 5).with_rows(1_500).with_files(1);
+    let cur1 = write_delivery(&dir.path().join("cur1"), &spec).unwrap();
+    let cur2 = write_delivery(&dir.path().join("cur2"), &spec.clone().with_cur2()).unwrap();
+    assert_eq!(cur1.expected, cur2.expected);
+    let lake = lake(dir.path()).await;
+    for (path, connection) in [(&cur1.report_dir, "as-cur1"), (&cur2.files[0], "as-cur2")] {
+        ingest_aws_cur(&lake, path, &IngestOptions::new(connection), &NoProgress)
+            .await
+            .unwrap();
+    }
+    // One model, one mapper: every FOCUS column but the spelling-dependent ones is equal.
+    let same = "x_SourceLine, BilledCost, EffectiveCost, ListCost, ListUnitPrice, \
+                ContractedCost, PricingQuantity, PricingUnit, ChargeCategory, ChargeFrequency, \
+                ChargePeriodStart, ChargePeriodEnd, CommitmentDiscountId, \
+                CommitmentDiscountStatus, ServiceName, ServiceCategory, RegionId, RegionName, \
+                ResourceId, ResourceType, SkuId, SkuPriceId, SubAccountId, BillingAccountId, \
+                x_UsageType, x_Operation, x_LineItemType";
+    let (a, b) = (
+        focus_rows(&lake, "as-cur1", same).await,
+        focus_rows(&lake, "as-cur2", same).await,
+    );
+    assert_eq!(a.len(), cur1.expected.focus_rows as usize + 4); // + table borders and header
+    assert_eq!(a, b);
+    // Both reconcile exactly to the generator's totals.
+    let expected: Vec<_> = expected_by_group(&cur1.expected)
+        .into_iter()
+        .map(|(a, c, b, e)| (a, c, normalize(&b), normalize(&e)))
+        .collect();
+    let rows = reconcile(&lake, None).await.unwrap();
+    for connection in ["as-cur1", "as-cur2"] {
+        let got: Vec<_> = rows
+            .iter()
+            .filter(|r| r.connection_id == connection)
+            .inspect(|r| assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}"))
+            .map(|r| {
+                (
+                    r.billing_account_id.clone(),
+                    r.charge_category.clone(),
+                    r.lake_billed.clone(),
+                    r.lake_effective.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "{connection}");
+    }
+    // What only CUR 2.0 has, and what it spells differently.
+    let names = lake
+        .sql(
+            "SELECT DISTINCT x_SourceFormat, BillingAccountName = 'Payer ' || BillingAccountId, \
+             SubAccountName = 'Account ' || SubAccountId FROM focus \
+             WHERE x_ConnectionId = 'as-cur2'",
+        )
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&names)
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("| aws-cur2 ") && !text.contains("false"),
+        "{text}"
+    );
+    let tagged = lake
+        .sql(
+            "SELECT COUNT(*) FROM focus WHERE x_ConnectionId = 'as-cur2' \
+             AND Tags LIKE '%\"cost_center\":%'",
+        )
+        .await
+        .unwrap();
+    let n = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(tagged[0].column(0))
+        .value(0);
+    assert!(
+        n > 0,
+        "CUR 2.0 tag keys lose AWS's `user_` prefix like CUR 1's `user:`"
+    );
+}
+
+#[tokio::test]
+async fn athena_spelled_cur_sample_reconciles() {
+    let Some((_dir, lake, r)) =
+        ingest_sample("koku/aws/2022-07-01-alt-columns.csv", "athena").await
+    else {
+        return;
+    };
+    assert_eq!(r[0].rows, 2);
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.status == ReconcileStatus::Exact),
+        "{rows:?}"
+    );
+    let total: billow_focus::money::ExactSum =
+        r[0].totals
+            .groups
+            .values()
+            .fold(Default::default(), |mut s, g| {
+                s.merge(&g.billed).unwrap();
+                s
+            });
+    assert_eq!(total.to_decimal_string(), "0"); // TOTALS.md
+    let formats = lake
+        .sql("SELECT DISTINCT x_SourceFormat, ServiceName FROM focus ORDER BY 2")
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&formats)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("aws-cur1-athena"), "{text}");
+}
