@@ -115,14 +115,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum IngestSource {
-    /// AWS Cost and Usage Report: a CUR 1 report folder, a period folder, or one CUR file in
-    /// CUR 1, Athena (snake_case) or CUR 2.0 (Data Exports CSV) spelling.
+    /// AWS Cost and Usage Report: a report folder, a period folder, or one CUR file; CSV
+    /// (plain, gzip, zip) or Parquet; CUR 1, Athena (snake_case) or CUR 2.0 column spelling.
     AwsCur(IngestArgs),
 }
 
 #[derive(Args)]
 struct IngestArgs {
-    /// Report folder (<prefix>/<report>/), period folder (yyyymmdd-yyyymmdd/) or a CUR file.
+    /// Report folder (<prefix>/<report>/), period folder (yyyymmdd-yyyymmdd/) or a CUR file
+    /// (.csv, .csv.gz, .zip, .parquet).
     path: PathBuf,
     /// Connection name the rows belong to (letters, digits, - _ .).
     #[arg(long)]
@@ -272,6 +273,13 @@ struct SynthArgs {
     /// Revision: 0 is the first delivery, 1+ restate the month.
     #[arg(long, default_value_t = 0)]
     revision: u32,
+    /// Spell the columns as CUR 2.0 (Data Exports): snake_case, `product` and `resource_tags`
+    /// maps.
+    #[arg(long)]
+    cur2: bool,
+    /// Write CUR 2.0 Parquet (double money, timestamp dates, map columns); implies --cur2.
+    #[arg(long)]
+    parquet: bool,
 }
 
 fn main() -> ExitCode {
@@ -500,10 +508,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Synth(args) => {
             check_month(Some(&args.month))?;
             let (y, m) = args.month.split_once('-').context("--month is YYYY-MM")?;
-            let spec = billow_synth::aws_cur::CurSpec::new(args.seed, y.parse()?, m.parse()?)
+            let mut spec = billow_synth::aws_cur::CurSpec::new(args.seed, y.parse()?, m.parse()?)
                 .with_rows(args.rows)
                 .with_files(args.files)
                 .with_revision(args.revision);
+            if args.cur2 {
+                spec = spec.with_cur2();
+            }
+            if args.parquet {
+                spec = spec.with_parquet();
+            }
             let d = billow_synth::aws_cur::write_delivery(&args.out, &spec)?;
             outln!(
                 "{}",

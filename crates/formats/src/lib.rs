@@ -25,6 +25,7 @@ mod batch;
 pub mod csv_file;
 mod error;
 mod read;
+pub mod rows;
 pub mod source;
 pub mod timestamp;
 

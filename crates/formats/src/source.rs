@@ -17,6 +17,8 @@ pub enum Compression {
     Gzip,
     /// zip archive.
     Zip,
+    /// A Parquet file: columnar, read through [`crate::rows`], never as a text stream.
+    Parquet,
 }
 
 /// Detects the compression from the first bytes of the file.
@@ -33,6 +35,7 @@ pub fn sniff(path: &Path) -> Result<Compression> {
     Ok(match &magic[..n] {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => Compression::Zip,
+        [b'P', b'A', b'R', b'1'] => Compression::Parquet,
         _ => Compression::None,
     })
 }
@@ -62,6 +65,7 @@ impl Decompressed {
         let compression = match compression {
             Compression::Gzip => "gzip",
             Compression::Zip => "zip",
+            Compression::Parquet => "parquet",
             Compression::None => {
                 return Error::Io {
                     path: path.to_path_buf(),
@@ -92,6 +96,14 @@ pub fn open(path: &Path) -> Result<Decompressed> {
     };
     let file = File::open(path).map_err(io_err)?;
     let inner: Box<dyn Read + Send> = match compression {
+        Compression::Parquet => {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                compression: "parquet",
+                detail: "a Parquet file is read by columns, not as text; this reader expected CSV"
+                    .into(),
+            });
+        }
         Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
         Compression::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file))),
         Compression::Zip => {

@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::decimal::{format_scientific, format_units};
+use crate::parquet_out::ParquetOut;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub struct CurSpec {
     pub revision: u32,
     /// Write CUR 2.0 (Data Exports) column spelling instead of CUR 1.
     pub cur2: bool,
+    /// Write Parquet (CUR 2.0 spelling and types) instead of gzip CSV.
+    pub parquet: bool,
 }
 
 impl CurSpec {
@@ -57,7 +60,16 @@ impl CurSpec {
             prefix: "cur".into(),
             revision: 0,
             cur2: false,
+            parquet: false,
         }
+    }
+
+    /// Writes CUR 2.0 Parquet files (implies [`CurSpec::with_cur2`]): money as `double`,
+    /// dates as `timestamp[ms]`, `product` and `resource_tags` as maps, as AWS delivers them.
+    pub fn with_parquet(mut self) -> Self {
+        self.cur2 = true;
+        self.parquet = true;
+        self
     }
 
     /// Writes the same data in CUR 2.0 spelling: snake_case columns, with the product
@@ -583,15 +595,27 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
     let mut written = 0usize;
     let mut seen_accounts = std::collections::BTreeSet::new();
     for n in 1..=spec.files {
-        let name = format!("{}-{n}.csv.gz", spec.report_name);
+        let extension = if spec.parquet {
+            "snappy.parquet"
+        } else {
+            "csv.gz"
+        };
+        let name = format!("{}-{n}.{extension}", spec.report_name);
         let path = assembly_dir.join(&name);
-        let file = File::create(&path)?;
-        let mut w = BufWriter::with_capacity(1 << 20, GzEncoder::new(file, Compression::fast()));
-        match &cur2 {
-            Some(layout) => w.write_all(layout.header.join(",").as_bytes())?,
-            None => w.write_all(HEADER.join(",").as_bytes())?,
-        }
-        w.write_all(b"\n")?;
+        let header: Vec<String> = match &cur2 {
+            Some(layout) => layout.header.clone(),
+            None => HEADER.iter().map(|h| h.to_string()).collect(),
+        };
+        let mut out = if spec.parquet {
+            Out::Parquet(ParquetOut::create(&path, &header)?)
+        } else {
+            let file = File::create(&path)?;
+            let mut w =
+                BufWriter::with_capacity(1 << 20, GzEncoder::new(file, Compression::fast()));
+            w.write_all(header.join(",").as_bytes())?;
+            w.write_all(b"\n")?;
+            Out::Csv(w)
+        };
         let target = (written + per_file).min(spec.rows);
         let mut line = String::with_capacity(2048);
         while written < target {
@@ -635,7 +659,6 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
                     .or_default() += 1;
                 expected.rows += 1;
                 written += 1;
-                line.clear();
                 let cur2_cells;
                 let cells = match &cur2 {
                     Some(layout) => {
@@ -644,23 +667,10 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
                     }
                     None => &row.cells,
                 };
-                for (i, cell) in cells.iter().enumerate() {
-                    if i > 0 {
-                        line.push(',');
-                    }
-                    if cell.contains([',', '"', '\n']) {
-                        line.push('"');
-                        line.push_str(&cell.replace('"', "\"\""));
-                        line.push('"');
-                    } else {
-                        line.push_str(cell);
-                    }
-                }
-                line.push('\n');
-                w.write_all(line.as_bytes())?;
+                out.write_row(cells, &mut line)?;
             }
         }
-        w.into_inner().map_err(|e| e.into_error())?.finish()?;
+        out.finish()?;
         keys.push(format!(
             "{}/{}/{}/{}/{}",
             spec.prefix,
@@ -688,6 +698,47 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
         files,
         expected,
     })
+}
+
+/// Where generated rows go.
+enum Out {
+    Csv(BufWriter<GzEncoder<File>>),
+    Parquet(ParquetOut),
+}
+
+impl Out {
+    fn write_row(&mut self, cells: &[String], line: &mut String) -> io::Result<()> {
+        match self {
+            Out::Parquet(p) => p.write_row(cells),
+            Out::Csv(w) => {
+                line.clear();
+                for (i, cell) in cells.iter().enumerate() {
+                    if i > 0 {
+                        line.push(',');
+                    }
+                    if cell.contains([',', '"', '\n']) {
+                        line.push('"');
+                        line.push_str(&cell.replace('"', "\"\""));
+                        line.push('"');
+                    } else {
+                        line.push_str(cell);
+                    }
+                }
+                line.push('\n');
+                w.write_all(line.as_bytes())
+            }
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Out::Parquet(p) => p.finish(),
+            Out::Csv(w) => {
+                w.into_inner().map_err(|e| e.into_error())?.finish()?;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The product attributes CUR 2.0 keeps as their own columns (AWS table dictionary,
@@ -831,8 +882,8 @@ fn manifest_json(spec: &CurSpec, account: &str, assembly_id: &str, keys: &[Strin
         "account": account,
         "columns": columns,
         "charset": "UTF-8",
-        "compression": "GZIP",
-        "contentType": "text/csv",
+        "compression": if spec.parquet { "Parquet" } else { "GZIP" },
+        "contentType": if spec.parquet { "Parquet" } else { "text/csv" },
         "reportId": format!("{:x}", spec.seed),
         "reportName": spec.report_name,
         "bucket": "billow-synth-bucket",

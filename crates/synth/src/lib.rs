@@ -16,5 +16,6 @@
 
 pub mod aws_cur;
 mod decimal;
+mod parquet_out;
 
 pub use decimal::format_units;

@@ -73,16 +73,6 @@ pub(super) fn delivery_from_period_dir(dir: &Path) -> Result<Delivery> {
         path: manifest_path.clone(),
         detail: e.to_string(),
     })?;
-    if manifest
-        .compression
-        .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case("parquet"))
-    {
-        return Err(Error::Manifest {
-            path: manifest_path,
-            detail: "this report is delivered as Parquet; Billow reads CUR 1 as CSV (choose textORcsv with GZIP or ZIP in the report definition)".into(),
-        });
-    }
     let start = parse_utc_micros(manifest.billing_period.start.as_bytes()).ok_or_else(|| {
         Error::Manifest {
             path: manifest_path.clone(),

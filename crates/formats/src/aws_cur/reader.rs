@@ -11,8 +11,9 @@ use billow_focus::schema::{index_of, x};
 use super::SOURCE_FORMAT;
 use super::services::service_category;
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
-use crate::csv_file::{CsvFile, Record};
+use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadEvent, ReadOptions};
+use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
 
@@ -517,7 +518,7 @@ impl Kind {
 pub struct CurFileReader {
     path: PathBuf,
     file_name: String,
-    csv: CsvFile,
+    source: Box<dyn Rows>,
     cols: Columns,
     record: Record,
     builder: FocusBatchBuilder,
@@ -543,9 +544,9 @@ impl CurFileReader {
     /// Opens `path` and reads its header. `billing_period` (`YYYY-MM`), when given, is checked
     /// against every row.
     pub fn open(path: &Path, billing_period: Option<&str>, options: ReadOptions) -> Result<Self> {
-        let mut csv = CsvFile::open(path)?;
+        let mut source = rows::open(path)?;
         let mut header = Record::new();
-        let got = csv.read(&mut header)?;
+        let got = source.read(&mut header)?;
         if !got || header.iter().all(|f| f.is_empty()) {
             return Err(Error::Empty {
                 path: path.to_path_buf(),
@@ -571,7 +572,7 @@ impl CurFileReader {
         Ok(CurFileReader {
             path: path.to_path_buf(),
             file_name,
-            csv,
+            source,
             cols,
             record: Record::new(),
             builder: FocusBatchBuilder::new(options.batch_rows),
@@ -589,7 +590,7 @@ impl CurFileReader {
     }
 
     fn line(&self) -> u64 {
-        self.csv.line()
+        self.source.line()
     }
 
     fn field(&self, i: Option<usize>) -> &[u8] {
@@ -1138,7 +1139,7 @@ impl CurFileReader {
     /// Reads rows until a batch is full or the file ends.
     fn fill(&mut self) -> Result<()> {
         while !self.finished && self.builder.len() < self.options.batch_rows {
-            let more = self.csv.read(&mut self.record)?;
+            let more = self.source.read(&mut self.record)?;
             if !more {
                 self.finished = true;
                 break;
@@ -1406,7 +1407,7 @@ fn push_json_string(out: &mut String, s: &str) {
 pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
     let mut reader = CurFileReader::open(path, None, ReadOptions::new("", "").with_batch_rows(1))?;
     loop {
-        let more = reader.csv.read(&mut reader.record)?;
+        let more = reader.source.read(&mut reader.record)?;
         if !more {
             return Err(Error::Empty {
                 path: path.to_path_buf(),

@@ -91,14 +91,27 @@ fn several_months_in_one_report_folder() {
 }
 
 #[test]
-fn parquet_reports_are_refused_with_what_to_choose() {
+fn parquet_report_files_named_by_the_manifest_are_read() {
     let dir = tempfile::tempdir().unwrap();
-    let d = write_delivery(dir.path(), &CurSpec::new(6, 2026, 3).with_rows(10)).unwrap();
-    let manifest = d.period_dir.join("billow-cur-Manifest.json");
-    let text = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .replace("\"GZIP\"", "\"Parquet\"");
-    std::fs::write(&manifest, text).unwrap();
-    let e = discover(&d.report_dir).unwrap_err().to_string();
-    assert!(e.contains("Parquet") && e.contains("textORcsv"), "{e}");
+    let spec = CurSpec::new(6, 2026, 3).with_rows(900).with_files(2);
+    let d = write_delivery(dir.path(), &spec.with_parquet()).unwrap();
+    assert!(
+        d.files
+            .iter()
+            .all(|f| f.to_string_lossy().ends_with(".snappy.parquet"))
+    );
+    assert_eq!(rows(&d.report_dir), (1, d.expected.focus_rows));
+}
+
+#[test]
+fn a_file_that_is_not_parquet_inside_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cur.snappy.parquet");
+    // Parquet's magic, then garbage: the footer cannot be read.
+    std::fs::write(&p, b"PAR1 this is not a parquet file").unwrap();
+    let e = discover(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("cur.snappy.parquet") && e.contains("parquet"),
+        "{e}"
+    );
 }

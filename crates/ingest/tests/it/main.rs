@@ -415,6 +415,68 @@ async fn cur2_spelling_of_a_month_maps_to_the_same_focus_rows_as_cur1() {
 }
 
 #[tokio::test]
+async fn cur2_parquet_with_double_money_maps_to_the_same_rows_as_cur1_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CurSpec::new(22, 2026, 6).with_rows(1_200).with_files(2);
+    let csv = write_delivery(&dir.path().join("csv"), &spec).unwrap();
+    let parquet =
+        write_delivery(&dir.path().join("parquet"), &spec.clone().with_parquet()).unwrap();
+    let lake = lake(dir.path()).await;
+    for (d, connection) in [(&csv, "csv"), (&parquet, "parquet")] {
+        ingest_aws_cur(
+            &lake,
+            &d.report_dir,
+            &IngestOptions::new(connection),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    }
+    // Rows in the same order (a CSV line is its Parquet row number + 1 for the header).
+    let same = "BilledCost, EffectiveCost, ListCost, ListUnitPrice, PricingQuantity, \
+                ChargeCategory, ChargePeriodStart, ChargePeriodEnd, CommitmentDiscountStatus, \
+                ServiceName, RegionId, ResourceId, SubAccountId, x_LineItemType";
+    let (a, b) = (
+        focus_rows(&lake, "csv", same).await,
+        focus_rows(&lake, "parquet", same).await,
+    );
+    assert_eq!(a.len(), csv.expected.focus_rows as usize + 4);
+    assert_eq!(a, b);
+    let offsets = lake
+        .sql(
+            "SELECT MIN(x_SourceLine), MAX(x_SourceLine), x_ConnectionId FROM focus \
+             GROUP BY x_ConnectionId ORDER BY x_ConnectionId",
+        )
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&offsets)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("| 2 ") && text.contains("| 1 "), "{text}");
+    // The doubles' shortest decimals are the generator's decimals, so both reconcile exactly
+    // to the generator's totals.
+    let expected: Vec<_> = expected_by_group(&csv.expected)
+        .into_iter()
+        .map(|(a, c, b, e)| (a, c, normalize(&b), normalize(&e)))
+        .collect();
+    let rows = reconcile(&lake, None).await.unwrap();
+    let got: Vec<_> = rows
+        .iter()
+        .filter(|r| r.connection_id == "parquet")
+        .inspect(|r| assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}"))
+        .map(|r| {
+            (
+                r.billing_account_id.clone(),
+                r.charge_category.clone(),
+                r.lake_billed.clone(),
+                r.lake_effective.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
 async fn athena_spelled_cur_sample_reconciles() {
     let Some((_dir, lake, r)) =
         ingest_sample("koku/aws/2022-07-01-alt-columns.csv", "athena").await
