@@ -170,9 +170,10 @@ impl Columns {
             .copied()
             .filter(|_| spelling == Spelling::Cur2);
         // CUR 2.0 keeps most product attributes inside the `product` map; they become extra
-        // cells appended to each record (see `CurFileReader::expand_maps`).
+        // cells appended to each record (see `CurFileReader::expand_product_map`).
         let mut product_keys: Vec<String> = Vec::new();
-        let find = |name: &str, product_keys: &mut Vec<String>| -> Result<Option<usize>> {
+        // A column of the header, by its CUR 1 name in any spelling.
+        let header_column = |name: &str| -> Result<Option<usize>> {
             let key = snake_name(name);
             if let Some(&(first, second)) = duplicates.get(key.as_str()) {
                 return Err(Error::DuplicateColumn {
@@ -182,9 +183,13 @@ impl Columns {
                     second: second + 1,
                 });
             }
-            if let Some(&i) = first_seen.get(key.as_str()) {
+            Ok(first_seen.get(key.as_str()).copied())
+        };
+        let find = |name: &str, product_keys: &mut Vec<String>| -> Result<Option<usize>> {
+            if let Some(i) = header_column(name)? {
                 return Ok(Some(i));
             }
+            let key = snake_name(name);
             match (product_map, key.strip_prefix("product_")) {
                 (Some(_), Some(attribute)) => {
                     product_keys.push(attribute.to_string());
@@ -194,16 +199,7 @@ impl Columns {
             }
         };
         let require = |name: &'static str| -> Result<usize> {
-            let key = snake_name(name);
-            if let Some(&(first, second)) = duplicates.get(key.as_str()) {
-                return Err(Error::DuplicateColumn {
-                    path: path.to_path_buf(),
-                    column: name.into(),
-                    first: first + 1,
-                    second: second + 1,
-                });
-            }
-            first_seen.get(key.as_str()).copied().ok_or_else(|| Error::MissingColumn {
+            header_column(name)?.ok_or_else(|| Error::MissingColumn {
                 path: path.to_path_buf(),
                 column: name.into(),
                 hint: "Billow needs an AWS Cost and Usage Report (CUR 1, or CUR 2.0 from Data Exports) with its standard columns; check that this is a CUR file and that the export includes them.",
