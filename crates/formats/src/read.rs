@@ -6,6 +6,7 @@
 //! same core while the batch is still in its cache, and no single downstream thread limits
 //! how many cores are busy.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -70,8 +71,8 @@ pub struct FileSummary {
     pub file: PathBuf,
     /// FOCUS rows made from it.
     pub rows: u64,
-    /// Its exact source totals.
-    pub totals: SourceTotals,
+    /// Its exact source totals per billing period (`YYYY-MM`) it holds rows of.
+    pub totals: BTreeMap<String, SourceTotals>,
     /// Its format as stored in `x_SourceFormat` (one reader may read several spellings).
     pub source_format: &'static str,
 }

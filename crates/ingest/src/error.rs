@@ -25,12 +25,10 @@ pub enum Error {
     Internal(String),
     /// The files of one delivery are in different formats (say CUR 1 and CUR 2.0 together).
     #[error(
-        "the files of billing period {period} are in different formats ({}); nothing was published. Keep one export per folder: each export (CUR or Data Exports) has its own report prefix.",
+        "the files of one delivery are in different formats ({}); nothing was published. Keep one export per folder: each export (CUR or Data Exports) has its own report prefix.",
         formats.join(", ")
     )]
     MixedFormats {
-        /// Billing period.
-        period: String,
         /// Format of each file.
         formats: Vec<&'static str>,
     },

@@ -1,13 +1,15 @@
 //! The ingestion pipeline for one source.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
-use billow_formats::aws_cur::{self, Delivery};
-use billow_formats::{Consumer, FileSummary, ReadOptions, SourceTotals};
+use billow_formats::aws_cur;
+use billow_formats::{Consumer, FileSummary, ReadEvent, ReadOptions, SourceTotals};
 use billow_lake::{
-    IngestionRecord, Lake, PartitionKey, PartitionSink, StagedPartition, TotalsRecord,
+    FileRecord, IngestionRecord, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition,
+    TotalsRecord,
 };
 use tokio::sync::mpsc;
 
@@ -110,7 +112,7 @@ fn check_connection(id: &str) -> Result<()> {
     }
 }
 
-/// Ingests every AWS CUR 1 delivery found at `path` (report folder, period folder or one file).
+/// Ingests every AWS CUR delivery found at `path` (report folder, period folder or one file).
 ///
 /// Each billing period is one export version: it replaces that period of the connection
 /// atomically, or is skipped when the lake already holds the same files. On any error the
@@ -125,91 +127,127 @@ pub async fn ingest_aws_cur(
     let deliveries = aws_cur::discover(path)?;
     let mut reports = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
-        reports.push(ingest_delivery(lake, delivery, options, progress).await?);
+        let period = delivery.billing_period.clone();
+        let export = Export {
+            files: delivery.files,
+            version: delivery.assembly_id,
+            period: Some(period.clone()),
+            format: aws_cur::SOURCE_FORMAT,
+        };
+        let open = move |path: &Path, options: &ReadOptions| {
+            aws_cur::CurFileReader::open(path, Some(&period), options.clone())
+        };
+        reports.extend(ingest_export(lake, export, open, options, progress).await?);
     }
     Ok(reports)
 }
 
-async fn ingest_delivery(
+/// The files of one export version, read and published together.
+struct Export {
+    files: Vec<PathBuf>,
+    /// The provider's name for this version (AWS assemblyId), when it has one.
+    version: Option<String>,
+    /// The billing period every row belongs to, when the delivery says (AWS manifests);
+    /// otherwise the periods come from the rows, and each one the files hold is replaced.
+    period: Option<String>,
+    /// `x_SourceFormat` recorded when no file yields a row.
+    format: &'static str,
+}
+
+/// Reads an export's files in parallel into new versions of every (connection, period)
+/// partition they hold rows of, records the ingestion and the source's exact totals per
+/// period, then publishes all those partitions in one commit.
+async fn ingest_export<R, F>(
     lake: &Lake,
-    delivery: Delivery,
+    export: Export,
+    open: F,
     options: &IngestOptions,
     progress: &dyn Progress,
-) -> Result<PeriodReport> {
+) -> Result<Vec<PeriodReport>>
+where
+    R: Iterator<Item = billow_formats::Result<ReadEvent>>,
+    F: Fn(&Path, &ReadOptions) -> billow_formats::Result<R> + Send + Sync + 'static,
+{
     let started = std::time::Instant::now();
     let started_at = now_micros();
-    let key = PartitionKey {
-        connection_id: options.connection_id.clone(),
-        billing_period: delivery.billing_period.clone(),
-    };
+    let connection = options.connection_id.clone();
     let files = {
-        let paths = delivery.files.clone();
+        let paths = export.files.clone();
         let threads = options.threads;
         tokio::task::spawn_blocking(move || raw::hash_all(&paths, threads))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??
     };
     tracing::info!(
-        period = %delivery.billing_period,
         files = files.len(),
         seconds = started.elapsed().as_secs_f64(),
         "source files hashed"
     );
     let fingerprint = raw::fingerprint(&files);
     if !options.force
-        && let Some(current) = lake.current_ingestion(&key).await?
-        && current_fingerprint(lake, &current).await?.as_deref() == Some(fingerprint.as_str())
+        && let Some(current) = published_with_fingerprint(lake, &connection, &fingerprint).await?
     {
-        let report = PeriodReport {
-            key,
-            ingestion_id: current,
-            export_version: delivery.assembly_id.clone(),
-            outcome: Outcome::Unchanged,
-            rows: 0,
-            totals: SourceTotals::default(),
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        progress.period_finished(&report);
-        return Ok(report);
+        let reports: Vec<PeriodReport> = current
+            .into_iter()
+            .map(|(key, ingestion_id)| PeriodReport {
+                key,
+                ingestion_id,
+                export_version: export.version.clone(),
+                outcome: Outcome::Unchanged,
+                rows: 0,
+                totals: SourceTotals::default(),
+                seconds: started.elapsed().as_secs_f64(),
+            })
+            .collect();
+        for r in &reports {
+            progress.period_finished(r);
+        }
+        return Ok(reports);
     }
     let ingestion_id = uuid::Uuid::now_v7().to_string();
     progress.period_started(
-        &delivery.billing_period,
+        export
+            .period
+            .as_deref()
+            .unwrap_or("the periods in the files"),
         files.len(),
         files.iter().map(|f| f.bytes).sum(),
     );
 
     // Each decoding thread encodes its own batches into its own Parquet files: no thread
-    // waits on a single writer, memory stays at a batch and a row group per thread whatever
-    // the month's size, and progress comes back over a channel to this task.
-    let read_options = ReadOptions::new(&options.connection_id, &ingestion_id)
+    // waits on a single writer, memory stays at a batch and a row group per thread and
+    // period whatever the month's size, and progress comes back over a channel to this task.
+    let read_options = ReadOptions::new(&connection, &ingestion_id)
         .with_threads(options.threads)
         .with_batch_rows(options.batch_rows);
-    let threads = options.threads.min(delivery.files.len()).max(1);
+    let threads = options.threads.min(export.files.len()).max(1);
     let (tx, mut rx) = mpsc::unbounded_channel::<Tick>();
-    let mut consumers = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        consumers.push(LakeConsumer {
-            sink: lake.partition_sink(&key).await?,
+    let consumers: Vec<LakeConsumer> = (0..threads)
+        .map(|_| LakeConsumer {
+            lake: lake.clone(),
+            connection: connection.clone(),
             runtime: tokio::runtime::Handle::current(),
+            sinks: BTreeMap::new(),
             ticks: tx.clone(),
             files: Vec::new(),
-        });
-    }
+        })
+        .collect();
     drop(tx);
     let keeping = {
         let raw_dir = lake.root().join("raw");
-        let (paths, records) = (delivery.files.clone(), files.clone());
+        let (paths, records) = (export.files.clone(), files.clone());
         tokio::task::spawn_blocking(move || raw::keep_all(&raw_dir, &paths, &records))
     };
     let reading = {
-        let delivery = delivery.clone();
+        let paths = export.files.clone();
         tokio::task::spawn_blocking(move || {
-            delivery.read_into(&read_options, consumers).map(|done| {
-                done.into_iter()
-                    .map(LakeConsumer::into_parts)
-                    .collect::<Vec<_>>()
-            })
+            billow_formats::read_parallel(&paths, |p| open(p, &read_options), consumers).map(
+                |done| {
+                    done.into_iter()
+                        .map(LakeConsumer::into_parts)
+                        .collect::<Vec<_>>()
+                },
+            )
         })
     };
     while let Some(tick) = rx.recv().await {
@@ -218,41 +256,31 @@ async fn ingest_delivery(
             Tick::File => progress.file_done(),
         }
     }
-    let mut parts = Vec::with_capacity(threads);
-    let mut finished = Vec::with_capacity(delivery.files.len());
-    for (sink, files) in reading
+    let mut parts: BTreeMap<String, Vec<StagedFiles>> = BTreeMap::new();
+    let mut finished = Vec::with_capacity(export.files.len());
+    for (sinks, summaries) in reading
         .await
         .map_err(|e| Error::Internal(e.to_string()))??
     {
-        parts.push(sink.finish().await?);
-        finished.extend(files);
+        for (period, sink) in sinks {
+            parts.entry(period).or_default().push(sink.finish().await?);
+        }
+        finished.extend(summaries);
     }
-    let staged = StagedPartition::new(key.clone(), &ingestion_id, parts);
     keeping
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
     tracing::info!(
-        rows = staged.rows(),
+        periods = parts.len(),
         seconds = started.elapsed().as_secs_f64(),
         "decoded and staged"
     );
-
-    if finished.len() != delivery.files.len() {
+    if finished.len() != export.files.len() {
         return Err(Error::Internal(format!(
             "{} of {} files were read",
             finished.len(),
-            delivery.files.len()
+            export.files.len()
         )));
-    }
-    let mut totals = SourceTotals::default();
-    let mut files = files;
-    for f in &finished {
-        totals
-            .merge(&f.totals)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        if let Some(i) = delivery.files.iter().position(|p| *p == f.file) {
-            files[i].rows = f.rows;
-        }
     }
     let source_format = match finished.first() {
         Some(first)
@@ -264,65 +292,125 @@ async fn ingest_delivery(
         }
         Some(_) => {
             return Err(Error::MixedFormats {
-                period: delivery.billing_period.clone(),
                 formats: finished.iter().map(|f| f.source_format).collect(),
             });
         }
-        None => aws_cur::SOURCE_FORMAT,
+        None => export.format,
     };
-    if totals.rows() != staged.rows() {
+    // The source's totals and each file's rows, per period.
+    let mut totals: BTreeMap<String, SourceTotals> = BTreeMap::new();
+    for f in &finished {
+        for (period, t) in &f.totals {
+            totals
+                .entry(period.clone())
+                .or_default()
+                .merge(t)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+    }
+    if let Some(period) = &export.period {
+        // An empty delivery still replaces its period (with nothing).
+        totals.entry(period.clone()).or_default();
+    }
+    let mut staged = Vec::with_capacity(totals.len());
+    for (period, t) in &totals {
+        let key = PartitionKey {
+            connection_id: connection.clone(),
+            billing_period: period.clone(),
+        };
+        let partition =
+            StagedPartition::new(key, &ingestion_id, parts.remove(period).unwrap_or_default());
+        if t.rows() != partition.rows() {
+            return Err(Error::Internal(format!(
+                "{period}: read {} rows but wrote {}",
+                t.rows(),
+                partition.rows()
+            )));
+        }
+        staged.push(partition);
+    }
+    if let Some(period) = parts.keys().next() {
         return Err(Error::Internal(format!(
-            "read {} rows but wrote {}",
-            totals.rows(),
-            staged.rows()
+            "rows of {period} were written but no file reported them"
         )));
     }
-    let record = IngestionRecord {
-        ingestion_id: ingestion_id.clone(),
-        connection_id: key.connection_id.clone(),
-        billing_period: key.billing_period.clone(),
-        source_format: source_format.to_string(),
-        export_version: delivery.assembly_id.clone(),
-        fingerprint,
-        started_at,
-        finished_at: now_micros(),
-        rows: staged.rows(),
-        files,
-    };
-    let totals_records: Vec<TotalsRecord> = totals
-        .groups
-        .iter()
-        .map(|((account, category), g)| TotalsRecord {
+    for (period, t) in &totals {
+        let file_records = files
+            .iter()
+            .zip(&export.files)
+            .map(|(record, path)| {
+                let rows = finished
+                    .iter()
+                    .find(|f| f.file == *path)
+                    .and_then(|f| f.totals.get(period))
+                    .map_or(0, SourceTotals::rows);
+                FileRecord {
+                    rows,
+                    ..record.clone()
+                }
+            })
+            .collect();
+        let record = IngestionRecord {
             ingestion_id: ingestion_id.clone(),
-            connection_id: key.connection_id.clone(),
-            billing_period: key.billing_period.clone(),
-            billing_account_id: account.clone(),
-            charge_category: category.clone(),
-            rows: g.rows,
-            source_billed_exact: g.billed.to_decimal_string(),
-            source_effective_exact: g.effective.to_decimal_string(),
-            source_billed: g.billed.at_lake_scale(),
-            source_effective: g.effective.at_lake_scale(),
-            rounded_values: g.billed.rounded_values + g.effective.rounded_values,
+            connection_id: connection.clone(),
+            billing_period: period.clone(),
+            source_format: source_format.to_string(),
+            export_version: export.version.clone(),
+            fingerprint: fingerprint.clone(),
+            started_at,
+            finished_at: now_micros(),
+            rows: t.rows(),
+            files: file_records,
+        };
+        let totals_records: Vec<TotalsRecord> = t
+            .groups
+            .iter()
+            .map(|((account, category), g)| TotalsRecord {
+                ingestion_id: ingestion_id.clone(),
+                connection_id: connection.clone(),
+                billing_period: period.clone(),
+                billing_account_id: account.clone(),
+                charge_category: category.clone(),
+                rows: g.rows,
+                source_billed_exact: g.billed.to_decimal_string(),
+                source_effective_exact: g.effective.to_decimal_string(),
+                source_billed: g.billed.at_lake_scale(),
+                source_effective: g.effective.at_lake_scale(),
+                rounded_values: g.billed.rounded_values + g.effective.rounded_values,
+            })
+            .collect();
+        lake.append_records(&record, &totals_records).await?;
+    }
+    let commit = lake.commit_partitions(staged).await?;
+    let reports: Vec<PeriodReport> = totals
+        .into_iter()
+        .map(|(period, t)| {
+            let key = PartitionKey {
+                connection_id: connection.clone(),
+                billing_period: period,
+            };
+            PeriodReport {
+                outcome: Outcome::Published {
+                    table_version: commit.version,
+                    files_replaced: commit
+                        .files_removed_by_partition
+                        .get(&key)
+                        .copied()
+                        .unwrap_or(0),
+                },
+                key,
+                ingestion_id: ingestion_id.clone(),
+                export_version: export.version.clone(),
+                rows: t.rows(),
+                totals: t,
+                seconds: started.elapsed().as_secs_f64(),
+            }
         })
         .collect();
-    lake.append_records(&record, &totals_records).await?;
-    let rows = staged.rows();
-    let commit = lake.commit_partition(staged).await?;
-    let report = PeriodReport {
-        key,
-        ingestion_id,
-        export_version: delivery.assembly_id,
-        outcome: Outcome::Published {
-            table_version: commit.version,
-            files_replaced: commit.files_removed,
-        },
-        rows,
-        totals,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    progress.period_finished(&report);
-    Ok(report)
+    for r in &reports {
+        progress.period_finished(r);
+    }
+    Ok(reports)
 }
 
 /// Progress from a decoding thread.
@@ -331,27 +419,51 @@ enum Tick {
     File,
 }
 
-/// One decoding thread's end of the pipeline: its batches go into its own lake files.
+/// Sinks of one decoding thread, by billing period.
+type Sinks = BTreeMap<String, PartitionSink>;
+
+/// One decoding thread's end of the pipeline: its batches go into its own lake files, one
+/// set per billing period.
 struct LakeConsumer {
-    sink: PartitionSink,
+    lake: Lake,
+    connection: String,
     runtime: tokio::runtime::Handle,
+    sinks: Sinks,
     ticks: mpsc::UnboundedSender<Tick>,
     files: Vec<FileSummary>,
 }
 
 impl LakeConsumer {
-    fn into_parts(self) -> (PartitionSink, Vec<FileSummary>) {
-        (self.sink, self.files)
+    fn into_parts(self) -> (Sinks, Vec<FileSummary>) {
+        (self.sinks, self.files)
+    }
+
+    fn write(&mut self, period: &str, batch: RecordBatch) -> Result<()> {
+        if !self.sinks.contains_key(period) {
+            let key = PartitionKey {
+                connection_id: self.connection.clone(),
+                billing_period: period.to_string(),
+            };
+            let sink = self.runtime.block_on(self.lake.partition_sink(&key))?;
+            self.sinks.insert(period.to_string(), sink);
+        }
+        if let Some(sink) = self.sinks.get_mut(period) {
+            self.runtime.block_on(sink.write(batch))?;
+        }
+        Ok(())
     }
 }
 
 impl Consumer for LakeConsumer {
     type Error = Error;
 
+    // A decoding thread is outside the runtime, so it may wait for the sinks' I/O here.
     fn batch(&mut self, batch: RecordBatch) -> Result<()> {
         let rows = batch.num_rows() as u64;
-        // A decoding thread is outside the runtime, so it may wait for the sink's I/O here.
-        self.runtime.block_on(self.sink.write(batch))?;
+        let periods = billow_lake::split_by_period(batch)?;
+        for (period, part) in periods {
+            self.write(&period, part)?;
+        }
         let _ = self.ticks.send(Tick::Rows(rows));
         Ok(())
     }
@@ -363,25 +475,52 @@ impl Consumer for LakeConsumer {
     }
 }
 
-async fn current_fingerprint(lake: &Lake, ingestion_id: &str) -> Result<Option<String>> {
+/// The partitions whose current version is an ingestion of exactly these files, when every
+/// ingestion of them is still current: then there is nothing to do.
+async fn published_with_fingerprint(
+    lake: &Lake,
+    connection: &str,
+    fingerprint: &str,
+) -> Result<Option<Vec<(PartitionKey, String)>>> {
     let ctx = lake.session().await?;
-    let df = ctx
+    let batches = ctx
         .table("ingestions")
         .await
         .map_err(billow_lake::Error::from)?
-        .filter(datafusion_expr_eq("ingestion_id", ingestion_id))
+        .filter(datafusion_expr_eq("connection_id", connection))
+        .map_err(billow_lake::Error::from)?
+        .filter(datafusion_expr_eq("fingerprint", fingerprint))
+        .map_err(billow_lake::Error::from)?
+        .select_columns(&["billing_period", "ingestion_id"])
+        .map_err(billow_lake::Error::from)?
+        .collect()
+        .await
         .map_err(billow_lake::Error::from)?;
-    let batches = df.collect().await.map_err(billow_lake::Error::from)?;
-    for b in batches {
-        let i = b
-            .schema()
-            .index_of("fingerprint")
-            .map_err(billow_lake::Error::from)?;
-        if let Some(v) = billow_lake::string_column(&b, i)?.iter().flatten().next() {
-            return Ok(Some(v.to_string()));
+    let mut found: BTreeMap<PartitionKey, Vec<String>> = BTreeMap::new();
+    for b in &batches {
+        let periods = billow_lake::string_column(b, 0)?;
+        let ids = billow_lake::string_column(b, 1)?;
+        for (period, id) in periods.iter().zip(ids.iter()) {
+            if let (Some(period), Some(id)) = (period, id) {
+                let key = PartitionKey {
+                    connection_id: connection.to_string(),
+                    billing_period: period.to_string(),
+                };
+                found.entry(key).or_default().push(id.to_string());
+            }
         }
     }
-    Ok(None)
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let mut current = Vec::with_capacity(found.len());
+    for (key, ids) in found {
+        match lake.current_ingestion(&key).await? {
+            Some(id) if ids.contains(&id) => current.push((key, id)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(current))
 }
 
 fn datafusion_expr_eq(column: &str, value: &str) -> billow_lake::Expr {

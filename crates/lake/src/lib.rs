@@ -28,5 +28,5 @@ pub use error::{Error, Result};
 pub use records::{FileRecord, IngestionRecord, TotalsRecord};
 pub use tables::{
     CommitSummary, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition, collect_sql,
-    conform, string_column,
+    conform, split_by_period, string_column,
 };

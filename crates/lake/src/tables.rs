@@ -1,10 +1,10 @@
 //! The Delta tables and the operations on them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use billow_focus::schema::{focus_schema, x};
 use datafusion::datasource::MemTable;
@@ -19,7 +19,7 @@ use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, ensure_table_uri};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use indexmap::IndexMap;
 
 use crate::error::DeltaContext;
@@ -55,8 +55,10 @@ pub struct CommitSummary {
     pub version: u64,
     /// Parquet files added.
     pub files_added: usize,
-    /// Parquet files of the previous version removed.
+    /// Parquet files of the previous versions removed.
     pub files_removed: usize,
+    /// The same, per partition.
+    pub files_removed_by_partition: BTreeMap<PartitionKey, usize>,
     /// Rows written.
     pub rows: u64,
 }
@@ -215,33 +217,6 @@ impl Lake {
         Ok(created)
     }
 
-    /// Writes the Parquet files of a new version of one partition without publishing them;
-    /// [`Lake::commit_partition`] then replaces the partition in one atomic commit.
-    /// If the stream fails or the process dies before [`Lake::commit_partition`], the table is
-    /// unchanged: unreferenced files are invisible to every Delta reader (and `vacuum` removes them).
-    pub async fn stage_partition<S, E>(
-        &self,
-        key: &PartitionKey,
-        ingestion_id: &str,
-        batches: S,
-    ) -> Result<StagedPartition>
-    where
-        S: Stream<Item = std::result::Result<RecordBatch, E>>,
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let mut sink = self.partition_sink(key).await?;
-        let mut batches = std::pin::pin!(batches);
-        while let Some(batch) = batches.next().await {
-            sink.write(batch.map_err(|e| Error::Source(e.into()))?)
-                .await?;
-        }
-        Ok(StagedPartition::new(
-            key.clone(),
-            ingestion_id,
-            vec![sink.finish().await?],
-        ))
-    }
-
     /// A writer of Parquet files for one partition. Several sinks may write the same partition
     /// at once (one per decoding thread, so encoding runs where the rows were decoded); their
     /// [`StagedFiles`] together make one [`StagedPartition`].
@@ -273,57 +248,93 @@ impl Lake {
         })
     }
 
-    /// Publishes a staged partition: one Delta commit adds its files and removes the files of
-    /// the version it replaces, so readers see the old version or the new one, never both.
-    pub async fn commit_partition(&self, staged: StagedPartition) -> Result<CommitSummary> {
-        let StagedPartition {
-            key,
-            ingestion_id,
-            adds,
-            rows,
-        } = staged;
-        let key = &key;
+    /// Publishes staged partitions of one ingestion: one Delta commit adds their files and
+    /// removes the files of the versions they replace, so readers see the old versions or the
+    /// new ones, never a mix, and never some periods of a delivery without the others.
+    /// Staging writes files only; if the process dies before this commit, the table is
+    /// unchanged (unreferenced files are invisible to every Delta reader and `vacuum` removes
+    /// them).
+    pub async fn commit_partitions(&self, staged: Vec<StagedPartition>) -> Result<CommitSummary> {
+        let Some(first) = staged.first() else {
+            return Err(Error::Inconsistent("nothing staged to commit".into()));
+        };
+        let ingestion_id = first.ingestion_id.clone();
+        if let Some(other) = staged.iter().find(|s| s.ingestion_id != ingestion_id) {
+            return Err(Error::Inconsistent(format!(
+                "one commit publishes one ingestion, got {ingestion_id} and {}",
+                other.ingestion_id
+            )));
+        }
+        let keys: Vec<PartitionKey> = staged.iter().map(|s| s.key.clone()).collect();
         let mut table = self
             .load_or_create(FOCUS, &focus_schema(), &PARTITION_COLUMNS)
             .await?;
         table.update_state().await.table(FOCUS)?;
+        let mut files_removed: BTreeMap<PartitionKey, usize> =
+            keys.iter().map(|k| (k.clone(), 0)).collect();
         let removes: Vec<Action> = table
             .get_active_add_actions_by_partitions(&[])
             .try_filter_map(|file| {
                 let values = file.partition_values_map();
-                let matches = values.get(x::CONNECTION_ID).cloned().flatten().as_deref()
-                    == Some(key.connection_id.as_str())
-                    && values.get(x::BILLING_PERIOD).cloned().flatten().as_deref()
-                        == Some(key.billing_period.as_str());
-                futures::future::ready(
-                    Ok(matches.then(|| Action::Remove(file.remove_action(true)))),
-                )
+                let key = PartitionKey {
+                    connection_id: values
+                        .get(x::CONNECTION_ID)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default(),
+                    billing_period: values
+                        .get(x::BILLING_PERIOD)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default(),
+                };
+                let replaced = files_removed.get_mut(&key).map(|n| *n += 1).is_some();
+                futures::future::ready(Ok(
+                    replaced.then(|| Action::Remove(file.remove_action(true)))
+                ))
             })
             .try_collect()
             .await
             .table(FOCUS)?;
-        let (files_added, files_removed) = (adds.len(), removes.len());
-        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let rows: u64 = staged.iter().map(|s| s.rows).sum();
+        let mut actions: Vec<Action> = Vec::new();
+        let mut files_added = 0;
+        for s in staged {
+            files_added += s.adds.len();
+            actions.extend(s.adds.into_iter().map(Action::Add));
+        }
+        let files_removed_total = removes.len();
         actions.extend(removes);
-        let predicate = format!(
-            "{} = '{}' AND {} = '{}'",
-            x::CONNECTION_ID,
-            key.connection_id.replace('\'', "''"),
-            x::BILLING_PERIOD,
-            key.billing_period.replace('\'', "''")
-        );
+        let predicate = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "({} = '{}' AND {} = '{}')",
+                    x::CONNECTION_ID,
+                    k.connection_id.replace('\'', "''"),
+                    x::BILLING_PERIOD,
+                    k.billing_period.replace('\'', "''")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let partitions: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "connectionId": k.connection_id,
+                    "billingPeriod": k.billing_period,
+                })
+            })
+            .collect();
         let metadata = HashMap::from([
             (
                 "billow.ingestionId".to_string(),
-                serde_json::Value::from(ingestion_id),
+                serde_json::Value::from(ingestion_id.as_str()),
             ),
             (
-                "billow.connectionId".to_string(),
-                serde_json::Value::from(key.connection_id.as_str()),
-            ),
-            (
-                "billow.billingPeriod".to_string(),
-                serde_json::Value::from(key.billing_period.as_str()),
+                "billow.partitions".to_string(),
+                serde_json::Value::from(partitions),
             ),
             ("billow.rows".to_string(), serde_json::Value::from(rows)),
         ]);
@@ -344,7 +355,8 @@ impl Lake {
         Ok(CommitSummary {
             version: finalized.version(),
             files_added,
-            files_removed,
+            files_removed: files_removed_total,
+            files_removed_by_partition: files_removed,
             rows,
         })
     }
@@ -557,6 +569,44 @@ fn focus_writer_properties() -> Result<WriterProperties> {
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
     }
     Ok(builder.build())
+}
+
+/// Splits a batch of the `focus` schema by `x_BillingPeriod`, in order of first appearance.
+/// Most sources deliver one period per file, so the common case returns the batch untouched.
+pub fn split_by_period(batch: RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
+    let i = batch.schema().index_of(x::BILLING_PERIOD)?;
+    let periods = batch
+        .column(i)
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::Inconsistent(format!("{} is not a string", x::BILLING_PERIOD)))?;
+    if periods.null_count() > 0 {
+        return Err(Error::Inconsistent(format!(
+            "{} is null on some rows",
+            x::BILLING_PERIOD
+        )));
+    }
+    if periods.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = periods.value(0);
+    if periods.iter().all(|p| p == Some(first)) {
+        return Ok(vec![(first.to_string(), batch)]);
+    }
+    let mut rows: Vec<(String, Vec<u32>)> = Vec::new();
+    for (row, period) in periods.iter().enumerate() {
+        let period = period.unwrap_or_default();
+        match rows.iter_mut().find(|(p, _)| p == period) {
+            Some((_, indices)) => indices.push(row as u32),
+            None => rows.push((period.to_string(), vec![row as u32])),
+        }
+    }
+    rows.into_iter()
+        .map(|(period, indices)| {
+            let indices = arrow::array::UInt32Array::from(indices);
+            let part = arrow::compute::take_record_batch(&batch, &indices)?;
+            Ok((period, part))
+        })
+        .collect()
 }
 
 fn check_partition(batch: &RecordBatch, key: &PartitionKey) -> Result<()> {

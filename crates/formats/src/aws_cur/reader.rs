@@ -1227,7 +1227,12 @@ impl Iterator for CurFileReader {
         Some(Ok(ReadEvent::FileDone(FileSummary {
             file: self.path.clone(),
             rows: self.rows,
-            totals: self.totals(),
+            // Every row of a CUR file is of one billing period (checked per row).
+            totals: if self.rows == 0 {
+                std::collections::BTreeMap::new()
+            } else {
+                std::collections::BTreeMap::from([(self.period_text.1.clone(), self.totals())])
+            },
             source_format: self.cols.spelling.source_format(),
         })))
     }

@@ -1,0 +1,166 @@
+//! The lake's publishing contract: staged partitions become visible together in one commit,
+//! replace exactly the partitions they name, and batches holding several billing periods are
+//! split before they reach a partition's files.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, AsArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Int64Type};
+use billow_focus::schema::{focus_schema, x};
+use billow_lake::{Lake, PartitionKey, StagedPartition, split_by_period};
+
+/// `periods.len()` rows of the focus schema for `connection`, row `i` in `periods[i]`, each
+/// with a BilledCost of `cost` units of 10^-12.
+fn batch(connection: &str, periods: &[&str], ingestion: &str, cost: i128) -> RecordBatch {
+    let schema = focus_schema();
+    let n = periods.len();
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| -> ArrayRef {
+            match (f.name().as_str(), f.data_type()) {
+                (x::CONNECTION_ID, _) => Arc::new(StringArray::from(vec![connection; n])),
+                (x::BILLING_PERIOD, _) => Arc::new(StringArray::from(periods.to_vec())),
+                (x::INGESTION_ID, _) => Arc::new(StringArray::from(vec![ingestion; n])),
+                (_, DataType::Utf8) => Arc::new(StringArray::from(vec!["x"; n])),
+                (_, DataType::Decimal128(p, s)) => Arc::new(
+                    Decimal128Array::from(vec![cost; n])
+                        .with_precision_and_scale(*p, *s)
+                        .unwrap(),
+                ),
+                (_, DataType::Timestamp(..)) => {
+                    Arc::new(TimestampMicrosecondArray::from(vec![0; n]).with_timezone("UTC"))
+                }
+                _ => Arc::new(Int64Array::from((0..n as i64).collect::<Vec<_>>())),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+async fn stage(
+    lake: &Lake,
+    connection: &str,
+    period: &str,
+    ingestion: &str,
+    rows: usize,
+    cost: i128,
+) -> StagedPartition {
+    let key = PartitionKey {
+        connection_id: connection.into(),
+        billing_period: period.into(),
+    };
+    let mut sink = lake.partition_sink(&key).await.unwrap();
+    sink.write(batch(connection, &vec![period; rows], ingestion, cost))
+        .await
+        .unwrap();
+    StagedPartition::new(key, ingestion, vec![sink.finish().await.unwrap()])
+}
+
+async fn counts(lake: &Lake) -> Vec<(String, i64, String)> {
+    let batches = lake
+        .sql(
+            "SELECT x_BillingPeriod, COUNT(*), CAST(SUM(BilledCost) AS VARCHAR) FROM focus \
+             GROUP BY 1 ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for b in &batches {
+        let periods = billow_lake::string_column(b, 0).unwrap();
+        let sums = billow_lake::string_column(b, 2).unwrap();
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            out.push((
+                periods.value(i).to_string(),
+                n.value(i),
+                sums.value(i).to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_batch_of_several_periods_is_split_in_order_and_one_period_is_left_whole() {
+    let mixed = batch("c", &["2024-09", "2024-10", "2024-09", "2024-09"], "i", 1);
+    let parts = split_by_period(mixed).unwrap();
+    let shape: Vec<(String, usize)> = parts
+        .iter()
+        .map(|(p, b)| (p.clone(), b.num_rows()))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![("2024-09".to_string(), 3), ("2024-10".to_string(), 1)]
+    );
+    let lines = parts[0].1.column_by_name(x::SOURCE_LINE).unwrap();
+    let lines: Vec<i64> = lines.as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(lines, vec![0, 2, 3], "rows keep their order");
+    let single = split_by_period(batch("c", &["2024-09"; 5], "i", 1)).unwrap();
+    assert_eq!(single.len(), 1);
+    assert_eq!(single[0].1.num_rows(), 5);
+}
+
+#[tokio::test]
+async fn several_periods_publish_in_one_commit_and_replace_only_what_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).await.unwrap();
+    let v1 = vec![
+        stage(&lake, "c", "2024-09", "v1", 3, 1_000_000_000_000).await,
+        stage(&lake, "c", "2024-10", "v1", 2, 1_000_000_000_000).await,
+    ];
+    let first = lake.commit_partitions(v1).await.unwrap();
+    assert_eq!(
+        (first.files_added, first.files_removed, first.rows),
+        (2, 0, 5)
+    );
+    assert_eq!(
+        counts(&lake).await,
+        vec![
+            ("2024-09".into(), 3, "3.000000000000".into()),
+            ("2024-10".into(), 2, "2.000000000000".into())
+        ]
+    );
+    // A restatement of September alone leaves October as it was.
+    let v2 = vec![stage(&lake, "c", "2024-09", "v2", 4, 2_000_000_000_000).await];
+    let second = lake.commit_partitions(v2).await.unwrap();
+    assert_eq!(second.version, first.version + 1);
+    let september = PartitionKey {
+        connection_id: "c".into(),
+        billing_period: "2024-09".into(),
+    };
+    assert_eq!(second.files_removed_by_partition.get(&september), Some(&1));
+    assert_eq!(second.files_removed, 1);
+    assert_eq!(
+        counts(&lake).await,
+        vec![
+            ("2024-09".into(), 4, "8.000000000000".into()),
+            ("2024-10".into(), 2, "2.000000000000".into())
+        ]
+    );
+    assert_eq!(
+        lake.current_ingestion(&september).await.unwrap().as_deref(),
+        Some("v2")
+    );
+}
+
+#[tokio::test]
+async fn one_commit_publishes_one_ingestion_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).await.unwrap();
+    let mixed = vec![
+        stage(&lake, "c", "2024-09", "a", 1, 1).await,
+        stage(&lake, "c", "2024-10", "b", 1, 1).await,
+    ];
+    let e = lake.commit_partitions(mixed).await.unwrap_err().to_string();
+    assert!(e.contains("one ingestion"), "{e}");
+    assert_eq!(
+        lake.focus_version().await.unwrap(),
+        Some(0),
+        "only the table's creation"
+    );
+    assert!(counts(&lake).await.is_empty());
+}
