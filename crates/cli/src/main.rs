@@ -118,12 +118,17 @@ enum IngestSource {
     /// AWS Cost and Usage Report: a report folder, a period folder, or one CUR file; CSV
     /// (plain, gzip, zip) or Parquet; CUR 1, Athena (snake_case) or CUR 2.0 column spelling.
     AwsCur(IngestArgs),
+    /// FOCUS files (1.0 to 1.4, CSV or Parquet) from a SaaS vendor, another tool or a
+    /// provider's FOCUS export: one file or a folder of them. Every billing period the files
+    /// hold is replaced.
+    Focus(IngestArgs),
 }
 
 #[derive(Args)]
 struct IngestArgs {
-    /// Report folder (<prefix>/<report>/), period folder (yyyymmdd-yyyymmdd/) or a CUR file
-    /// (.csv, .csv.gz, .zip, .parquet).
+    /// What to read: for aws-cur a report folder (<prefix>/<report>/), a period folder
+    /// (yyyymmdd-yyyymmdd/) or a CUR file; for focus a file or a folder of files (.csv,
+    /// .csv.gz, .zip, .parquet).
     path: PathBuf,
     /// Connection name the rows belong to (letters, digits, - _ .).
     #[arg(long)]
@@ -324,10 +329,15 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Ingest(IngestSource::AwsCur(args)) => {
+        Command::Ingest(source) => {
+            let (format, args) = match source {
+                IngestSource::AwsCur(args) => (Format::AwsCur, args),
+                IngestSource::Focus(args) => (Format::Focus, args),
+            };
             let lake = open_lake(&cli.data_dir).await?;
             let reports = ingest(
                 &lake,
+                format,
                 &args.path,
                 &args.connection,
                 args.force,
@@ -590,8 +600,16 @@ impl Progress for BarProgress {
     }
 }
 
+/// Formats `billow ingest` reads.
+#[derive(Clone, Copy)]
+enum Format {
+    AwsCur,
+    Focus,
+}
+
 async fn ingest(
     lake: &Lake,
+    format: Format,
     path: &Path,
     connection: &str,
     force: bool,
@@ -620,7 +638,10 @@ async fn ingest(
         files_done: Default::default(),
         period: Default::default(),
     };
-    let result = billow_ingest::ingest_aws_cur(lake, path, &options, &progress).await;
+    let result = match format {
+        Format::AwsCur => billow_ingest::ingest_aws_cur(lake, path, &options, &progress).await,
+        Format::Focus => billow_ingest::ingest_focus(lake, path, &options, &progress).await,
+    };
     progress.bar.finish_and_clear();
     result.with_context(|| {
         format!(
@@ -869,6 +890,7 @@ async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode>
     }
     ingest(
         &lake,
+        Format::AwsCur,
         &source.join("cur/billow-demo"),
         "aws-demo",
         false,
@@ -885,6 +907,7 @@ async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode>
     write_delivery(&source, &restated.with_report("cur", "billow-demo"))?;
     for r in ingest(
         &lake,
+        Format::AwsCur,
         &source.join("cur/billow-demo"),
         "aws-demo",
         false,

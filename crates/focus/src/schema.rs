@@ -177,13 +177,30 @@ fn arrow_type(kind: FocusType) -> DataType {
     }
 }
 
+/// FOCUS columns the lake requires on every row, whatever the source: without them a row
+/// cannot be placed in its partition or counted in the money that reconciles. For the other
+/// columns the lake keeps what the source says, nulls included; the spec's own nullability
+/// is checked by [`crate::conformance`] and reported, not enforced by the table, because a
+/// third party's FOCUS file that breaks it (the public FOCUS sample does) must still load.
+pub const LAKE_REQUIRED: [&str; 9] = [
+    "BilledCost",
+    "BillingAccountId",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "EffectiveCost",
+];
+
 /// The schema of the lake's `focus` table: the 57 FOCUS columns, then the `x_` columns.
 pub fn focus_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     Arc::clone(SCHEMA.get_or_init(|| {
         let mut fields: Vec<Field> = FOCUS_COLUMNS
             .iter()
-            .map(|c| Field::new(c.name, arrow_type(c.kind), c.nullable))
+            .map(|c| Field::new(c.name, arrow_type(c.kind), !LAKE_REQUIRED.contains(&c.name)))
             .collect();
         for name in x::ALL {
             let (ty, nullable) = match name {

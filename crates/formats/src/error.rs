@@ -131,6 +131,14 @@ pub enum Error {
         /// What was looked for.
         looked_for: &'static str,
     },
+    /// A folder holds none of the files a reader takes.
+    #[error("{path}: nothing to ingest: looked for {looked_for}.")]
+    NothingToRead {
+        /// Path given.
+        path: PathBuf,
+        /// What was looked for.
+        looked_for: &'static str,
+    },
     /// A row belongs to another billing period than its delivery.
     #[error(
         "{path}: line {line}: row is for billing period {found}, but the delivery is for {expected}. Files of different months must not be mixed; ingest each period folder on its own."

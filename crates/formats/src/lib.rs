@@ -24,6 +24,7 @@ pub mod aws_cur;
 mod batch;
 pub mod csv_file;
 mod error;
+pub mod focus_file;
 mod read;
 pub mod rows;
 pub mod source;

@@ -25,5 +25,7 @@ mod raw;
 mod reconcile;
 
 pub use error::{Error, Result};
-pub use pipeline::{IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cur};
+pub use pipeline::{
+    IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cur, ingest_focus,
+};
 pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile};

@@ -142,6 +142,29 @@ pub async fn ingest_aws_cur(
     Ok(reports)
 }
 
+/// Ingests FOCUS files (one file, or every FOCUS file in a folder) as one export version:
+/// every billing period the files hold rows of is replaced by their rows, in one commit.
+/// Periods they do not mention are left as they are.
+pub async fn ingest_focus(
+    lake: &Lake,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    check_connection(&options.connection_id)?;
+    let files = billow_formats::focus_file::discover(path)?;
+    let export = Export {
+        files,
+        version: None,
+        period: None,
+        format: "focus",
+    };
+    let open = |path: &Path, options: &ReadOptions| {
+        billow_formats::focus_file::FocusFileReader::open(path, options.clone())
+    };
+    ingest_export(lake, export, open, options, progress).await
+}
+
 /// The files of one export version, read and published together.
 struct Export {
     files: Vec<PathBuf>,

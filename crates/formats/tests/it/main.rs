@@ -1,4 +1,5 @@
 //! Integration tests of the format readers: the broken-delivery corpus and real samples.
 
 mod broken;
+mod focus;
 mod layout;

@@ -1,0 +1,599 @@
+//! FOCUS files from any source: a SaaS vendor's export, another tool's output, a provider's
+//! own FOCUS export. CSV (plain, gzip, zip) or Parquet, FOCUS 1.0 to 1.4.
+//!
+//! The file is already FOCUS, so the reader normalizes spelling, not meaning: columns are
+//! matched by name (case-insensitively, with the renames between versions), `NULL`/`null`/
+//! `None` and empty cells are null, enumeration values take the spec's exact spelling
+//! (`Usage-based` becomes `Usage-Based`), money is parsed exactly from text, date/times are
+//! read in the spellings files use (`2024-09-01 00:00:00` as well as RFC 3339). A value FOCUS
+//! does not allow (an unknown ChargeCategory, a cost that is not a number, a missing
+//! mandatory value) is an error naming the file, line and column; Billow does not guess.
+//!
+//! One file may hold several billing periods (the FOCUS sample holds 2024-09 and one row of
+//! 2024-10); each row goes to its own period, from its BillingPeriodStart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::DataType;
+use billow_focus::enums::{
+    CapacityReservationStatus, ChargeCategory, ChargeClass, ChargeFrequency,
+    CommitmentDiscountCategory, CommitmentDiscountStatus, PricingCategory, ServiceCategory,
+};
+use billow_focus::money::{self, ExactSum};
+use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema, x};
+
+use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
+use crate::csv_file::Record;
+use crate::read::{FileSummary, ReadEvent, ReadOptions};
+use crate::rows::{self, Rows};
+use crate::timestamp::{parse_utc_micros, year_month};
+use crate::{Error, Result};
+
+/// Names a column had in other FOCUS versions (or in provider previews of FOCUS), by the
+/// FOCUS 1.2 name the lake uses.
+const ALIASES: [(&str, &[&str]); 3] = [
+    // 1.3 renamed the two parties; Billow's 1.4 export writes the provider as host and the
+    // publisher as service provider, and reads them back the same way. OCI's 1.0 preview
+    // files say `Provider`, `Publisher` and `InvoiceIssuer`.
+    ("ProviderName", &["HostProviderName", "Provider"]),
+    ("PublisherName", &["ServiceProviderName", "Publisher"]),
+    ("InvoiceIssuerName", &["InvoiceIssuer"]),
+];
+
+/// `x_` columns of provider FOCUS exports that the lake keeps (AWS writes these three).
+const KEPT_X_COLUMNS: [&str; 3] = [x::SERVICE_CODE, x::USAGE_TYPE, x::OPERATION];
+
+/// Cells that mean "no value" in FOCUS files seen in the wild.
+fn is_null(cell: &[u8]) -> bool {
+    matches!(cell, b"" | b"NULL" | b"null" | b"None")
+}
+
+/// The FOCUS version a header follows, from the columns each version introduced or removed.
+fn detect_version(names: &HashMap<String, usize>) -> &'static str {
+    let has = |n: &str| names.contains_key(&n.to_ascii_lowercase());
+    if has("ServiceProviderName") || has("HostProviderName") {
+        if has("ContractApplied") || has("ContractId") {
+            "focus-1.4"
+        } else {
+            "focus-1.3"
+        }
+    } else if has("PricingCurrency") || has("InvoiceId") || has("ServiceSubcategory") {
+        "focus-1.2"
+    } else if has("CapacityReservationId") || has("CommitmentDiscountQuantity") {
+        "focus-1.1"
+    } else {
+        "focus-1.0"
+    }
+}
+
+/// Exact sums per (billing account, charge category), in order of first appearance.
+type Groups = Vec<((String, &'static str), GroupTotals)>;
+
+/// How one lake column is filled from the file.
+#[derive(Clone, Copy)]
+enum Fill {
+    /// From this source column.
+    Column(usize),
+    /// Billow's own value (connection, period, file, line, ingestion, format).
+    Own,
+    /// Not in the file: null.
+    Absent,
+}
+
+/// Reads one FOCUS file into lake batches.
+pub struct FocusFileReader {
+    path: PathBuf,
+    file_name: String,
+    source: Box<dyn Rows>,
+    record: Record,
+    header_len: usize,
+    fills: Vec<Fill>,
+    kinds: Vec<Option<FocusType>>,
+    names: Vec<&'static str>,
+    builder: FocusBatchBuilder,
+    options: ReadOptions,
+    format: &'static str,
+    /// Per lake column: FOCUS requires a value (a null is kept and reported).
+    spec_mandatory: Vec<bool>,
+    /// Nulls met in columns FOCUS requires, per column: an upstream problem to report.
+    nulls_in_mandatory: BTreeMap<&'static str, u64>,
+    /// Per billing period: (billing account, charge category) → exact sums of the cells.
+    totals: BTreeMap<String, Groups>,
+    rows: u64,
+    finished: bool,
+    done: bool,
+}
+
+impl FocusFileReader {
+    /// Opens `path` and reads its header.
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
+        let mut source = rows::open(path)?;
+        let mut header = Record::new();
+        if !source.read(&mut header)? || header.iter().all(|f| f.is_empty()) {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (i, name) in header.iter().enumerate() {
+            let name = String::from_utf8_lossy(name.strip_prefix(b"\xef\xbb\xbf").unwrap_or(name))
+                .trim()
+                .to_ascii_lowercase();
+            if let Some(first) = by_name.insert(name.clone(), i) {
+                return Err(Error::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: name,
+                    first: first + 1,
+                    second: i + 1,
+                });
+            }
+        }
+        let find = |name: &str| -> Option<usize> {
+            by_name
+                .get(&name.to_ascii_lowercase())
+                .copied()
+                .or_else(|| {
+                    ALIASES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .and_then(|(_, aliases)| {
+                            aliases
+                                .iter()
+                                .find_map(|a| by_name.get(&a.to_ascii_lowercase()).copied())
+                        })
+                })
+        };
+        let schema = focus_schema();
+        let mut fills = Vec::with_capacity(schema.fields().len());
+        let mut kinds = Vec::with_capacity(schema.fields().len());
+        let mut names = Vec::with_capacity(schema.fields().len());
+        let mut spec_mandatory = Vec::with_capacity(schema.fields().len());
+        let mut missing = Vec::new();
+        for field in schema.fields() {
+            let name = field.name().as_str();
+            let spec = FOCUS_COLUMNS.iter().find(|c| c.name == name);
+            names.push(spec.map_or("", |c| c.name));
+            spec_mandatory.push(spec.is_some_and(|c| !c.nullable));
+            kinds.push(spec.map(|c| c.kind));
+            let fill = match spec {
+                Some(c) => match find(c.name) {
+                    Some(i) => Fill::Column(i),
+                    None if LAKE_REQUIRED.contains(&c.name) => {
+                        missing.push(c.name);
+                        Fill::Absent
+                    }
+                    None => {
+                        if !c.nullable {
+                            tracing::warn!(
+                                file = %path.display(),
+                                column = c.name,
+                                "the file has no column {}, which FOCUS requires; it stays empty",
+                                c.name
+                            );
+                        }
+                        Fill::Absent
+                    }
+                },
+                None if KEPT_X_COLUMNS.contains(&name) => {
+                    find(name).map_or(Fill::Absent, Fill::Column)
+                }
+                None if matches!(
+                    name,
+                    x::CONNECTION_ID
+                        | x::BILLING_PERIOD
+                        | x::SOURCE_FORMAT
+                        | x::SOURCE_FILE
+                        | x::SOURCE_LINE
+                        | x::INGESTION_ID
+                ) =>
+                {
+                    Fill::Own
+                }
+                None => Fill::Absent,
+            };
+            fills.push(fill);
+        }
+        if !missing.is_empty() {
+            return Err(Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: missing.join(", "),
+                hint: "Billow needs these FOCUS columns to place and reconcile every row; export the file again with every mandatory FOCUS column, or ingest the provider's native format instead.",
+            });
+        }
+        let format = detect_version(&by_name);
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(FocusFileReader {
+            path: path.to_path_buf(),
+            file_name,
+            source,
+            record: Record::new(),
+            header_len: header.len(),
+            fills,
+            kinds,
+            names,
+            builder: FocusBatchBuilder::new(options.batch_rows),
+            options,
+            format,
+            spec_mandatory,
+            nulls_in_mandatory: BTreeMap::new(),
+            totals: BTreeMap::new(),
+            rows: 0,
+            finished: false,
+            done: false,
+        })
+    }
+
+    fn map_row(&mut self) -> Result<()> {
+        let schema = focus_schema();
+        let line = self.source.line();
+        let path = &self.path;
+        let record = &self.record;
+        let bad = |column: &str, raw: &[u8], expected: &'static str, hint: &'static str| {
+            bad_value(path, line, column, raw, expected, hint)
+        };
+        let text = |i: usize| -> Result<Option<&str>> {
+            match cell(record, self.fills[i]) {
+                None => Ok(None),
+                Some(raw) => std::str::from_utf8(raw).map(Some).map_err(|_| {
+                    bad(
+                        self.names[i],
+                        raw,
+                        "UTF-8 text",
+                        "The file is damaged or was re-encoded; export it again as UTF-8.",
+                    )
+                }),
+            }
+        };
+        let nulls = &mut self.nulls_in_mandatory;
+        let mut required = |i: usize, present: bool| -> Result<()> {
+            if present {
+                return Ok(());
+            }
+            if !schema.field(i).is_nullable() {
+                return Err(bad(
+                    self.names[i],
+                    b"",
+                    "a value (Billow needs this column on every row)",
+                    "Fill the column in the export, or ingest the provider's native format instead.",
+                ));
+            }
+            if self.spec_mandatory[i] {
+                *nulls.entry(self.names[i]).or_default() += 1;
+            }
+            Ok(())
+        };
+        let period_start = schema.index_of("BillingPeriodStart")?;
+        let Some(raw) = cell(record, self.fills[period_start]) else {
+            return Err(bad(
+                "BillingPeriodStart",
+                b"",
+                "the start of the billing period",
+                "FOCUS requires BillingPeriodStart on every row.",
+            ));
+        };
+        let Some(start) = parse_utc_micros(raw) else {
+            return Err(bad(
+                "BillingPeriodStart",
+                raw,
+                "a date/time like 2024-09-01T00:00:00Z",
+                "The cell is not a date/time; check that the columns are not shifted.",
+            ));
+        };
+        let period = year_month(start);
+        let builder = &mut self.builder;
+        for (i, field) in schema.fields().iter().enumerate() {
+            let name = field.name().as_str();
+            match (self.fills[i], self.kinds[i]) {
+                (Fill::Own, _) => match name {
+                    x::CONNECTION_ID => builder.str(i, Some(&self.options.connection_id)),
+                    x::BILLING_PERIOD => builder.str(i, Some(&period)),
+                    x::SOURCE_FORMAT => builder.str(i, Some(self.format)),
+                    x::SOURCE_FILE => builder.str(i, Some(&self.file_name)),
+                    x::INGESTION_ID => builder.str(i, Some(&self.options.ingestion_id)),
+                    _ => builder.int(i, Some(line as i64)),
+                },
+                (_, Some(FocusType::Decimal)) => {
+                    let value = match cell(record, self.fills[i]) {
+                        None => None,
+                        Some(raw) => Some(money::parse_decimal(raw).map_err(|_| {
+                            bad(
+                                name,
+                                raw,
+                                "a decimal number within ±10^15 (like 0.0123 or 7.0E-10)",
+                                "The cell is not a number; check that the columns are not shifted, or export the file again.",
+                            )
+                        })?.value),
+                    };
+                    required(i, value.is_some())?;
+                    builder.dec(i, value);
+                }
+                (_, Some(FocusType::DateTime)) => {
+                    let value = match cell(record, self.fills[i]) {
+                        None => None,
+                        Some(raw) => Some(parse_utc_micros(raw).ok_or_else(|| {
+                            bad(
+                                name,
+                                raw,
+                                "a UTC date/time like 2024-09-01T00:00:00Z or 2024-09-01 00:00:00",
+                                "The cell is not a UTC date/time; check that the columns are not shifted.",
+                            )
+                        })?),
+                    };
+                    required(i, value.is_some())?;
+                    builder.ts(i, value);
+                }
+                (_, Some(FocusType::Json)) => {
+                    let value = text(i)?;
+                    if let Some(v) = value
+                        && serde_json::from_str::<serde_json::Value>(v)
+                            .map(|j| !j.is_object())
+                            .unwrap_or(true)
+                    {
+                        return Err(bad(
+                            name,
+                            v.as_bytes(),
+                            "a JSON object",
+                            "FOCUS key-value columns hold a JSON object; the cell is damaged or shifted.",
+                        ));
+                    }
+                    builder.str(i, value);
+                }
+                _ if field.data_type() == &DataType::Utf8 => {
+                    let value = match text(i)? {
+                        Some(v) => Some(canonical(name, v).ok_or_else(|| {
+                            bad(
+                                name,
+                                v.as_bytes(),
+                                "a value the FOCUS specification lists for this column",
+                                "The value is not FOCUS; check that the columns are not shifted, or map the value in the exporting tool.",
+                            )
+                        })?),
+                        None => None,
+                    };
+                    required(i, value.is_some())?;
+                    builder.str(i, value);
+                }
+                _ => builder.int(i, None),
+            }
+        }
+        builder.end_row();
+        self.add_to_totals(period)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Adds the row's BilledCost and EffectiveCost cells to the exact source totals of its
+    /// (period, billing account, charge category).
+    fn add_to_totals(&mut self, period: String) -> Result<()> {
+        let schema = focus_schema();
+        // The row was mapped, so these cells are valid UTF-8, a FOCUS category and decimals.
+        let account = cell(
+            &self.record,
+            self.fills[schema.index_of("BillingAccountId")?],
+        )
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default();
+        let category = cell(&self.record, self.fills[schema.index_of("ChargeCategory")?])
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| {
+                ChargeCategory::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .find(|v| v.eq_ignore_ascii_case(c))
+            })
+            .unwrap_or("Usage");
+        let billed =
+            cell(&self.record, self.fills[schema.index_of("BilledCost")?]).map(<[u8]>::to_vec);
+        let effective =
+            cell(&self.record, self.fills[schema.index_of("EffectiveCost")?]).map(<[u8]>::to_vec);
+        let groups = self.totals.entry(period).or_default();
+        let i = match groups
+            .iter()
+            .position(|((a, c), _)| *c == category && *a == account)
+        {
+            Some(i) => i,
+            None => {
+                groups.push(((account, category), GroupTotals::default()));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[i].1;
+        let overflow = |_| Error::TotalOverflow {
+            path: self.path.clone(),
+            column: "cost",
+        };
+        add(&mut g.billed, billed.as_deref()).map_err(overflow)?;
+        add(&mut g.effective, effective.as_deref()).map_err(overflow)?;
+        g.rows += 1;
+        Ok(())
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        while !self.finished && self.builder.len() < self.options.batch_rows {
+            if !self.source.read(&mut self.record)? {
+                self.finished = true;
+                break;
+            }
+            if self.record.len() == 1 && self.record.get(0) == Some(b"") {
+                continue;
+            }
+            if self.record.len() != self.header_len {
+                return Err(Error::Csv {
+                    path: self.path.clone(),
+                    line: self.source.line(),
+                    detail: format!(
+                        "expected {} fields like the header, found {}",
+                        self.header_len,
+                        self.record.len()
+                    ),
+                });
+            }
+            self.map_row()?;
+        }
+        Ok(())
+    }
+}
+
+fn bad_value(
+    path: &Path,
+    line: u64,
+    column: &str,
+    raw: &[u8],
+    expected: &'static str,
+    hint: &'static str,
+) -> Error {
+    Error::BadValue {
+        path: path.to_path_buf(),
+        line,
+        column: column.to_string(),
+        found: String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned(),
+        expected,
+        hint,
+    }
+}
+
+/// A cell's text, or `None` for the null spellings.
+fn cell(record: &Record, fill: Fill) -> Option<&[u8]> {
+    match fill {
+        Fill::Column(i) => record
+            .get(i)
+            .map(<[u8]>::trim_ascii)
+            .filter(|c| !is_null(c)),
+        _ => None,
+    }
+}
+
+/// The spec's spelling of an enumeration value, matched case-insensitively (`None` when the
+/// column has no such value); other columns pass through.
+fn canonical<'v>(column: &str, value: &'v str) -> Option<&'v str> {
+    fn find<T: Copy>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+        value: &str,
+    ) -> Option<&'static str> {
+        all.iter()
+            .map(|v| as_str(*v))
+            .find(|a| a.eq_ignore_ascii_case(value))
+    }
+    match column {
+        "ChargeCategory" => find(ChargeCategory::ALL, ChargeCategory::as_str, value),
+        "ChargeClass" => find(ChargeClass::ALL, ChargeClass::as_str, value),
+        "ChargeFrequency" => find(ChargeFrequency::ALL, ChargeFrequency::as_str, value),
+        "PricingCategory" => find(PricingCategory::ALL, PricingCategory::as_str, value),
+        "CommitmentDiscountCategory" => find(
+            CommitmentDiscountCategory::ALL,
+            CommitmentDiscountCategory::as_str,
+            value,
+        ),
+        "CommitmentDiscountStatus" => find(
+            CommitmentDiscountStatus::ALL,
+            CommitmentDiscountStatus::as_str,
+            value,
+        ),
+        "CapacityReservationStatus" => find(
+            CapacityReservationStatus::ALL,
+            CapacityReservationStatus::as_str,
+            value,
+        ),
+        "ServiceCategory" => find(ServiceCategory::ALL, ServiceCategory::as_str, value),
+        _ => Some(value),
+    }
+}
+
+/// Adds a cell already checked to be a decimal.
+fn add(sum: &mut ExactSum, cell: Option<&[u8]>) -> std::result::Result<(), money::DecimalError> {
+    match cell {
+        Some(text) => sum.add_text(text),
+        None => Ok(()),
+    }
+}
+
+impl Iterator for FocusFileReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Err(e) = self.fill() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        if !self.builder.is_empty() {
+            return Some(
+                self.builder
+                    .finish()
+                    .map(ReadEvent::Batch)
+                    .map_err(Error::from),
+            );
+        }
+        self.done = true;
+        for (column, rows) in &self.nulls_in_mandatory {
+            tracing::warn!(
+                file = %self.path.display(),
+                column,
+                rows,
+                "{column} is empty on {rows} row(s) although FOCUS requires a value; kept as \
+                 the file says (an upstream problem for its exporter)"
+            );
+        }
+        let totals = std::mem::take(&mut self.totals)
+            .into_iter()
+            .map(|(period, groups)| {
+                let mut t = SourceTotals::default();
+                for ((account, category), g) in groups {
+                    t.groups.insert((account, category.to_string()), g);
+                }
+                (period, t)
+            })
+            .collect();
+        Some(Ok(ReadEvent::FileDone(FileSummary {
+            file: self.path.clone(),
+            rows: self.rows,
+            totals,
+            source_format: self.format,
+        })))
+    }
+}
+
+/// The FOCUS files at `path`: the file itself, or every `.csv`, `.csv.gz`, `.zip` and
+/// `.parquet` file directly in the folder, in name order.
+pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            p.is_file()
+                && [".csv", ".csv.gz", ".zip", ".parquet"]
+                    .iter()
+                    .any(|ext| name.ends_with(ext))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::NothingToRead {
+            path: path.to_path_buf(),
+            looked_for: "FOCUS files (.csv, .csv.gz, .zip or .parquet) directly in this folder",
+        });
+    }
+    Ok(files)
+}

@@ -1,0 +1,128 @@
+//! FOCUS files from other tools: what is only spelling is normalized, what is wrong is an
+//! error naming the file, line and column.
+
+use std::path::Path;
+
+use billow_formats::focus_file::{FocusFileReader, discover};
+use billow_formats::{Error, ReadEvent, ReadOptions};
+
+const HEADER: &str = "BilledCost,BillingAccountId,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,ChargeCategory,ChargeFrequency,ChargePeriodEnd,ChargePeriodStart,EffectiveCost,Tags";
+
+fn row(category: &str, tags: &str) -> String {
+    format!(
+        "1.25,acct,USD,2025-02-01T00:00:00Z,2025-01-01T00:00:00Z,{category},usage-based,2025-01-02 00:00:00,2025-01-01 00:00:00,NULL,{tags}"
+    )
+}
+
+fn read(dir: &Path, text: &str) -> Result<Vec<arrow::array::RecordBatch>, Error> {
+    let p = dir.join("vendor.csv");
+    std::fs::write(&p, text).unwrap();
+    let mut batches = Vec::new();
+    for e in FocusFileReader::open(&p, ReadOptions::new("c", "i"))? {
+        if let ReadEvent::Batch(b) = e? {
+            batches.push(b);
+        }
+    }
+    Ok(batches)
+}
+
+#[test]
+fn spelling_is_normalized_and_nulls_are_nulls() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{HEADER}\n{}\n",
+        row("usage", "\"{\"\"team\"\":\"\"a\"\"}\"")
+    );
+    let e = read(dir.path(), &text).unwrap_err();
+    // EffectiveCost is NULL: Billow needs it to reconcile, so the row is refused.
+    match e {
+        Error::BadValue { line, column, .. } => {
+            assert_eq!((line, column.as_str()), (2, "EffectiveCost"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = text.replace(",NULL,", ",1.25,");
+    let batches = read(dir.path(), &text).unwrap();
+    let b = &batches[0];
+    let text = |name: &str| {
+        b.column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .unwrap()
+            .value(0)
+            .to_string()
+    };
+    assert_eq!(text("ChargeCategory"), "Usage");
+    assert_eq!(text("ChargeFrequency"), "Usage-Based");
+    assert_eq!(
+        text("x_BillingPeriod"),
+        "2025-01",
+        "from BillingPeriodStart"
+    );
+    assert_eq!(text("x_SourceFormat"), "focus-1.0");
+    let start = b
+        .column_by_name("ChargePeriodStart")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+        .unwrap()
+        .value(0);
+    assert_eq!(start, 1_735_689_600_000_000, "2025-01-01 00:00:00 is UTC");
+}
+
+#[test]
+fn a_value_focus_does_not_list_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{HEADER}\n{}\n{}\n",
+        row("Usage", "").replace(",NULL,", ",1,"),
+        row("Consumption", "").replace(",NULL,", ",1,")
+    );
+    match read(dir.path(), &text).unwrap_err() {
+        Error::BadValue {
+            line,
+            column,
+            found,
+            ..
+        } => assert_eq!(
+            (line, column.as_str(), found.as_str()),
+            (3, "ChargeCategory", "Consumption")
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tags_that_are_not_a_json_object_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{HEADER}\n{}\n",
+        row("Usage", "team=a").replace(",NULL,", ",1,")
+    );
+    match read(dir.path(), &text).unwrap_err() {
+        Error::BadValue { column, .. } => assert_eq!(column, "Tags"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn missing_columns_billow_needs_are_listed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "BilledCost,ChargeCategory\n1,Usage\n";
+    match read(dir.path(), text).unwrap_err() {
+        Error::MissingColumn { column, .. } => {
+            for needed in ["BillingAccountId", "BillingPeriodStart", "EffectiveCost"] {
+                assert!(column.contains(needed), "{column}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_empty_folder_says_what_it_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = discover(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("FOCUS files"), "{e}");
+}
