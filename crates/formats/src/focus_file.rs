@@ -25,7 +25,7 @@ use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, ReadEvent, ReadOptions};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -512,27 +512,20 @@ fn add(sum: &mut ExactSum, cell: Option<&[u8]>) -> std::result::Result<(), money
     }
 }
 
-impl Iterator for FocusFileReader {
-    type Item = Result<ReadEvent>;
+impl FillBatches for FocusFileReader {
+    fn fill(&mut self) -> Result<()> {
+        FocusFileReader::fill(self)
+    }
 
-    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Err(e) = self.fill() {
-            self.done = true;
-            return Some(Err(e));
-        }
-        if !self.builder.is_empty() {
-            return Some(
-                self.builder
-                    .finish()
-                    .map(ReadEvent::Batch)
-                    .map_err(Error::from),
-            );
-        }
-        self.done = true;
+    fn builder(&mut self) -> &mut FocusBatchBuilder {
+        &mut self.builder
+    }
+
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
+    }
+
+    fn summary(&mut self) -> FileSummary {
         for (column, rows) in &self.nulls_in_mandatory {
             tracing::warn!(
                 file = %self.path.display(),
@@ -552,12 +545,21 @@ impl Iterator for FocusFileReader {
                 (period, t)
             })
             .collect();
-        Some(Ok(ReadEvent::FileDone(FileSummary {
+        FileSummary {
             file: self.path.clone(),
             rows: self.rows,
             totals,
             source_format: self.format,
-        })))
+        }
+    }
+}
+
+impl Iterator for FocusFileReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        next_event(self)
     }
 }
 

@@ -77,6 +77,36 @@ pub struct FileSummary {
     pub source_format: &'static str,
 }
 
+/// A file reader that fills batches row by row; [`next_event`] makes it the event iterator
+/// every reader is.
+pub(crate) trait FillBatches {
+    /// Reads rows until a batch is full or the file ends.
+    fn fill(&mut self) -> Result<()>;
+    /// The batch being filled.
+    fn builder(&mut self) -> &mut crate::batch::FocusBatchBuilder;
+    /// Whether the file's last event (its summary or an error) was returned.
+    fn done(&mut self) -> &mut bool;
+    /// What the whole file held; asked once, after its last batch.
+    fn summary(&mut self) -> FileSummary;
+}
+
+/// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+pub(crate) fn next_event(reader: &mut impl FillBatches) -> Option<Result<ReadEvent>> {
+    if *reader.done() {
+        return None;
+    }
+    if let Err(e) = reader.fill() {
+        *reader.done() = true;
+        return Some(Err(e));
+    }
+    let builder = reader.builder();
+    if !builder.is_empty() {
+        return Some(builder.finish().map(ReadEvent::Batch).map_err(Error::from));
+    }
+    *reader.done() = true;
+    Some(Ok(ReadEvent::FileDone(reader.summary())))
+}
+
 /// Receives the events of the files one decoding thread reads, in order.
 pub trait Consumer: Send {
     /// The consumer's error; a reader's error converts into it.

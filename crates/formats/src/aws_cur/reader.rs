@@ -12,7 +12,7 @@ use super::SOURCE_FORMAT;
 use super::services::service_category;
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, ReadEvent, ReadOptions};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -1203,28 +1203,21 @@ impl CurFileReader {
     }
 }
 
-impl Iterator for CurFileReader {
-    type Item = Result<ReadEvent>;
+impl FillBatches for CurFileReader {
+    fn fill(&mut self) -> Result<()> {
+        CurFileReader::fill(self)
+    }
 
-    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Err(e) = self.fill() {
-            self.done = true;
-            return Some(Err(e));
-        }
-        if !self.builder.is_empty() {
-            return Some(
-                self.builder
-                    .finish()
-                    .map(ReadEvent::Batch)
-                    .map_err(Error::from),
-            );
-        }
-        self.done = true;
-        Some(Ok(ReadEvent::FileDone(FileSummary {
+    fn builder(&mut self) -> &mut FocusBatchBuilder {
+        &mut self.builder
+    }
+
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
+    }
+
+    fn summary(&mut self) -> FileSummary {
+        FileSummary {
             file: self.path.clone(),
             rows: self.rows,
             // Every row of a CUR file is of one billing period (checked per row).
@@ -1234,7 +1227,16 @@ impl Iterator for CurFileReader {
                 std::collections::BTreeMap::from([(self.period_text.1.clone(), self.totals())])
             },
             source_format: self.cols.spelling.source_format(),
-        })))
+        }
+    }
+}
+
+impl Iterator for CurFileReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        next_event(self)
     }
 }
 
