@@ -122,6 +122,9 @@ enum IngestSource {
     /// provider's FOCUS export: one file or a folder of them. Every billing period the files
     /// hold is replaced.
     Focus(IngestArgs),
+    /// Oracle Cloud cost reports (reports/cost-csv, .csv or .csv.gz): one file or a folder
+    /// with all report files of the months to replace.
+    Oci(IngestArgs),
 }
 
 #[derive(Args)]
@@ -333,6 +336,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (format, args) = match source {
                 IngestSource::AwsCur(args) => (Format::AwsCur, args),
                 IngestSource::Focus(args) => (Format::Focus, args),
+                IngestSource::Oci(args) => (Format::Oci, args),
             };
             let lake = open_lake(&cli.data_dir).await?;
             let reports = ingest(
@@ -605,6 +609,7 @@ impl Progress for BarProgress {
 enum Format {
     AwsCur,
     Focus,
+    Oci,
 }
 
 async fn ingest(
@@ -641,6 +646,7 @@ async fn ingest(
     let result = match format {
         Format::AwsCur => billow_ingest::ingest_aws_cur(lake, path, &options, &progress).await,
         Format::Focus => billow_ingest::ingest_focus(lake, path, &options, &progress).await,
+        Format::Oci => billow_ingest::ingest_oci(lake, path, &options, &progress).await,
     };
     progress.bar.finish_and_clear();
     result.with_context(|| {

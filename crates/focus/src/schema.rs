@@ -224,9 +224,18 @@ pub fn focus_column(name: &str) -> Option<&'static Column> {
 /// Index of a column in [`focus_schema`]. Panics only on a name that is not in the schema,
 /// which is a programming error caught by tests.
 pub fn index_of(name: &str) -> usize {
-    match focus_schema().index_of(name) {
-        Ok(i) => i,
-        Err(_) => panic!("{name} is not a column of the focus schema"),
+    static INDEX: OnceLock<std::collections::HashMap<String, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        focus_schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().clone(), i))
+            .collect()
+    });
+    match index.get(name) {
+        Some(&i) => i,
+        None => panic!("{name} is not a column of the focus schema"),
     }
 }
 

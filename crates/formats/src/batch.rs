@@ -162,3 +162,20 @@ impl SourceTotals {
         self.groups.values().map(|g| g.rows).sum()
     }
 }
+
+/// Appends `s` to `out` as a JSON string literal (for Tags objects built cell by cell).
+pub(crate) fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

@@ -566,36 +566,8 @@ impl Iterator for FocusFileReader {
 /// The FOCUS files at `path`: the file itself, or every `.csv`, `.csv.gz`, `.zip` and
 /// `.parquet` file directly in the folder, in name order.
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            p.is_file()
-                && [".csv", ".csv.gz", ".zip", ".parquet"]
-                    .iter()
-                    .any(|ext| name.ends_with(ext))
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::NothingToRead {
-            path: path.to_path_buf(),
-            looked_for: "FOCUS files (.csv, .csv.gz, .zip or .parquet) directly in this folder",
-        });
-    }
-    Ok(files)
+    rows::discover(
+        path,
+        "FOCUS files (.csv, .csv.gz, .zip or .parquet) directly in this folder",
+    )
 }

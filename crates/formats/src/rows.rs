@@ -249,3 +249,41 @@ fn text_column(column: &ArrayRef) -> std::result::Result<Vec<Option<String>>, (u
     }
     Ok(out)
 }
+
+/// The tabular files at `path`: the file itself, or every `.csv`, `.csv.gz`, `.zip` and
+/// `.parquet` file directly in the folder, in name order; `looked_for` says what was expected
+/// when there is none.
+pub fn discover(path: &Path, looked_for: &'static str) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            p.is_file()
+                && [".csv", ".csv.gz", ".zip", ".parquet"]
+                    .iter()
+                    .any(|ext| name.ends_with(ext))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::NothingToRead {
+            path: path.to_path_buf(),
+            looked_for,
+        });
+    }
+    Ok(files)
+}

@@ -165,6 +165,31 @@ pub async fn ingest_focus(
     ingest_export(lake, export, open, options, progress).await
 }
 
+/// Ingests OCI cost reports (one file, or every report file in a folder). OCI appends report
+/// files through the month, so give it all files of the months to replace: each month they
+/// hold rows of is replaced by their rows, in one commit.
+pub async fn ingest_oci(
+    lake: &Lake,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    check_connection(&options.connection_id)?;
+    let export = Export {
+        files: billow_formats::rows::discover(
+            path,
+            "OCI cost report files (reports_cost-csv_*.csv or .csv.gz) directly in this folder",
+        )?,
+        version: None,
+        period: None,
+        format: billow_formats::oci::SOURCE_FORMAT,
+    };
+    let open = |path: &Path, options: &ReadOptions| {
+        billow_formats::oci::OciCostReader::open(path, options.clone())
+    };
+    ingest_export(lake, export, open, options, progress).await
+}
+
 /// The files of one export version, read and published together.
 struct Export {
     files: Vec<PathBuf>,

@@ -10,7 +10,7 @@ use billow_focus::schema::{index_of, x};
 
 use super::SOURCE_FORMAT;
 use super::services::service_category;
-use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
+use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
 use crate::rows::{self, Rows};
@@ -1388,22 +1388,6 @@ fn non_empty_str(record: &Record, i: Option<usize>) -> Option<&str> {
     } else {
         std::str::from_utf8(raw).ok()
     }
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Billing period (`YYYY-MM`) of a single CUR file, from its first data row.

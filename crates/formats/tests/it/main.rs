@@ -3,3 +3,4 @@
 mod broken;
 mod focus;
 mod layout;
+mod oci;

@@ -653,3 +653,54 @@ async fn billows_own_focus_1_4_parquet_export_ingests_back_to_the_same_rows() {
     assert_eq!(a, b);
     assert_reconciles_exactly_to(&lake, "reread", &d.expected).await;
 }
+
+#[tokio::test]
+async fn oci_cost_report_keeps_its_eighteen_decimal_total_and_reconciles_within_the_bound() {
+    let Some(file) = sample("focus_converters/oci/reports_cost-csv_0000000030000269.csv") else {
+        eprintln!("shared samples not present; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path()).await;
+    let reports = billow_ingest::ingest_oci(&lake, &file, &IngestOptions::new("oci"), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        (reports[0].key.billing_period.as_str(), reports[0].rows),
+        ("2023-11", 506)
+    );
+    let exact: billow_focus::money::ExactSum =
+        reports[0]
+            .totals
+            .groups
+            .values()
+            .fold(Default::default(), |mut s, g| {
+                s.merge(&g.billed).unwrap();
+                s
+            });
+    assert_eq!(exact.to_decimal_string(), "2.523589325400648027"); // TOTALS.md
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].status,
+        ReconcileStatus::WithinRoundingBound,
+        "{rows:?}"
+    );
+    // Eight services, each a FOCUS category; mixed `10:00Z` / `11:00:00Z` times parsed.
+    let services = lake.costs(None, None, &GroupBy::Service).await.unwrap();
+    assert_eq!(services.len(), 8);
+    let categories = lake
+        .sql(
+            "SELECT DISTINCT ServiceCategory FROM focus WHERE ServiceName = 'MYSQL' \
+             AND ChargePeriodEnd > ChargePeriodStart",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        billow_lake::string_column(&categories[0], 0)
+            .unwrap()
+            .value(0),
+        "Databases"
+    );
+}

@@ -1,0 +1,483 @@
+//! Oracle Cloud Infrastructure cost reports (`reports/cost-csv/*.csv.gz`): one row per
+//! resource, SKU and hour, columns `lineItem/*`, `product/*`, `usage/*`, `cost/*` and one
+//! `tags/<namespace>.<key>` column per tag.
+//!
+//! OCI writes numbers with 18 decimals; they are rounded half-even to the lake's 12 and the
+//! exact source sums are kept, so `reconcile` states the rounding bound. Timestamps mix
+//! `2023-11-13T10:00Z` and `2023-11-13T11:00:00Z` in one row. OCI appends new report files
+//! through the month; an ingestion is given all files of the months it replaces.
+//!
+//! The cost report prices at the customer's own rate (`cost/unitPrice`) and has no list
+//! price, so ListCost and ContractedCost equal BilledCost; it has no amortization either,
+//! so EffectiveCost equals BilledCost. Corrections (`lineItem/isCorrection=true`) keep
+//! their sign and get ChargeClass `Correction`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use billow_focus::money::{self, ExactSum};
+use billow_focus::schema::{index_of, x};
+
+use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
+use crate::csv_file::Record;
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
+use crate::rows::{self, Rows};
+use crate::timestamp::{parse_utc_micros, year_month};
+use crate::{Error, Result};
+
+/// `x_SourceFormat` of OCI cost report rows.
+pub const SOURCE_FORMAT: &str = "oci-cost-report";
+
+/// The columns the mapping reads, by header name.
+struct Columns {
+    tenant: usize,
+    start: usize,
+    end: usize,
+    service: usize,
+    cost: usize,
+    currency: usize,
+    compartment_id: Option<usize>,
+    compartment_name: Option<usize>,
+    region: Option<usize>,
+    availability_domain: Option<usize>,
+    resource_id: Option<usize>,
+    quantity: Option<usize>,
+    sku: Option<usize>,
+    description: Option<usize>,
+    unit_price: Option<usize>,
+    unit: Option<usize>,
+    overage_cost: Option<usize>,
+    overage_flag: Option<usize>,
+    correction: Option<usize>,
+    reference: Option<usize>,
+    /// (tag key, column)
+    tags: Vec<(String, usize)>,
+}
+
+impl Columns {
+    fn resolve(path: &Path, header: &Record) -> Result<Self> {
+        let mut by_name: HashMap<&[u8], usize> = HashMap::new();
+        for (i, name) in header.iter().enumerate() {
+            let name = name.strip_prefix(b"\xef\xbb\xbf").unwrap_or(name);
+            if let Some(first) = by_name.insert(name, i) {
+                return Err(Error::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: String::from_utf8_lossy(name).into_owned(),
+                    first: first + 1,
+                    second: i + 1,
+                });
+            }
+        }
+        let find = |name: &str| by_name.get(name.as_bytes()).copied();
+        let require = |name: &'static str| {
+            find(name).ok_or_else(|| Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.into(),
+                hint: "Billow reads OCI cost reports (reports/cost-csv); check that this is one, not a usage report or a FOCUS report.",
+            })
+        };
+        let tags = header
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                name.strip_prefix(b"tags/")
+                    .map(|key| (String::from_utf8_lossy(key).into_owned(), i))
+            })
+            .collect();
+        Ok(Columns {
+            tenant: require("lineItem/tenantId")?,
+            start: require("lineItem/intervalUsageStart")?,
+            end: require("lineItem/intervalUsageEnd")?,
+            service: require("product/service")?,
+            cost: require("cost/myCost")?,
+            currency: require("cost/currencyCode")?,
+            compartment_id: find("product/compartmentId"),
+            compartment_name: find("product/compartmentName"),
+            region: find("product/region"),
+            availability_domain: find("product/availabilityDomain"),
+            resource_id: find("product/resourceId"),
+            quantity: find("usage/billedQuantity"),
+            sku: find("cost/productSku"),
+            description: find("product/Description"),
+            unit_price: find("cost/unitPrice"),
+            unit: find("cost/skuUnitDescription"),
+            overage_cost: find("cost/myCostOverage"),
+            overage_flag: find("cost/overageFlag"),
+            correction: find("lineItem/isCorrection"),
+            reference: find("lineItem/referenceNo"),
+            tags,
+        })
+    }
+}
+
+/// FOCUS ServiceCategory of an OCI `product/service`.
+pub fn service_category(service: &str) -> &'static str {
+    match service {
+        "COMPUTE" | "CONTAINER_ENGINE" | "FUNCTIONS" => "Compute",
+        "DATABASE" | "MYSQL" | "NOSQL" | "POSTGRESQL" | "EXADATA" => "Databases",
+        "BLOCK_STORAGE" | "OBJECTSTORE" | "FILE_STORAGE" | "ARCHIVE_STORAGE" => "Storage",
+        "NETWORK" | "LOAD_BALANCER" | "FASTCONNECT" | "DNS" => "Networking",
+        "TELEMETRY" | "LOGGING" | "MONITORING" | "NOTIFICATIONS" => "Management and Governance",
+        "ORACLE_STREAMING_SERVICE" | "INTEGRATION" | "API_GATEWAY" => "Integration",
+        "ANALYTICS" | "DATA_FLOW" | "DATA_SCIENCE" => "Analytics",
+        "VAULT" | "WAF" | "CLOUD_GUARD" | "BASTION" => "Security",
+        _ => "Other",
+    }
+}
+
+/// Reads one OCI cost report file into lake batches.
+pub struct OciCostReader {
+    path: PathBuf,
+    file_name: String,
+    source: Box<dyn Rows>,
+    record: Record,
+    header_len: usize,
+    cols: Columns,
+    builder: FocusBatchBuilder,
+    options: ReadOptions,
+    /// Per billing period and billing account: exact sums (all OCI rows are Usage).
+    totals: BTreeMap<String, BTreeMap<String, GroupTotals>>,
+    tag_json: String,
+    rows: u64,
+    finished: bool,
+    done: bool,
+}
+
+impl OciCostReader {
+    /// Opens `path` and reads its header.
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
+        let mut source = rows::open(path)?;
+        let mut header = Record::new();
+        if !source.read(&mut header)? || header.iter().all(|f| f.is_empty()) {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let cols = Columns::resolve(path, &header)?;
+        Ok(OciCostReader {
+            path: path.to_path_buf(),
+            file_name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            source,
+            record: Record::new(),
+            header_len: header.len(),
+            cols,
+            builder: FocusBatchBuilder::new(options.batch_rows),
+            options,
+            totals: BTreeMap::new(),
+            tag_json: String::new(),
+            rows: 0,
+            finished: false,
+            done: false,
+        })
+    }
+
+    fn map_row(&mut self) -> Result<()> {
+        let c = &self.cols;
+        let cells = Cells {
+            record: &self.record,
+            path: &self.path,
+            line: self.source.line(),
+        };
+        let start = cells.time(c.start, "lineItem/intervalUsageStart")?;
+        let end = cells.time(c.end, "lineItem/intervalUsageEnd")?;
+        let period = year_month(start);
+        let (period_start, period_end) = month_bounds(start);
+        let Some(tenant) = cells.text(Some(c.tenant), "lineItem/tenantId")? else {
+            return Err(cells.bad("lineItem/tenantId", b"", "the tenancy OCID"));
+        };
+        let Some(mut cost) = cells.decimal(Some(c.cost), "cost/myCost")? else {
+            return Err(cells.bad("cost/myCost", b"", "the row's cost"));
+        };
+        let overage = cells.raw(c.overage_flag).eq_ignore_ascii_case(b"true");
+        if overage {
+            cost += cells
+                .decimal(c.overage_cost, "cost/myCostOverage")?
+                .unwrap_or(0);
+        }
+        let correction = cells.raw(c.correction).eq_ignore_ascii_case(b"true");
+        let service = cells
+            .text(Some(c.service), "product/service")?
+            .unwrap_or("Other");
+        let currency = cells
+            .text(Some(c.currency), "cost/currencyCode")?
+            .unwrap_or("USD");
+        let quantity = cells.decimal(c.quantity, "usage/billedQuantity")?;
+        let unit_price = cells.decimal(c.unit_price, "cost/unitPrice")?;
+        let unit = cells
+            .text(c.unit, "cost/skuUnitDescription")?
+            .map(billow_focus::units::normalize);
+        let region = cells.text(c.region, "product/region")?;
+        let resource = cells.text(c.resource_id, "product/resourceId")?;
+        let compartment = cells.text(c.compartment_id, "product/compartmentId")?;
+        let compartment_name = cells.text(c.compartment_name, "product/compartmentName")?;
+        let sku = cells.text(c.sku, "cost/productSku")?;
+        let description = cells.text(c.description, "product/Description")?;
+        let zone = cells.text(c.availability_domain, "product/availabilityDomain")?;
+        let reference = cells.text(c.reference, "lineItem/referenceNo")?;
+        let tags = {
+            let json = &mut self.tag_json;
+            json.clear();
+            for (key, col) in &c.tags {
+                let value = cells.record.get(*col).unwrap_or_default();
+                if value.is_empty() {
+                    continue;
+                }
+                json.push(if json.is_empty() { '{' } else { ',' });
+                push_json_string(json, key);
+                json.push(':');
+                push_json_string(json, &String::from_utf8_lossy(value));
+            }
+            if !json.is_empty() {
+                json.push('}');
+            }
+            &self.tag_json
+        };
+
+        let b = &mut self.builder;
+        let ix = |name: &str| index_of(name);
+        b.str(ix("AvailabilityZone"), zone);
+        b.dec(ix("BilledCost"), Some(cost));
+        b.str(ix("BillingAccountId"), Some(tenant));
+        b.str(ix("BillingAccountName"), None);
+        b.str(ix("BillingAccountType"), Some("Tenancy"));
+        b.str(ix("BillingCurrency"), Some(currency));
+        b.ts(ix("BillingPeriodEnd"), Some(period_end));
+        b.ts(ix("BillingPeriodStart"), Some(period_start));
+        b.str(ix("CapacityReservationId"), None);
+        b.str(ix("CapacityReservationStatus"), None);
+        b.str(ix("ChargeCategory"), Some("Usage"));
+        b.str(ix("ChargeClass"), correction.then_some("Correction"));
+        b.str(ix("ChargeDescription"), description);
+        b.str(ix("ChargeFrequency"), Some("Usage-Based"));
+        b.ts(ix("ChargePeriodEnd"), Some(end));
+        b.ts(ix("ChargePeriodStart"), Some(start));
+        for name in [
+            "CommitmentDiscountCategory",
+            "CommitmentDiscountId",
+            "CommitmentDiscountName",
+            "CommitmentDiscountStatus",
+            "CommitmentDiscountType",
+            "CommitmentDiscountUnit",
+        ] {
+            b.str(ix(name), None);
+        }
+        b.dec(ix("CommitmentDiscountQuantity"), None);
+        b.dec(ix("ConsumedQuantity"), quantity);
+        b.str(ix("ConsumedUnit"), quantity.and(unit.as_deref()));
+        b.dec(ix("ContractedCost"), Some(cost));
+        b.dec(ix("ContractedUnitPrice"), unit_price);
+        b.dec(ix("EffectiveCost"), Some(cost));
+        b.str(ix("InvoiceId"), None);
+        b.str(ix("InvoiceIssuerName"), Some("Oracle"));
+        b.dec(ix("ListCost"), Some(cost));
+        b.dec(ix("ListUnitPrice"), unit_price);
+        b.str(ix("PricingCategory"), Some("Standard"));
+        b.str(ix("PricingCurrency"), Some(currency));
+        b.dec(ix("PricingCurrencyContractedUnitPrice"), unit_price);
+        b.dec(ix("PricingCurrencyEffectiveCost"), Some(cost));
+        b.dec(ix("PricingCurrencyListUnitPrice"), unit_price);
+        b.dec(ix("PricingQuantity"), quantity);
+        b.str(ix("PricingUnit"), quantity.and(unit.as_deref()));
+        b.str(ix("ProviderName"), Some("Oracle"));
+        b.str(ix("PublisherName"), Some("Oracle"));
+        b.str(ix("RegionId"), region);
+        b.str(ix("RegionName"), region);
+        b.str(ix("ResourceId"), resource);
+        b.str(ix("ResourceName"), None);
+        b.str(ix("ResourceType"), None);
+        b.str(ix("ServiceCategory"), Some(service_category(service)));
+        b.str(ix("ServiceName"), Some(service));
+        b.str(ix("ServiceSubcategory"), None);
+        b.str(ix("SkuId"), sku);
+        b.str(ix("SkuMeter"), None);
+        b.str(ix("SkuPriceDetails"), None);
+        b.str(ix("SkuPriceId"), sku);
+        b.str(ix("SubAccountId"), compartment);
+        b.str(ix("SubAccountName"), compartment_name);
+        b.str(ix("SubAccountType"), compartment.map(|_| "Compartment"));
+        b.str(ix("Tags"), (!tags.is_empty()).then_some(tags.as_str()));
+        b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
+        b.str(ix(x::BILLING_PERIOD), Some(&period));
+        b.str(ix(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
+        b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
+        b.int(ix(x::SOURCE_LINE), Some(cells.line as i64));
+        b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(ix(x::LINE_ITEM_TYPE), reference.map(|_| "Usage"));
+        b.str(ix(x::SERVICE_CODE), Some(service));
+        b.str(ix(x::USAGE_TYPE), None);
+        b.str(ix(x::OPERATION), None);
+        b.str(ix(x::INVOICING_ENTITY), None);
+        b.end_row();
+
+        // The source's own total: the cost cells' text, summed exactly.
+        let tenant = tenant.to_string();
+        let mut billed = ExactSum::default();
+        let overflow = || Error::TotalOverflow {
+            path: self.path.clone(),
+            column: "cost/myCost",
+        };
+        billed
+            .add_text(cells.raw(Some(c.cost)))
+            .map_err(|_| overflow())?;
+        if overage && !cells.raw(c.overage_cost).is_empty() {
+            billed
+                .add_text(cells.raw(c.overage_cost))
+                .map_err(|_| overflow())?;
+        }
+        let g = self
+            .totals
+            .entry(period)
+            .or_default()
+            .entry(tenant)
+            .or_default();
+        g.billed.merge(&billed).map_err(|_| overflow())?;
+        g.effective.merge(&billed).map_err(|_| overflow())?;
+        g.rows += 1;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        while !self.finished && self.builder.len() < self.options.batch_rows {
+            if !self.source.read(&mut self.record)? {
+                self.finished = true;
+                break;
+            }
+            if self.record.len() == 1 && self.record.get(0) == Some(b"") {
+                continue;
+            }
+            if self.record.len() > self.header_len {
+                return Err(Error::Csv {
+                    path: self.path.clone(),
+                    line: self.source.line(),
+                    detail: format!(
+                        "expected {} fields like the header, found {}",
+                        self.header_len,
+                        self.record.len()
+                    ),
+                });
+            }
+            self.map_row()?;
+        }
+        Ok(())
+    }
+}
+
+/// The cells of the row being mapped, with what an error needs to name them.
+struct Cells<'a> {
+    record: &'a Record,
+    path: &'a Path,
+    line: u64,
+}
+
+impl<'a> Cells<'a> {
+    fn bad(&self, column: &str, raw: &[u8], expected: &'static str) -> Error {
+        Error::BadValue {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            column: column.to_string(),
+            found: String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned(),
+            expected,
+            hint: "The cell is damaged or the columns are shifted; download the report again from the reports bucket.",
+        }
+    }
+
+    fn raw(&self, i: Option<usize>) -> &'a [u8] {
+        i.and_then(|i| self.record.get(i)).unwrap_or_default()
+    }
+
+    fn text(&self, i: Option<usize>, column: &str) -> Result<Option<&'a str>> {
+        let raw = self.raw(i);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        std::str::from_utf8(raw)
+            .map(Some)
+            .map_err(|_| self.bad(column, raw, "UTF-8 text"))
+    }
+
+    fn decimal(&self, i: Option<usize>, column: &str) -> Result<Option<i128>> {
+        let raw = self.raw(i);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        money::parse_decimal(raw)
+            .map(|p| Some(p.value))
+            .map_err(|_| self.bad(column, raw, "a decimal number within ±10^15"))
+    }
+
+    fn time(&self, i: usize, column: &str) -> Result<i64> {
+        let raw = self.raw(Some(i));
+        parse_utc_micros(raw).ok_or_else(|| {
+            self.bad(
+                column,
+                raw,
+                "a UTC date/time like 2023-11-13T10:00Z or 2023-11-13T10:00:00Z",
+            )
+        })
+    }
+}
+
+/// The calendar month (UTC) holding `t`: [start, end).
+fn month_bounds(t: i64) -> (i64, i64) {
+    let day = t.div_euclid(86_400_000_000);
+    let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|d| d.date_naive())
+        .unwrap_or_default();
+    use chrono::Datelike;
+    let start = chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or_default();
+    let end = start
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(start);
+    let micros = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_micros())
+            .unwrap_or_default()
+    };
+    (micros(start), micros(end))
+}
+
+impl FillBatches for OciCostReader {
+    fn fill(&mut self) -> Result<()> {
+        OciCostReader::fill(self)
+    }
+
+    fn builder(&mut self) -> &mut FocusBatchBuilder {
+        &mut self.builder
+    }
+
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
+    }
+
+    fn summary(&mut self) -> FileSummary {
+        let totals = std::mem::take(&mut self.totals)
+            .into_iter()
+            .map(|(period, accounts)| {
+                let mut t = SourceTotals::default();
+                for (account, g) in accounts {
+                    t.groups.insert((account, "Usage".to_string()), g);
+                }
+                (period, t)
+            })
+            .collect();
+        FileSummary {
+            file: self.path.clone(),
+            rows: self.rows,
+            totals,
+            source_format: SOURCE_FORMAT,
+        }
+    }
+}
+
+impl Iterator for OciCostReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        next_event(self)
+    }
+}
