@@ -414,23 +414,16 @@ impl FocusFileReader {
 
     fn fill(&mut self) -> Result<()> {
         while !self.finished && self.builder.len() < self.options.batch_rows {
-            if !self.source.read(&mut self.record)? {
+            let more = rows::next_record(
+                self.source.as_mut(),
+                &mut self.record,
+                &self.path,
+                self.header_len,
+                rows::Width::Exact,
+            )?;
+            if !more {
                 self.finished = true;
                 break;
-            }
-            if self.record.len() == 1 && self.record.get(0) == Some(b"") {
-                continue;
-            }
-            if self.record.len() != self.header_len {
-                return Err(Error::Csv {
-                    path: self.path.clone(),
-                    line: self.source.line(),
-                    detail: format!(
-                        "expected {} fields like the header, found {}",
-                        self.header_len,
-                        self.record.len()
-                    ),
-                });
             }
             self.map_row()?;
         }

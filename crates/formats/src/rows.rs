@@ -42,6 +42,49 @@ impl Rows for CsvFile {
     }
 }
 
+/// How many fields a data record may have, against the header's count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Width {
+    /// Exactly the header's (FOCUS files).
+    Exact,
+    /// At most the header's: trailing empty cells may be left out (real CUR and OCI files).
+    AtMost,
+}
+
+/// Reads the next data record into `record`, skipping blank lines; `false` at the end of
+/// the file. A record wider than `width` allows is an error naming its line.
+pub(crate) fn next_record(
+    source: &mut dyn Rows,
+    record: &mut Record,
+    path: &Path,
+    header_len: usize,
+    width: Width,
+) -> Result<bool> {
+    loop {
+        if !source.read(record)? {
+            return Ok(false);
+        }
+        if record.len() == 1 && record.get(0) == Some(b"") {
+            continue;
+        }
+        let fits = match width {
+            Width::Exact => record.len() == header_len,
+            Width::AtMost => record.len() <= header_len,
+        };
+        if !fits {
+            return Err(Error::Csv {
+                path: path.to_path_buf(),
+                line: source.line(),
+                detail: format!(
+                    "expected {header_len} fields like the header, found {}",
+                    record.len()
+                ),
+            });
+        }
+        return Ok(true);
+    }
+}
+
 /// Opens a tabular file: CSV (plain, gzip or zip) or Parquet, told apart by content.
 pub fn open(path: &Path) -> Result<Box<dyn Rows>> {
     Ok(match source::sniff(path)? {

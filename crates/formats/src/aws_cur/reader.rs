@@ -1135,24 +1135,16 @@ impl CurFileReader {
     /// Reads rows until a batch is full or the file ends.
     fn fill(&mut self) -> Result<()> {
         while !self.finished && self.builder.len() < self.options.batch_rows {
-            let more = self.source.read(&mut self.record)?;
+            let more = rows::next_record(
+                self.source.as_mut(),
+                &mut self.record,
+                &self.path,
+                self.header_len,
+                rows::Width::AtMost,
+            )?;
             if !more {
                 self.finished = true;
                 break;
-            }
-            if self.record.len() == 1 && self.record.get(0) == Some(b"") {
-                continue; // a blank line is not a record
-            }
-            if self.record.len() > self.header_len {
-                return Err(Error::Csv {
-                    path: self.path.clone(),
-                    line: self.line(),
-                    detail: format!(
-                        "expected {} fields like the header, found {}",
-                        self.header_len,
-                        self.record.len()
-                    ),
-                });
             }
             if !self.cols.product_keys.is_empty() {
                 self.expand_product_map()?;

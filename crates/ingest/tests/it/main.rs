@@ -349,12 +349,13 @@ async fn assert_reconciles_exactly_to(
     assert_eq!(got, expected, "{connection}");
 }
 
-/// Rows of one connection as text, ordered by source line, for comparing two ingestions.
+/// Rows of one connection as text, ordered by source file and line, for comparing two
+/// ingestions.
 async fn focus_rows(lake: &Lake, connection: &str, columns: &str) -> Vec<String> {
     let batches = lake
         .sql(&format!(
             "SELECT {columns} FROM focus WHERE x_ConnectionId = '{connection}' \
-             ORDER BY x_SourceLine, ChargeCategory, CommitmentDiscountStatus"
+             ORDER BY x_SourceFile, x_SourceLine, ChargeCategory, CommitmentDiscountStatus"
         ))
         .await
         .unwrap();
