@@ -651,7 +651,7 @@ async fn ingest(
     progress.bar.finish_and_clear();
     result.with_context(|| {
         format!(
-            "ingesting {} failed; published data is unchanged for that billing period (each period is replaced whole or not at all)",
+            "ingesting {} failed; published data is unchanged for every billing period it holds (periods are replaced whole or not at all)",
             path.display()
         )
     })

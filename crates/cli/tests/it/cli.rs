@@ -22,10 +22,38 @@ fn help_lists_every_command_and_the_exit_codes() {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("Exit codes"));
+    for source in ["aws-cur", "focus", "oci"] {
+        assert!(
+            billow(dir.path(), &["ingest", source, "--help"])
+                .status
+                .success()
+        );
+    }
+}
+
+#[test]
+fn a_cur_file_given_to_the_focus_reader_says_what_is_missing_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = write_delivery(
+        &dir.path().join("src"),
+        &CurSpec::new(8, 2026, 2).with_rows(50),
+    )
+    .unwrap();
+    let out = billow(
+        &dir.path().join("data"),
+        &[
+            "ingest",
+            "focus",
+            d.files[0].to_str().unwrap(),
+            "--connection",
+            "wrong",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
     assert!(
-        billow(dir.path(), &["ingest", "aws-cur", "--help"])
-            .status
-            .success()
+        err.contains("BilledCost") && err.contains("unchanged for every billing period"),
+        "{err}"
     );
 }
 
