@@ -125,6 +125,10 @@ enum IngestSource {
     /// Oracle Cloud cost reports (reports/cost-csv, .csv or .csv.gz): one file or a folder
     /// with all report files of the months to replace.
     Oci(IngestArgs),
+    /// Google Cloud billing export rows (standard or detailed): newline-delimited JSON as
+    /// BigQuery exports it, or a jobs.query response of SELECT TO_JSON_STRING(t); one file or
+    /// a folder with all rows of the invoice months to replace.
+    Gcp(IngestArgs),
 }
 
 #[derive(Args)]
@@ -337,6 +341,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 IngestSource::AwsCur(args) => (Format::AwsCur, args),
                 IngestSource::Focus(args) => (Format::Focus, args),
                 IngestSource::Oci(args) => (Format::Oci, args),
+                IngestSource::Gcp(args) => (Format::Gcp, args),
             };
             let lake = open_lake(&cli.data_dir).await?;
             let reports = ingest(
@@ -610,6 +615,7 @@ enum Format {
     AwsCur,
     Focus,
     Oci,
+    Gcp,
 }
 
 async fn ingest(
@@ -647,6 +653,7 @@ async fn ingest(
         Format::AwsCur => billow_ingest::ingest_aws_cur(lake, path, &options, &progress).await,
         Format::Focus => billow_ingest::ingest_focus(lake, path, &options, &progress).await,
         Format::Oci => billow_ingest::ingest_oci(lake, path, &options, &progress).await,
+        Format::Gcp => billow_ingest::ingest_gcp(lake, path, &options, &progress).await,
     };
     progress.bar.finish_and_clear();
     result.with_context(|| {

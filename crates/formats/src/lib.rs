@@ -25,6 +25,7 @@ mod batch;
 pub mod csv_file;
 mod error;
 pub mod focus_file;
+pub mod gcp;
 pub mod oci;
 mod read;
 pub mod rows;

@@ -297,6 +297,16 @@ fn text_column(column: &ArrayRef) -> std::result::Result<Vec<Option<String>>, (u
 /// `.parquet` file directly in the folder, in name order; `looked_for` says what was expected
 /// when there is none.
 pub fn discover(path: &Path, looked_for: &'static str) -> Result<Vec<PathBuf>> {
+    discover_with(path, &[".csv", ".csv.gz", ".zip", ".parquet"], looked_for)
+}
+
+/// The file at `path`, or every file directly in the folder whose name ends with one of
+/// `extensions` (any case), in name order.
+pub fn discover_with(
+    path: &Path,
+    extensions: &[&str],
+    looked_for: &'static str,
+) -> Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -315,10 +325,7 @@ pub fn discover(path: &Path, looked_for: &'static str) -> Result<Vec<PathBuf>> {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_ascii_lowercase())
                 .unwrap_or_default();
-            p.is_file()
-                && [".csv", ".csv.gz", ".zip", ".parquet"]
-                    .iter()
-                    .any(|ext| name.ends_with(ext))
+            p.is_file() && extensions.iter().any(|ext| name.ends_with(ext))
         })
         .collect();
     files.sort();

@@ -27,6 +27,6 @@ mod reconcile;
 pub use error::{Error, Result};
 pub use pipeline::{
     IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cur, ingest_focus,
-    ingest_oci,
+    ingest_gcp, ingest_oci,
 };
 pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile};

@@ -190,6 +190,40 @@ pub async fn ingest_oci(
     ingest_export(lake, export, open, options, progress).await
 }
 
+/// Ingests Google Cloud billing export rows (newline-delimited JSON, or BigQuery query
+/// responses of `SELECT TO_JSON_STRING(t)`): one file or a folder of them. Every invoice
+/// month they hold rows of is replaced by their rows, in one commit; give them all rows of
+/// those months (Google keeps adding late rows for days).
+pub async fn ingest_gcp(
+    lake: &Lake,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    check_connection(&options.connection_id)?;
+    let export = Export {
+        files: billow_formats::rows::discover_with(
+            path,
+            &[
+                ".json",
+                ".jsonl",
+                ".ndjson",
+                ".json.gz",
+                ".jsonl.gz",
+                ".ndjson.gz",
+            ],
+            "Cloud Billing export rows (.json, .jsonl or .ndjson, optionally gzipped) directly in this folder",
+        )?,
+        version: None,
+        period: None,
+        format: billow_formats::gcp::SOURCE_FORMAT,
+    };
+    let open = |path: &Path, options: &ReadOptions| {
+        billow_formats::gcp::GcpBillingReader::open(path, options.clone())
+    };
+    ingest_export(lake, export, open, options, progress).await
+}
+
 /// The files of one export version, read and published together.
 struct Export {
     files: Vec<PathBuf>,

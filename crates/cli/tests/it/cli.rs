@@ -22,7 +22,7 @@ fn help_lists_every_command_and_the_exit_codes() {
         assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
     }
     assert!(help.contains("Exit codes"));
-    for source in ["aws-cur", "focus", "oci"] {
+    for source in ["aws-cur", "focus", "oci", "gcp"] {
         assert!(
             billow(dir.path(), &["ingest", source, "--help"])
                 .status

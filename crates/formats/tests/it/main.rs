@@ -2,5 +2,6 @@
 
 mod broken;
 mod focus;
+mod gcp;
 mod layout;
 mod oci;

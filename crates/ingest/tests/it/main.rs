@@ -705,3 +705,120 @@ async fn oci_cost_report_keeps_its_eighteen_decimal_total_and_reconciles_within_
         "Databases"
     );
 }
+
+/// Cloud Billing export rows written from the documented schema, with the traps that matter:
+/// several credits on one row (one in exponent form), a tax row, a late row of January
+/// usage on the February invoice, and a cost in exponent form.
+const GCP_ROWS: [&str; 4] = [
+    r#"{"billing_account_id":"01A2B3-C4D5E6-F7G8H9","service":{"id":"6F81-5844-456A","description":"Compute Engine"},"sku":{"id":"2E27-4F75-95CD","description":"E2 Instance Core running in Americas"},"usage_start_time":"2024-01-31T10:00:00Z","usage_end_time":"2024-01-31T11:00:00Z","project":{"id":"web-prod","number":"123","name":"Web prod"},"labels":[{"key":"team","value":"web"},{"key":"env","value":"prod"}],"location":{"location":"us-central1","country":"US","region":"us-central1","zone":"us-central1-a"},"cost":12.3456789012,"currency":"USD","currency_conversion_rate":1,"usage":{"amount":3600,"unit":"seconds","amount_in_pricing_units":1,"pricing_unit":"hour"},"credits":[{"name":"Sustained Usage Discount","full_name":"Sustained Usage Discount","id":"s1","type":"SUSTAINED_USAGE_DISCOUNT","amount":-1.5},{"name":"Free trial","full_name":"Free trial credit","id":"p1","type":"PROMOTION","amount":-2.5e-2}],"invoice":{"month":"202401","publisher_type":"GOOGLE"},"cost_type":"regular"}"#,
+    r#"{"billing_account_id":"01A2B3-C4D5E6-F7G8H9","service":{"id":"6F81-5844-456A","description":"Compute Engine"},"sku":{"id":"tax","description":"Tax"},"usage_start_time":"2024-01-31T00:00:00Z","usage_end_time":"2024-02-01T00:00:00Z","project":{"id":"web-prod","name":"Web prod"},"cost":1.17,"currency":"USD","credits":[],"invoice":{"month":"202401"},"cost_type":"tax"}"#,
+    r#"{"billing_account_id":"01A2B3-C4D5E6-F7G8H9","service":{"id":"95FF-2EF5-5EA1","description":"Cloud Storage"},"sku":{"id":"E5F0-6A5D-7BAD","description":"Standard Storage US"},"usage_start_time":"2024-01-31T23:00:00Z","usage_end_time":"2024-02-01T00:00:00Z","project":{"id":"data","name":"Data"},"cost":1e-7,"currency":"USD","usage":{"amount":10,"unit":"byte-seconds","amount_in_pricing_units":1e-9,"pricing_unit":"gibibyte month"},"invoice":{"month":"202402"},"cost_type":"regular"}"#,
+    r#"{"billing_account_id":"01A2B3-C4D5E6-F7G8H9","service":{"id":"95FF-2EF5-5EA1","description":"Cloud Storage"},"sku":{"id":"E5F0-6A5D-7BAD","description":"Standard Storage US"},"usage_start_time":"2024-07-01T07:00:00Z","usage_end_time":"2024-07-01T08:00:00Z","project":{"id":"data","name":"Data"},"cost":0.5,"currency":"USD","invoice":{"month":"202407"},"cost_type":"regular"}"#,
+];
+
+async fn gcp_lake(
+    dir: &Path,
+    file_name: &str,
+    text: &str,
+) -> (Lake, Vec<billow_ingest::PeriodReport>) {
+    let path = dir.join(file_name);
+    std::fs::write(&path, text).unwrap();
+    let lake = lake(&dir.join(file_name.replace('.', "-"))).await;
+    let reports = billow_ingest::ingest_gcp(&lake, &path, &IngestOptions::new("gcp"), &NoProgress)
+        .await
+        .unwrap();
+    (lake, reports)
+}
+
+#[tokio::test]
+async fn gcp_rows_land_on_their_invoice_month_with_credits_as_their_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, reports) = gcp_lake(dir.path(), "billing.jsonl", &GCP_ROWS.join("\n")).await;
+    let shape: Vec<(String, u64)> = reports
+        .iter()
+        .map(|r| (r.key.billing_period.clone(), r.rows))
+        .collect();
+    // January: usage + 2 credits + tax; the late row of January usage is on February's
+    // invoice; July's month starts at 07:00 UTC (Pacific daylight time).
+    assert_eq!(
+        shape,
+        vec![
+            ("2024-01".into(), 4),
+            ("2024-02".into(), 1),
+            ("2024-07".into(), 1)
+        ]
+    );
+    let by_category = lake
+        .costs(Some("2024-01"), None, &GroupBy::ChargeCategory)
+        .await
+        .unwrap();
+    let total = |key: &str| {
+        format_decimal(
+            by_category
+                .iter()
+                .find(|r| r.key == key)
+                .map(|r| r.billed)
+                .unwrap_or(0),
+        )
+    };
+    assert_eq!(total("Usage"), "12.3456789012");
+    assert_eq!(total("Credit"), "-1.525");
+    assert_eq!(total("Tax"), "1.17");
+    // Net cost per service is cost + credits, with no row counted twice.
+    let compute = lake
+        .costs(Some("2024-01"), None, &GroupBy::Service)
+        .await
+        .unwrap();
+    assert_eq!(format_decimal(compute[0].billed), "11.9906789012"); // 12.3456789012 - 1.525 + 1.17
+    assert!(
+        reconcile(&lake, None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.status == ReconcileStatus::Exact)
+    );
+    let starts = lake
+        .sql(
+            "SELECT DISTINCT x_BillingPeriod, CAST(BillingPeriodStart AS VARCHAR) FROM focus \
+             ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&starts)
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("2024-01-01T08:00:00") && text.contains("2024-07-01T07:00:00"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_bigquery_query_response_reads_like_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<serde_json::Value> = GCP_ROWS
+        .iter()
+        .map(|r| serde_json::json!({"f": [{"v": r}]}))
+        .collect();
+    let response = serde_json::json!({
+        "kind": "bigquery#queryResponse",
+        "schema": {"fields": [{"name": "f0_", "type": "STRING", "mode": "NULLABLE"}]},
+        "jobReference": {"projectId": "billing-reader", "jobId": "job_1", "location": "US"},
+        "totalRows": "4",
+        "rows": rows,
+        "jobComplete": true,
+    });
+    let (a, _) = gcp_lake(dir.path(), "export.jsonl", &GCP_ROWS.join("\n")).await;
+    let (b, _) = gcp_lake(dir.path(), "query.json", &response.to_string()).await;
+    let total = |rows: Vec<billow_lake::costs::CostRow>| {
+        format_decimal(rows.iter().map(|r| r.billed).sum())
+    };
+    assert_eq!(
+        total(a.costs(None, None, &GroupBy::Service).await.unwrap()),
+        total(b.costs(None, None, &GroupBy::Service).await.unwrap())
+    );
+    assert_eq!(
+        total(b.costs(None, None, &GroupBy::Service).await.unwrap()),
+        "12.4906790012"
+    );
+}

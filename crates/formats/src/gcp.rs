@@ -1,0 +1,653 @@
+//! Google Cloud billing export rows (standard and detailed usage cost tables) as JSON: one
+//! object per line, as `bq extract --destination_format NEWLINE_DELIMITED_JSON` writes them
+//! and as `SELECT TO_JSON_STRING(t)` returns them, or a BigQuery `jobs.query` response whose
+//! rows carry that JSON string (`{"rows":[{"f":[{"v":"{...}"}]}]}`).
+//!
+//! Money is read from the JSON number's own text, never through a binary float. A row's
+//! `cost` is before credits; each credit becomes its own Credit row with the usage row's
+//! service, SKU, project and labels, so net cost is cost + Σ credits without multiplying
+//! rows. The billing period is `invoice.month`, whose months begin at midnight in
+//! America/Los_Angeles: late usage and adjustments land on later invoices.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use billow_focus::money::{self, ExactSum};
+use billow_focus::schema::{index_of, x};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
+use crate::source;
+use crate::timestamp::parse_utc_micros;
+use crate::{Error, Result};
+
+/// `x_SourceFormat` of GCP billing export rows.
+pub const SOURCE_FORMAT: &str = "gcp-billing-export";
+
+#[derive(Deserialize, Default)]
+struct Named {
+    id: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Project {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    key: String,
+    value: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Location {
+    region: Option<String>,
+    zone: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Resource {
+    name: Option<String>,
+    global_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Usage {
+    amount: Option<Box<RawValue>>,
+    unit: Option<String>,
+    amount_in_pricing_units: Option<Box<RawValue>>,
+    pricing_unit: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Credit {
+    name: Option<String>,
+    full_name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    amount: Box<RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct Invoice {
+    month: Option<String>,
+}
+
+/// One export row; fields the mapping does not use are skipped.
+#[derive(Deserialize)]
+struct Row {
+    billing_account_id: Option<String>,
+    #[serde(default)]
+    service: Named,
+    #[serde(default)]
+    sku: Named,
+    usage_start_time: Option<String>,
+    usage_end_time: Option<String>,
+    #[serde(default)]
+    project: Option<Project>,
+    #[serde(default)]
+    labels: Option<Vec<Label>>,
+    #[serde(default)]
+    location: Option<Location>,
+    #[serde(default)]
+    resource: Option<Resource>,
+    cost: Option<Box<RawValue>>,
+    cost_at_list: Option<Box<RawValue>>,
+    currency: Option<String>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    credits: Option<Vec<Credit>>,
+    #[serde(default)]
+    invoice: Invoice,
+    cost_type: Option<String>,
+    seller_name: Option<String>,
+}
+
+/// A BigQuery `jobs.query` response of `SELECT TO_JSON_STRING(t)`.
+#[derive(Deserialize)]
+struct QueryResponse {
+    #[serde(default)]
+    rows: Vec<QueryRow>,
+}
+
+#[derive(Deserialize)]
+struct QueryRow {
+    f: Vec<QueryCell>,
+}
+
+#[derive(Deserialize)]
+struct QueryCell {
+    v: Option<String>,
+}
+
+/// FOCUS ServiceCategory of a Google Cloud service, by its description.
+pub fn service_category(service: &str) -> &'static str {
+    match service {
+        "Compute Engine" | "Kubernetes Engine" | "Cloud Run" | "Cloud Functions" | "App Engine" => {
+            "Compute"
+        }
+        "Cloud Storage" | "Filestore" | "Persistent Disk" => "Storage",
+        "Cloud SQL"
+        | "Cloud Spanner"
+        | "Cloud Bigtable"
+        | "Firestore"
+        | "AlloyDB"
+        | "Memorystore for Redis" => "Databases",
+        "BigQuery" | "BigQuery Storage API" | "Dataflow" | "Dataproc" | "Looker" => "Analytics",
+        "Networking" | "Cloud DNS" | "Cloud CDN" | "Cloud Load Balancing" | "Cloud NAT" => {
+            "Networking"
+        }
+        "Cloud Logging" | "Cloud Monitoring" | "Stackdriver Logging" | "Cloud Billing" => {
+            "Management and Governance"
+        }
+        "Vertex AI" | "Gemini API" | "Cloud Vision API" | "Cloud Natural Language API" => {
+            "AI and Machine Learning"
+        }
+        "Cloud Pub/Sub" | "Cloud Tasks" | "Cloud Scheduler" | "Apigee" => "Integration",
+        "Secret Manager" | "Cloud Key Management Service (KMS)" | "Cloud Armor" => "Security",
+        _ => "Other",
+    }
+}
+
+/// Start of the invoice month `YYYYMM` (midnight in America/Los_Angeles, as a UTC instant)
+/// and the start of the next one. Daylight time runs from the second Sunday of March to the
+/// first Sunday of November, so the first of April to November begins at UTC−7, the others
+/// at UTC−8.
+fn invoice_month_bounds(month: &str) -> Option<(String, i64, i64)> {
+    let (y, m) = (month.get(0..4)?, month.get(4..6)?);
+    if month.len() != 6 {
+        return None;
+    }
+    let (y, m): (i64, i64) = (y.parse().ok()?, m.parse().ok()?);
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    let start_of = |y: i64, m: i64| -> Option<i64> {
+        let midnight = parse_utc_micros(format!("{y:04}-{m:02}-01").as_bytes())?;
+        let offset_hours = if (4..=11).contains(&m) { 7 } else { 8 };
+        Some(midnight + offset_hours * 3_600_000_000)
+    };
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    Some((format!("{y:04}-{m:02}"), start_of(y, m)?, start_of(ny, nm)?))
+}
+
+/// A JSON number's own text (or a number written as a JSON string), parsed exactly.
+fn number(raw: &RawValue) -> std::result::Result<(i128, String), String> {
+    let text = raw.get().trim().trim_matches('"');
+    if text == "null" {
+        return Err(text.into());
+    }
+    money::parse_decimal(text.as_bytes())
+        .map(|p| (p.value, text.to_string()))
+        .map_err(|_| text.to_string())
+}
+
+enum Input {
+    Lines(Box<dyn BufRead + Send>),
+    Rows(VecDeque<String>),
+}
+
+/// Reads one GCP billing export file into lake batches.
+pub struct GcpBillingReader {
+    path: PathBuf,
+    file_name: String,
+    input: Input,
+    line: u64,
+    text: String,
+    builder: FocusBatchBuilder,
+    options: ReadOptions,
+    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    tags: String,
+    rows: u64,
+    finished: bool,
+    done: bool,
+}
+
+impl GcpBillingReader {
+    /// Opens `path` (plain, gzip or zip).
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
+        let mut reader = BufReader::with_capacity(1 << 20, source::open(path)?);
+        let compression = source::sniff(path)?;
+        let io = |e: std::io::Error| source::Decompressed::error_for(path, compression, e);
+        // A jobs.query response is one JSON document; an export is one object per line.
+        let first = reader.fill_buf().map_err(io)?;
+        let is_response = {
+            let head = String::from_utf8_lossy(&first[..first.len().min(4096)]);
+            head.contains("\"bigquery#queryResponse\"") || head.contains("\"jobReference\"")
+        };
+        let input = if is_response {
+            let mut text = String::new();
+            reader.read_to_string(&mut text).map_err(io)?;
+            let response: QueryResponse =
+                serde_json::from_str(&text).map_err(|e| Error::BadValue {
+                    path: path.to_path_buf(),
+                    line: e.line() as u64,
+                    column: "rows".into(),
+                    found: e.to_string(),
+                    expected: "a BigQuery jobs.query response of SELECT TO_JSON_STRING(t)",
+                    hint: "Query the export table with SELECT TO_JSON_STRING(t) FROM ... t, or export it as newline-delimited JSON.",
+                })?;
+            Input::Rows(
+                response
+                    .rows
+                    .into_iter()
+                    .filter_map(|r| r.f.into_iter().next().and_then(|c| c.v))
+                    .collect(),
+            )
+        } else {
+            Input::Lines(Box::new(reader))
+        };
+        Ok(GcpBillingReader {
+            path: path.to_path_buf(),
+            file_name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            input,
+            line: 0,
+            text: String::new(),
+            builder: FocusBatchBuilder::new(options.batch_rows),
+            options,
+            totals: BTreeMap::new(),
+            tags: String::new(),
+            rows: 0,
+            finished: false,
+            done: false,
+        })
+    }
+
+    fn bad(&self, column: &str, found: &str, expected: &'static str) -> Error {
+        Error::BadValue {
+            path: self.path.clone(),
+            line: self.line,
+            column: column.to_string(),
+            found: found.chars().take(80).collect(),
+            expected,
+            hint: "The row is damaged or not a Cloud Billing export row; export the table again.",
+        }
+    }
+
+    /// The next row's JSON text into `self.text`; `false` at the end.
+    fn next_text(&mut self) -> Result<bool> {
+        loop {
+            self.text.clear();
+            self.line += 1;
+            match &mut self.input {
+                Input::Rows(rows) => match rows.pop_front() {
+                    Some(t) => self.text = t,
+                    None => return Ok(false),
+                },
+                Input::Lines(lines) => {
+                    let n = lines.read_line(&mut self.text).map_err(|e| {
+                        let compression =
+                            source::sniff(&self.path).unwrap_or(source::Compression::None);
+                        source::Decompressed::error_for(&self.path, compression, e)
+                    })?;
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                }
+            }
+            if !self.text.trim().is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+
+    fn map_row(&mut self) -> Result<()> {
+        let row: Row = serde_json::from_str(&self.text).map_err(|e| {
+            self.bad(
+                "(row)",
+                &e.to_string(),
+                "a Cloud Billing export row as a JSON object",
+            )
+        })?;
+        let Some(month) = row.invoice.month.as_deref() else {
+            return Err(self.bad("invoice.month", "", "the invoice month (YYYYMM)"));
+        };
+        let Some((period, period_start, period_end)) = invoice_month_bounds(month) else {
+            return Err(self.bad("invoice.month", month, "the invoice month as YYYYMM"));
+        };
+        let Some(account) = row.billing_account_id.as_deref() else {
+            return Err(self.bad("billing_account_id", "", "the billing account id"));
+        };
+        let time = |value: Option<&str>, column: &str| -> Result<i64> {
+            let text = value.unwrap_or_default();
+            parse_utc_micros(text.as_bytes())
+                .ok_or_else(|| self.bad(column, text, "a UTC timestamp like 2024-01-01T00:00:00Z"))
+        };
+        let start = time(row.usage_start_time.as_deref(), "usage_start_time")?;
+        let end = time(row.usage_end_time.as_deref(), "usage_end_time")?;
+        let Some(cost_raw) = row.cost.as_deref() else {
+            return Err(self.bad("cost", "", "the row's cost"));
+        };
+        let (cost, cost_text) =
+            number(cost_raw).map_err(|t| self.bad("cost", &t, "a decimal number within ±10^15"))?;
+        let list = match row.cost_at_list.as_deref() {
+            Some(raw) => {
+                number(raw)
+                    .map_err(|t| self.bad("cost_at_list", &t, "a decimal number"))?
+                    .0
+            }
+            None => cost,
+        };
+        let usage = row.usage.unwrap_or_default();
+        let quantity = |raw: Option<&RawValue>, column: &str| -> Result<Option<i128>> {
+            raw.map(|r| {
+                number(r)
+                    .map(|n| n.0)
+                    .map_err(|t| self.bad(column, &t, "a decimal number"))
+            })
+            .transpose()
+        };
+        let consumed = quantity(usage.amount.as_deref(), "usage.amount")?;
+        let priced = quantity(
+            usage.amount_in_pricing_units.as_deref(),
+            "usage.amount_in_pricing_units",
+        )?;
+        let category = match row.cost_type.as_deref() {
+            Some("tax") => "Tax",
+            Some("adjustment") | Some("rounding_error") => "Adjustment",
+            _ => "Usage",
+        };
+        let mut credits = Vec::new();
+        for c in row.credits.as_deref().unwrap_or_default() {
+            let (amount, text) = number(&c.amount)
+                .map_err(|t| self.bad("credits.amount", &t, "a decimal number"))?;
+            credits.push((amount, text, c));
+        }
+        self.tags.clear();
+        for label in row.labels.as_deref().unwrap_or_default() {
+            let Some(value) = label.value.as_deref() else {
+                continue;
+            };
+            self.tags.push(if self.tags.is_empty() { '{' } else { ',' });
+            push_json_string(&mut self.tags, &label.key);
+            self.tags.push(':');
+            push_json_string(&mut self.tags, value);
+        }
+        if !self.tags.is_empty() {
+            self.tags.push('}');
+        }
+
+        let project = row.project.unwrap_or_default();
+        let location = row.location.unwrap_or_default();
+        let resource = row.resource.unwrap_or_default();
+        let service = row.service.description.as_deref().unwrap_or("Unknown");
+        let currency = row.currency.as_deref().unwrap_or("USD");
+        let line = self.line as i64;
+        let tags = (!self.tags.is_empty()).then_some(self.tags.as_str());
+        let base = GcpRow {
+            account,
+            period: &period,
+            period_bounds: (period_start, period_end),
+            charge_bounds: (start, end),
+            service,
+            service_id: row.service.id.as_deref(),
+            sku: row.sku.id.as_deref(),
+            sku_description: row.sku.description.as_deref(),
+            project: project.id.as_deref(),
+            project_name: project.name.as_deref(),
+            region: location.region.as_deref(),
+            zone: location.zone.as_deref(),
+            resource_id: resource.global_name.as_deref().or(resource.name.as_deref()),
+            resource_name: resource.name.as_deref(),
+            currency,
+            publisher: row.seller_name.as_deref().unwrap_or("Google Cloud"),
+            tags,
+            line,
+        };
+        let b = &mut self.builder;
+        let ctx = (&self.options, self.file_name.as_str());
+        push(
+            b,
+            ctx,
+            &base,
+            Charge {
+                category,
+                billed: cost,
+                list,
+                description: base.sku_description,
+                kind: row.cost_type.as_deref(),
+                quantity: priced.map(|q| (q, usage.pricing_unit.as_deref())),
+                consumed: consumed.map(|q| (q, usage.unit.as_deref())),
+            },
+        );
+        for (amount, _, credit) in &credits {
+            push(
+                b,
+                ctx,
+                &base,
+                Charge {
+                    category: "Credit",
+                    billed: *amount,
+                    list: *amount,
+                    description: credit.full_name.as_deref().or(credit.name.as_deref()),
+                    kind: credit.kind.as_deref(),
+                    quantity: None,
+                    consumed: None,
+                },
+            );
+        }
+
+        // The source's own totals: cost cells by the row's category, credit amounts as
+        // Credit, each summed exactly from its JSON text.
+        let path = self.path.clone();
+        let overflow = move || Error::TotalOverflow {
+            path: path.clone(),
+            column: "cost",
+        };
+        let groups = self.totals.entry(period.clone()).or_default();
+        let g = groups.entry((account.to_string(), category)).or_default();
+        let mut sum = ExactSum::default();
+        sum.add_text(cost_text.as_bytes()).map_err(|_| overflow())?;
+        g.billed.merge(&sum).map_err(|_| overflow())?;
+        g.effective.merge(&sum).map_err(|_| overflow())?;
+        g.rows += 1;
+        for (_, text, _) in &credits {
+            let g = groups.entry((account.to_string(), "Credit")).or_default();
+            let mut sum = ExactSum::default();
+            sum.add_text(text.as_bytes()).map_err(|_| overflow())?;
+            g.billed.merge(&sum).map_err(|_| overflow())?;
+            g.effective.merge(&sum).map_err(|_| overflow())?;
+            g.rows += 1;
+        }
+        self.rows += 1 + credits.len() as u64;
+        Ok(())
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        while !self.finished && self.builder.len() < self.options.batch_rows {
+            if !self.next_text()? {
+                self.finished = true;
+                break;
+            }
+            self.map_row()?;
+        }
+        Ok(())
+    }
+}
+
+/// What a usage row and its credit rows share.
+struct GcpRow<'a> {
+    account: &'a str,
+    period: &'a str,
+    period_bounds: (i64, i64),
+    charge_bounds: (i64, i64),
+    service: &'a str,
+    service_id: Option<&'a str>,
+    sku: Option<&'a str>,
+    sku_description: Option<&'a str>,
+    project: Option<&'a str>,
+    project_name: Option<&'a str>,
+    region: Option<&'a str>,
+    zone: Option<&'a str>,
+    resource_id: Option<&'a str>,
+    resource_name: Option<&'a str>,
+    currency: &'a str,
+    publisher: &'a str,
+    tags: Option<&'a str>,
+    line: i64,
+}
+
+/// What differs between a usage row and a credit row.
+struct Charge<'a> {
+    category: &'static str,
+    billed: i128,
+    list: i128,
+    description: Option<&'a str>,
+    kind: Option<&'a str>,
+    quantity: Option<(i128, Option<&'a str>)>,
+    consumed: Option<(i128, Option<&'a str>)>,
+}
+
+/// The FOCUS unit of a quantity that has one.
+fn unit_of<'a>(quantity: Option<(i128, Option<&'a str>)>) -> Option<std::borrow::Cow<'a, str>> {
+    quantity.map(|(_, unit)| {
+        unit.map(billow_focus::units::normalize)
+            .unwrap_or(std::borrow::Cow::Borrowed("Units"))
+    })
+}
+
+fn push(
+    b: &mut FocusBatchBuilder,
+    (options, file): (&ReadOptions, &str),
+    r: &GcpRow<'_>,
+    c: Charge<'_>,
+) {
+    let ix = index_of;
+    let pricing_unit = unit_of(c.quantity);
+    let consumed_unit = unit_of(c.consumed);
+    b.str(ix("AvailabilityZone"), r.zone);
+    b.dec(ix("BilledCost"), Some(c.billed));
+    b.str(ix("BillingAccountId"), Some(r.account));
+    b.str(ix("BillingAccountName"), None);
+    b.str(ix("BillingAccountType"), Some("Billing Account"));
+    b.str(ix("BillingCurrency"), Some(r.currency));
+    b.ts(ix("BillingPeriodEnd"), Some(r.period_bounds.1));
+    b.ts(ix("BillingPeriodStart"), Some(r.period_bounds.0));
+    b.str(ix("CapacityReservationId"), None);
+    b.str(ix("CapacityReservationStatus"), None);
+    b.str(ix("ChargeCategory"), Some(c.category));
+    b.str(ix("ChargeClass"), None);
+    b.str(ix("ChargeDescription"), c.description);
+    b.str(
+        ix("ChargeFrequency"),
+        Some(if c.category == "Usage" {
+            "Usage-Based"
+        } else {
+            "One-Time"
+        }),
+    );
+    b.ts(ix("ChargePeriodEnd"), Some(r.charge_bounds.1));
+    b.ts(ix("ChargePeriodStart"), Some(r.charge_bounds.0));
+    for name in [
+        "CommitmentDiscountCategory",
+        "CommitmentDiscountId",
+        "CommitmentDiscountName",
+        "CommitmentDiscountStatus",
+        "CommitmentDiscountType",
+        "CommitmentDiscountUnit",
+    ] {
+        b.str(ix(name), None);
+    }
+    b.dec(ix("CommitmentDiscountQuantity"), None);
+    b.dec(ix("ConsumedQuantity"), c.consumed.map(|q| q.0));
+    b.str(ix("ConsumedUnit"), consumed_unit.as_deref());
+    b.dec(ix("ContractedCost"), Some(c.billed));
+    b.dec(ix("ContractedUnitPrice"), None);
+    b.dec(ix("EffectiveCost"), Some(c.billed));
+    b.str(ix("InvoiceId"), None);
+    b.str(ix("InvoiceIssuerName"), Some("Google"));
+    b.dec(ix("ListCost"), Some(c.list));
+    b.dec(ix("ListUnitPrice"), None);
+    b.str(
+        ix("PricingCategory"),
+        (c.category == "Usage").then_some("Standard"),
+    );
+    b.str(ix("PricingCurrency"), Some(r.currency));
+    b.dec(ix("PricingCurrencyContractedUnitPrice"), None);
+    b.dec(ix("PricingCurrencyEffectiveCost"), Some(c.billed));
+    b.dec(ix("PricingCurrencyListUnitPrice"), None);
+    b.dec(ix("PricingQuantity"), c.quantity.map(|q| q.0));
+    b.str(ix("PricingUnit"), pricing_unit.as_deref());
+    b.str(ix("ProviderName"), Some("Google Cloud"));
+    b.str(ix("PublisherName"), Some(r.publisher));
+    b.str(ix("RegionId"), r.region);
+    b.str(ix("RegionName"), r.region);
+    b.str(ix("ResourceId"), r.resource_id);
+    b.str(ix("ResourceName"), r.resource_name);
+    b.str(ix("ResourceType"), None);
+    b.str(ix("ServiceCategory"), Some(service_category(r.service)));
+    b.str(ix("ServiceName"), Some(r.service));
+    b.str(ix("ServiceSubcategory"), None);
+    b.str(ix("SkuId"), r.sku);
+    b.str(ix("SkuMeter"), r.sku_description);
+    b.str(ix("SkuPriceDetails"), None);
+    b.str(ix("SkuPriceId"), r.sku);
+    b.str(ix("SubAccountId"), r.project);
+    b.str(ix("SubAccountName"), r.project_name);
+    b.str(ix("SubAccountType"), r.project.map(|_| "Project"));
+    b.str(ix("Tags"), r.tags);
+    b.str(ix(x::CONNECTION_ID), Some(&options.connection_id));
+    b.str(ix(x::BILLING_PERIOD), Some(r.period));
+    b.str(ix(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
+    b.str(ix(x::SOURCE_FILE), Some(file));
+    b.int(ix(x::SOURCE_LINE), Some(r.line));
+    b.str(ix(x::INGESTION_ID), Some(&options.ingestion_id));
+    b.str(ix(x::LINE_ITEM_TYPE), c.kind);
+    b.str(ix(x::SERVICE_CODE), r.service_id);
+    b.str(ix(x::USAGE_TYPE), None);
+    b.str(ix(x::OPERATION), None);
+    b.str(ix(x::INVOICING_ENTITY), None);
+    b.end_row();
+}
+
+impl FillBatches for GcpBillingReader {
+    fn fill(&mut self) -> Result<()> {
+        GcpBillingReader::fill(self)
+    }
+
+    fn builder(&mut self) -> &mut FocusBatchBuilder {
+        &mut self.builder
+    }
+
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
+    }
+
+    fn summary(&mut self) -> FileSummary {
+        let totals = std::mem::take(&mut self.totals)
+            .into_iter()
+            .map(|(period, groups)| {
+                let mut t = SourceTotals::default();
+                for ((account, category), g) in groups {
+                    t.groups.insert((account, category.to_string()), g);
+                }
+                (period, t)
+            })
+            .collect();
+        FileSummary {
+            file: self.path.clone(),
+            rows: self.rows,
+            totals,
+            source_format: SOURCE_FORMAT,
+        }
+    }
+}
+
+impl Iterator for GcpBillingReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        next_event(self)
+    }
+}

@@ -1,0 +1,57 @@
+//! Cloud Billing export rows: what cannot be placed or summed is an error with its line.
+
+use billow_formats::gcp::GcpBillingReader;
+use billow_formats::{Error, ReadEvent, ReadOptions};
+
+fn read(text: &str) -> Result<u64, Error> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rows.jsonl");
+    std::fs::write(&p, text).unwrap();
+    let mut rows = 0;
+    for e in GcpBillingReader::open(&p, ReadOptions::new("c", "i"))? {
+        if let ReadEvent::Batch(b) = e? {
+            rows += b.num_rows() as u64;
+        }
+    }
+    Ok(rows)
+}
+
+const GOOD: &str = r#"{"billing_account_id":"A","usage_start_time":"2024-01-01T00:00:00Z","usage_end_time":"2024-01-01T01:00:00Z","cost":1,"invoice":{"month":"202401"}}"#;
+
+#[test]
+fn a_row_without_an_invoice_month_cannot_be_placed() {
+    let text = format!(
+        "{GOOD}\n\n{}\n",
+        GOOD.replace(r#","invoice":{"month":"202401"}"#, "")
+    );
+    match read(&text).unwrap_err() {
+        Error::BadValue { line, column, .. } => {
+            assert_eq!((line, column.as_str()), (3, "invoice.month"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_line_that_is_not_json_names_its_line() {
+    let text = format!("{GOOD}\nbilling_account_id,cost\n");
+    match read(&text).unwrap_err() {
+        Error::BadValue { line, expected, .. } => {
+            assert_eq!(line, 2);
+            assert!(expected.contains("JSON"), "{expected}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_cost_that_is_not_a_number_is_refused() {
+    let text = GOOD.replace(r#""cost":1"#, r#""cost":"n/a""#);
+    match read(&text).unwrap_err() {
+        Error::BadValue { column, found, .. } => {
+            assert_eq!((column.as_str(), found.as_str()), ("cost", "n/a"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(read(GOOD).unwrap(), 1);
+}
