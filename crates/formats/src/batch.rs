@@ -163,6 +163,24 @@ impl SourceTotals {
     }
 }
 
+/// Source totals per billing period, from each period's exact sums keyed by (billing account,
+/// charge category).
+pub(crate) fn totals_by_period<G>(periods: BTreeMap<String, G>) -> BTreeMap<String, SourceTotals>
+where
+    G: IntoIterator<Item = ((String, &'static str), GroupTotals)>,
+{
+    periods
+        .into_iter()
+        .map(|(period, groups)| {
+            let mut t = SourceTotals::default();
+            for ((account, category), g) in groups {
+                t.groups.insert((account, category.to_string()), g);
+            }
+            (period, t)
+        })
+        .collect()
+}
+
 /// Appends `s` to `out` as a JSON string literal (for Tags objects built cell by cell).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');

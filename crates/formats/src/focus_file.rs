@@ -23,7 +23,7 @@ use billow_focus::enums::{
 use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema, x};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals};
+use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
 use crate::rows::{self, Rows};
@@ -528,16 +528,7 @@ impl FillBatches for FocusFileReader {
                  the file says (an upstream problem for its exporter)"
             );
         }
-        let totals = std::mem::take(&mut self.totals)
-            .into_iter()
-            .map(|(period, groups)| {
-                let mut t = SourceTotals::default();
-                for ((account, category), g) in groups {
-                    t.groups.insert((account, category.to_string()), g);
-                }
-                (period, t)
-            })
-            .collect();
+        let totals = totals_by_period(std::mem::take(&mut self.totals));
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,

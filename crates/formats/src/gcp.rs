@@ -18,7 +18,7 @@ use billow_focus::schema::{index_of, x};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
+use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
 use crate::source;
 use crate::timestamp::parse_utc_micros;
@@ -624,16 +624,7 @@ impl FillBatches for GcpBillingReader {
     }
 
     fn summary(&mut self) -> FileSummary {
-        let totals = std::mem::take(&mut self.totals)
-            .into_iter()
-            .map(|(period, groups)| {
-                let mut t = SourceTotals::default();
-                for ((account, category), g) in groups {
-                    t.groups.insert((account, category.to_string()), g);
-                }
-                (period, t)
-            })
-            .collect();
+        let totals = totals_by_period(std::mem::take(&mut self.totals));
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,

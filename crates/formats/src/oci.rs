@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::{index_of, x};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
+use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
 use crate::rows::{self, Rows};
@@ -135,8 +135,9 @@ pub struct OciCostReader {
     cols: Columns,
     builder: FocusBatchBuilder,
     options: ReadOptions,
-    /// Per billing period and billing account: exact sums (all OCI rows are Usage).
-    totals: BTreeMap<String, BTreeMap<String, GroupTotals>>,
+    /// Per billing period and (billing account, charge category): exact sums (all OCI rows
+    /// are Usage).
+    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
     tag_json: String,
     rows: u64,
     finished: bool,
@@ -331,7 +332,7 @@ impl OciCostReader {
             .totals
             .entry(period)
             .or_default()
-            .entry(tenant)
+            .entry((tenant, "Usage"))
             .or_default();
         g.billed.merge(&billed).map_err(|_| overflow())?;
         g.effective.merge(&billed).map_err(|_| overflow())?;
@@ -447,16 +448,7 @@ impl FillBatches for OciCostReader {
     }
 
     fn summary(&mut self) -> FileSummary {
-        let totals = std::mem::take(&mut self.totals)
-            .into_iter()
-            .map(|(period, accounts)| {
-                let mut t = SourceTotals::default();
-                for (account, g) in accounts {
-                    t.groups.insert((account, "Usage".to_string()), g);
-                }
-                (period, t)
-            })
-            .collect();
+        let totals = totals_by_period(std::mem::take(&mut self.totals));
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,
