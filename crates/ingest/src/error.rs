@@ -32,6 +32,14 @@ pub enum Error {
         /// Format of each file.
         formats: Vec<&'static str>,
     },
+    /// The files hold no row of any billing period, so there is nothing to publish.
+    #[error(
+        "{files} file(s) hold no rows; nothing was published. Check that the export is complete (a header-only file is what an export writes before its first data)."
+    )]
+    NoRows {
+        /// Files read.
+        files: usize,
+    },
     /// A connection name that cannot be used as a partition value.
     #[error(
         "connection name {0:?} is invalid: use letters, digits, '-', '_' or '.', at most 64 characters"

@@ -416,6 +416,11 @@ where
             "rows of {period} were written but no file reported them"
         )));
     }
+    if staged.is_empty() {
+        return Err(Error::NoRows {
+            files: export.files.len(),
+        });
+    }
     for (period, t) in &totals {
         let file_records = files
             .iter()

@@ -822,3 +822,20 @@ async fn a_bigquery_query_response_reads_like_the_export() {
         "12.4906790012"
     );
 }
+
+#[tokio::test]
+async fn files_without_rows_publish_nothing_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vendor.csv");
+    std::fs::write(
+        &path,
+        "BilledCost,BillingAccountId,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,ChargeCategory,ChargePeriodEnd,ChargePeriodStart,EffectiveCost\n",
+    )
+    .unwrap();
+    let lake = lake(dir.path()).await;
+    let e = billow_ingest::ingest_focus(&lake, &path, &IngestOptions::new("v"), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("hold no rows"), "{e}");
+    assert_eq!(lake.focus_version().await.unwrap(), None);
+}
