@@ -2,9 +2,9 @@
 //!
 //! This crate owns the cost tables: Delta Lake tables in a data directory that Spark, Trino,
 //! DuckDB and Databricks can read as they are. The `focus` table holds FOCUS rows partitioned
-//! by `x_ConnectionId` and `x_BillingPeriod`; replacing one partition with a new export
-//! version is a single Delta commit that adds the new files and removes the old ones, so a
-//! reader sees the old version or the new one, never a mix. The `ingestions` and
+//! by `x_ConnectionId` and `x_BillingPeriod`; publishing an export version is a single Delta
+//! commit that adds the new files of every period it holds and removes the old ones, so a
+//! reader sees the old versions or the new ones, never a mix. The `ingestions` and
 //! `ingestion_totals` tables record every ingestion with its source files, content hashes
 //! and the source's own exact totals, so reconciliation and "what changed" are SQL queries
 //! (DataFusion). It knows nothing of provider formats.
