@@ -25,7 +25,7 @@ use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -101,8 +101,7 @@ pub struct FocusFileReader {
     /// Per billing period: (billing account, charge category) → exact sums of the cells.
     totals: BTreeMap<String, Groups>,
     rows: u64,
-    finished: bool,
-    done: bool,
+    state: ReadState,
 }
 
 impl FocusFileReader {
@@ -222,8 +221,7 @@ impl FocusFileReader {
             nulls_in_mandatory: BTreeMap::new(),
             totals: BTreeMap::new(),
             rows: 0,
-            finished: false,
-            done: false,
+            state: ReadState::default(),
         })
     }
 
@@ -412,22 +410,20 @@ impl FocusFileReader {
         Ok(())
     }
 
-    fn fill(&mut self) -> Result<()> {
-        while !self.finished && self.builder.len() < self.options.batch_rows {
-            let more = rows::next_record(
-                self.source.as_mut(),
-                &mut self.record,
-                &self.path,
-                self.header_len,
-                rows::Width::Exact,
-            )?;
-            if !more {
-                self.finished = true;
-                break;
-            }
-            self.map_row()?;
+    /// Maps the next record; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool> {
+        let more = rows::next_record(
+            self.source.as_mut(),
+            &mut self.record,
+            &self.path,
+            self.header_len,
+            rows::Width::Exact,
+        )?;
+        if !more {
+            return Ok(false);
         }
-        Ok(())
+        self.map_row()?;
+        Ok(true)
     }
 }
 
@@ -506,16 +502,20 @@ fn add(sum: &mut ExactSum, cell: Option<&[u8]>) -> std::result::Result<(), money
 }
 
 impl FillBatches for FocusFileReader {
-    fn fill(&mut self) -> Result<()> {
-        FocusFileReader::fill(self)
+    fn read_row(&mut self) -> Result<bool> {
+        FocusFileReader::read_row(self)
     }
 
     fn builder(&mut self) -> &mut FocusBatchBuilder {
         &mut self.builder
     }
 
-    fn done(&mut self) -> &mut bool {
-        &mut self.done
+    fn batch_rows(&self) -> usize {
+        self.options.batch_rows
+    }
+
+    fn state(&mut self) -> &mut ReadState {
+        &mut self.state
     }
 
     fn summary(&mut self) -> FileSummary {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
 use crate::source;
 use crate::timestamp::parse_utc_micros;
 use crate::{Error, Result};
@@ -206,8 +206,7 @@ pub struct GcpBillingReader {
     totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
     tags: String,
     rows: u64,
-    finished: bool,
-    done: bool,
+    state: ReadState,
 }
 
 impl GcpBillingReader {
@@ -258,8 +257,7 @@ impl GcpBillingReader {
             totals: BTreeMap::new(),
             tags: String::new(),
             rows: 0,
-            finished: false,
-            done: false,
+            state: ReadState::default(),
         })
     }
 
@@ -463,15 +461,13 @@ impl GcpBillingReader {
         Ok(())
     }
 
-    fn fill(&mut self) -> Result<()> {
-        while !self.finished && self.builder.len() < self.options.batch_rows {
-            if !self.next_text()? {
-                self.finished = true;
-                break;
-            }
-            self.map_row()?;
+    /// Maps the next row; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool> {
+        if !self.next_text()? {
+            return Ok(false);
         }
-        Ok(())
+        self.map_row()?;
+        Ok(true)
     }
 }
 
@@ -611,16 +607,20 @@ fn push(
 }
 
 impl FillBatches for GcpBillingReader {
-    fn fill(&mut self) -> Result<()> {
-        GcpBillingReader::fill(self)
+    fn read_row(&mut self) -> Result<bool> {
+        GcpBillingReader::read_row(self)
     }
 
     fn builder(&mut self) -> &mut FocusBatchBuilder {
         &mut self.builder
     }
 
-    fn done(&mut self) -> &mut bool {
-        &mut self.done
+    fn batch_rows(&self) -> usize {
+        self.options.batch_rows
+    }
+
+    fn state(&mut self) -> &mut ReadState {
+        &mut self.state
     }
 
     fn summary(&mut self) -> FileSummary {

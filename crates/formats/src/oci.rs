@@ -20,7 +20,7 @@ use billow_focus::schema::{index_of, x};
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -140,8 +140,7 @@ pub struct OciCostReader {
     totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
     tag_json: String,
     rows: u64,
-    finished: bool,
-    done: bool,
+    state: ReadState,
 }
 
 impl OciCostReader {
@@ -170,8 +169,7 @@ impl OciCostReader {
             totals: BTreeMap::new(),
             tag_json: String::new(),
             rows: 0,
-            finished: false,
-            done: false,
+            state: ReadState::default(),
         })
     }
 
@@ -341,22 +339,20 @@ impl OciCostReader {
         Ok(())
     }
 
-    fn fill(&mut self) -> Result<()> {
-        while !self.finished && self.builder.len() < self.options.batch_rows {
-            let more = rows::next_record(
-                self.source.as_mut(),
-                &mut self.record,
-                &self.path,
-                self.header_len,
-                rows::Width::AtMost,
-            )?;
-            if !more {
-                self.finished = true;
-                break;
-            }
-            self.map_row()?;
+    /// Maps the next record; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool> {
+        let more = rows::next_record(
+            self.source.as_mut(),
+            &mut self.record,
+            &self.path,
+            self.header_len,
+            rows::Width::AtMost,
+        )?;
+        if !more {
+            return Ok(false);
         }
-        Ok(())
+        self.map_row()?;
+        Ok(true)
     }
 }
 
@@ -435,16 +431,20 @@ fn month_bounds(t: i64) -> (i64, i64) {
 }
 
 impl FillBatches for OciCostReader {
-    fn fill(&mut self) -> Result<()> {
-        OciCostReader::fill(self)
+    fn read_row(&mut self) -> Result<bool> {
+        OciCostReader::read_row(self)
     }
 
     fn builder(&mut self) -> &mut FocusBatchBuilder {
         &mut self.builder
     }
 
-    fn done(&mut self) -> &mut bool {
-        &mut self.done
+    fn batch_rows(&self) -> usize {
+        self.options.batch_rows
+    }
+
+    fn state(&mut self) -> &mut ReadState {
+        &mut self.state
     }
 
     fn summary(&mut self) -> FileSummary {

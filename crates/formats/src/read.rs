@@ -77,33 +77,50 @@ pub struct FileSummary {
     pub source_format: &'static str,
 }
 
-/// A file reader that fills batches row by row; [`next_event`] makes it the event iterator
-/// every reader is.
+/// How far a file reader is: whether its rows are exhausted and whether its last event (its
+/// summary or an error) was returned.
+#[derive(Debug, Default)]
+pub(crate) struct ReadState {
+    finished: bool,
+    done: bool,
+}
+
+/// A file reader that maps one source row at a time into a batch; [`next_event`] makes it
+/// the event iterator every reader is.
 pub(crate) trait FillBatches {
-    /// Reads rows until a batch is full or the file ends.
-    fn fill(&mut self) -> Result<()>;
-    /// The batch being filled.
+    /// Maps the next source row into the batch being built; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool>;
+    /// The batch being built.
     fn builder(&mut self) -> &mut crate::batch::FocusBatchBuilder;
-    /// Whether the file's last event (its summary or an error) was returned.
-    fn done(&mut self) -> &mut bool;
+    /// FOCUS rows per batch.
+    fn batch_rows(&self) -> usize;
+    /// Where the reader is.
+    fn state(&mut self) -> &mut ReadState;
     /// What the whole file held; asked once, after its last batch.
     fn summary(&mut self) -> FileSummary;
 }
 
 /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
 pub(crate) fn next_event(reader: &mut impl FillBatches) -> Option<Result<ReadEvent>> {
-    if *reader.done() {
+    if reader.state().done {
         return None;
     }
-    if let Err(e) = reader.fill() {
-        *reader.done() = true;
-        return Some(Err(e));
+    let batch_rows = reader.batch_rows();
+    while !reader.state().finished && reader.builder().len() < batch_rows {
+        match reader.read_row() {
+            Ok(true) => {}
+            Ok(false) => reader.state().finished = true,
+            Err(e) => {
+                reader.state().done = true;
+                return Some(Err(e));
+            }
+        }
     }
     let builder = reader.builder();
     if !builder.is_empty() {
         return Some(builder.finish().map(ReadEvent::Batch).map_err(Error::from));
     }
-    *reader.done() = true;
+    reader.state().done = true;
     Some(Ok(ReadEvent::FileDone(reader.summary())))
 }
 

@@ -12,7 +12,7 @@ use super::SOURCE_FORMAT;
 use super::services::service_category;
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, next_event};
+use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -528,10 +528,7 @@ pub struct CurFileReader {
     header_len: usize,
     /// Billing period start and its `YYYY-MM`, formatted once per period rather than per row.
     period_text: (i64, String),
-    /// The CSV reached its end.
-    finished: bool,
-    /// The file-done event (or an error) was returned.
-    done: bool,
+    state: ReadState,
 }
 
 const DATE_SLOTS: usize = 6;
@@ -580,8 +577,7 @@ impl CurFileReader {
             date_cache: vec![(Vec::new(), 0); DATE_SLOTS],
             header_len: header.len(),
             period_text: (0, String::new()),
-            finished: false,
-            done: false,
+            state: ReadState::default(),
         })
     }
 
@@ -1132,26 +1128,23 @@ impl CurFileReader {
         t
     }
 
-    /// Reads rows until a batch is full or the file ends.
-    fn fill(&mut self) -> Result<()> {
-        while !self.finished && self.builder.len() < self.options.batch_rows {
-            let more = rows::next_record(
-                self.source.as_mut(),
-                &mut self.record,
-                &self.path,
-                self.header_len,
-                rows::Width::AtMost,
-            )?;
-            if !more {
-                self.finished = true;
-                break;
-            }
-            if !self.cols.product_keys.is_empty() {
-                self.expand_product_map()?;
-            }
-            self.map_row()?;
+    /// Maps the next record; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool> {
+        let more = rows::next_record(
+            self.source.as_mut(),
+            &mut self.record,
+            &self.path,
+            self.header_len,
+            rows::Width::AtMost,
+        )?;
+        if !more {
+            return Ok(false);
         }
-        Ok(())
+        if !self.cols.product_keys.is_empty() {
+            self.expand_product_map()?;
+        }
+        self.map_row()?;
+        Ok(true)
     }
 
     /// Appends the `product` map's attributes the mapping reads as cells after the header's
@@ -1196,16 +1189,20 @@ impl CurFileReader {
 }
 
 impl FillBatches for CurFileReader {
-    fn fill(&mut self) -> Result<()> {
-        CurFileReader::fill(self)
+    fn read_row(&mut self) -> Result<bool> {
+        CurFileReader::read_row(self)
     }
 
     fn builder(&mut self) -> &mut FocusBatchBuilder {
         &mut self.builder
     }
 
-    fn done(&mut self) -> &mut bool {
-        &mut self.done
+    fn batch_rows(&self) -> usize {
+        self.options.batch_rows
+    }
+
+    fn state(&mut self) -> &mut ReadState {
+        &mut self.state
     }
 
     fn summary(&mut self) -> FileSummary {
