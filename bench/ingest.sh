@@ -15,7 +15,7 @@ ROWS=${ROWS:-5000000}
 FILES=${FILES:-10}
 OUT=${BENCH_OUT:-bench/out}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --locked --profile fast --bin billow
+cargo build --locked --profile fast --bin billow $(scripts/features)
 BILLOW=$CARGO_TARGET_DIR/fast/billow
 
 VENV=${BENCH_VENV:-$OUT/venv}

@@ -190,7 +190,7 @@ fn number(raw: &RawValue) -> std::result::Result<(i128, String), String> {
 }
 
 enum Input {
-    Lines(Box<dyn BufRead + Send>),
+    Lines(Box<dyn BufRead>),
     Rows(VecDeque<String>),
 }
 

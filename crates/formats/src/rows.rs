@@ -24,7 +24,7 @@ use crate::source::{self, Compression};
 use crate::{Error, Result};
 
 /// A source of records: the header first, then one record per row.
-pub trait Rows: Send {
+pub trait Rows {
     /// Reads the next record into `record`; `false` at the end.
     fn read(&mut self, record: &mut Record) -> Result<bool>;
     /// Position of the last record read: its line in a CSV file (the header is line 1), its

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
+#[cfg(not(feature = "isal"))]
 use flate2::read::MultiGzDecoder;
 
 use crate::{Error, Result};
@@ -54,7 +55,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// A reader over the decompressed bytes that turns decoder failures into
 /// [`Error::Corrupt`] naming the file.
 pub struct Decompressed {
-    inner: Box<dyn Read + Send>,
+    inner: Box<dyn Read>,
     /// Its compression.
     pub compression: Compression,
 }
@@ -87,6 +88,17 @@ impl Read for Decompressed {
     }
 }
 
+/// A streaming gzip decoder over every member of `input` (AWS and `gzip -c a b` write several).
+#[cfg(feature = "isal")]
+fn gzip(input: BufReader<File>) -> Box<dyn Read> {
+    Box::new(isal::read::GzipDecoder::new(input))
+}
+
+#[cfg(not(feature = "isal"))]
+fn gzip(input: BufReader<File>) -> Box<dyn Read> {
+    Box::new(MultiGzDecoder::new(input))
+}
+
 /// Opens `path` and returns its decompressed bytes. For a zip, the first `.csv` entry.
 pub fn open(path: &Path) -> Result<Decompressed> {
     let compression = sniff(path)?;
@@ -95,7 +107,7 @@ pub fn open(path: &Path) -> Result<Decompressed> {
         source,
     };
     let file = File::open(path).map_err(io_err)?;
-    let inner: Box<dyn Read + Send> = match compression {
+    let inner: Box<dyn Read> = match compression {
         Compression::Parquet => {
             return Err(Error::Corrupt {
                 path: path.to_path_buf(),
@@ -105,7 +117,7 @@ pub fn open(path: &Path) -> Result<Decompressed> {
             });
         }
         Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
-        Compression::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file))),
+        Compression::Gzip => gzip(BufReader::with_capacity(1 << 20, file)),
         Compression::Zip => {
             let corrupt = |e: zip::result::ZipError| Error::Corrupt {
                 path: path.to_path_buf(),
@@ -192,5 +204,61 @@ impl Read for ChannelReader {
         buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip_member(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Several gzip members (what `cat a.gz b.gz` and some exporters produce) read as one
+    /// stream, byte for byte, across the decoder's internal buffer sizes.
+    #[test]
+    fn gzip_members_read_as_one_stream() {
+        let first: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| format!("{i},{}\n", i % 97).into_bytes())
+            .collect();
+        let second = b"last,member\n".to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("two-members.csv.gz");
+        let mut bytes = gzip_member(&first);
+        bytes.extend(gzip_member(&second));
+        std::fs::write(&path, bytes).unwrap();
+
+        let mut out = Vec::new();
+        open(&path).unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out.len(), first.len() + second.len());
+        assert!(out[..first.len()] == first[..], "first member differs");
+        assert_eq!(&out[first.len()..], &second[..]);
+    }
+
+    /// A damaged byte in the middle is an error, never a shorter stream.
+    #[test]
+    fn damaged_gzip_is_an_error() {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let mut bytes = gzip_member(&data);
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xFF;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("damaged.csv.gz");
+        std::fs::write(&path, bytes).unwrap();
+        let mut out = Vec::new();
+        let read = open(&path).unwrap().read_to_end(&mut out);
+        assert!(
+            read.is_err(),
+            "read {} of {} bytes without error",
+            out.len(),
+            data.len()
+        );
     }
 }

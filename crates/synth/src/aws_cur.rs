@@ -1091,10 +1091,10 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
     set("product/locationType", "AWS Region".into());
     set("product/usagetype", service.usage_type.into());
     set("product/operation", service.operation.into());
-    set(
-        "product/sku",
-        format!("{:016X}", rng.random::<u64>() & 0xFFFF_FFFF_FFFF),
-    );
+    // A SKU names one product offering (service, usage type, operation, region), so a month
+    // holds a few hundred of them, not one per row: the lake's dictionaries see real data.
+    let sku = product_sku(service.code, service.usage_type, service.operation, region);
+    set("product/sku", sku.clone());
     if service.code == "AmazonEC2" && service.unit == "Hrs" {
         set("product/instanceType", "m5.large".into());
         set("product/instanceFamily", "General purpose".into());
@@ -1112,14 +1112,10 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
     }
     set("pricing/currency", "USD".into());
     set("pricing/unit", service.unit.into());
-    set(
-        "pricing/RateCode",
-        format!("{}.JRTCKXETXF.6YS6EN2CT7", &cells_sku(rng)),
-    );
+    set("pricing/RateCode", format!("{sku}.JRTCKXETXF.6YS6EN2CT7"));
     set(
         "pricing/RateId",
-        rng.random_range(1_000_000_000u64..9_999_999_999)
-            .to_string(),
+        (1_000_000_000 + stable_hash(sku.as_bytes()) % 9_000_000_000).to_string(),
     );
     if rng.random_bool(0.85) {
         set(
@@ -1340,8 +1336,28 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
     Row { cells }
 }
 
-fn cells_sku(rng: &mut ChaCha8Rng) -> String {
-    format!("{:016X}", rng.random::<u64>() & 0xFFFF_FFFF_FFFF)
+/// FNV-1a: a fixed hash, so SKUs stay the same across runs, seeds and platforms.
+fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A 16-character SKU in AWS's alphabet (upper-case letters and digits) for one product.
+fn product_sku(service: &str, usage_type: &str, operation: &str, region: &str) -> String {
+    const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let key = format!("{service}\u{1f}{usage_type}\u{1f}{operation}\u{1f}{region}");
+    let mut h = stable_hash(key.as_bytes());
+    (0..16)
+        .map(|i| {
+            if i == 8 {
+                h = stable_hash(&h.to_le_bytes());
+            }
+            let c = ALPHABET[(h % 36) as usize] as char;
+            h /= 36;
+            c
+        })
+        .collect()
 }
 
 fn region_prefix(region: &str) -> &'static str {
