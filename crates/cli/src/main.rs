@@ -93,9 +93,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Ingest a billing export into the lake.
-    #[command(subcommand)]
-    Ingest(IngestSource),
+    /// Ingest a billing export into the lake: `billow ingest <PATH> --connection <NAME>`
+    /// recognizes the format from its manifest, header or content; or name it
+    /// (`billow ingest aws-cur <PATH> ...`).
+    Ingest(IngestCommand),
     /// Cost totals of a month grouped by one dimension.
     Costs(CostsArgs),
     /// Compare the lake's totals with the source's own exact totals; exit 1 on any difference.
@@ -113,6 +114,15 @@ enum Command {
     Synth(SynthArgs),
 }
 
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct IngestCommand {
+    #[command(subcommand)]
+    source: Option<IngestSource>,
+    #[command(flatten)]
+    detected: Option<IngestArgs>,
+}
+
 #[derive(Subcommand)]
 enum IngestSource {
     /// AWS Cost and Usage Report: a report folder, a period folder, or one CUR file; CSV
@@ -125,6 +135,11 @@ enum IngestSource {
     /// Oracle Cloud cost reports (reports/cost-csv, .csv or .csv.gz): one file or a folder
     /// with all report files of the months to replace.
     Oci(IngestArgs),
+    /// Azure cost details exports (EA, MCA or pay-as-you-go; CSV, gzip CSV or Parquet): an
+    /// export folder with its manifest.json files (actual and amortized runs are found and
+    /// paired, the latest run of each month wins), or one dataset's files with --dataset, or
+    /// actual files plus --amortized files. Every month the files hold is replaced.
+    Azure(AzureIngestArgs),
     /// Google Cloud billing export rows (standard or detailed): newline-delimited JSON as
     /// BigQuery exports it, or a jobs.query response of SELECT TO_JSON_STRING(t); one file or
     /// a folder with all rows of the invoice months to replace.
@@ -149,6 +164,26 @@ struct IngestArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct AzureIngestArgs {
+    #[command(flatten)]
+    common: IngestArgs,
+    /// The dataset PATH holds when it has no manifest.json (default: actual).
+    #[arg(long, value_enum)]
+    dataset: Option<AzureDataset>,
+    /// The amortized files (a file or folder) that pair with the actual files at PATH:
+    /// BilledCost comes from actual, EffectiveCost from amortized.
+    #[arg(long)]
+    amortized: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum AzureDataset {
+    Actual,
+    Amortized,
+    Usage,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -336,12 +371,56 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Ingest(source) => {
+        Command::Ingest(command) => {
+            let source = match (command.source, command.detected) {
+                (Some(source), _) => source,
+                (None, Some(args)) => {
+                    let found = billow_formats::detect::detect(&args.path)?;
+                    if !quiet && !args.json {
+                        eprintln!(
+                            "{}: recognized as `billow ingest {}`",
+                            args.path.display(),
+                            found.command()
+                        );
+                    }
+                    use billow_formats::detect::Format as Found;
+                    match found {
+                        Found::AwsCur => IngestSource::AwsCur(args),
+                        Found::Focus => IngestSource::Focus(args),
+                        Found::OciCostReport => IngestSource::Oci(args),
+                        Found::GcpBillingExport => IngestSource::Gcp(args),
+                        Found::AzureCostDetails => IngestSource::Azure(AzureIngestArgs {
+                            common: args,
+                            dataset: None,
+                            amortized: None,
+                        }),
+                    }
+                }
+                (None, None) => {
+                    anyhow::bail!(
+                        "give the export to ingest: `billow ingest <PATH> --connection <NAME>` (see `billow ingest --help`)"
+                    )
+                }
+            };
             let (format, args) = match source {
                 IngestSource::AwsCur(args) => (Format::AwsCur, args),
                 IngestSource::Focus(args) => (Format::Focus, args),
                 IngestSource::Oci(args) => (Format::Oci, args),
                 IngestSource::Gcp(args) => (Format::Gcp, args),
+                IngestSource::Azure(azure) => {
+                    let dataset = azure.dataset.map(|d| match d {
+                        AzureDataset::Actual => billow_formats::azure::Dataset::Actual,
+                        AzureDataset::Amortized => billow_formats::azure::Dataset::Amortized,
+                        AzureDataset::Usage => billow_formats::azure::Dataset::Usage,
+                    });
+                    (
+                        Format::Azure {
+                            dataset,
+                            amortized: azure.amortized,
+                        },
+                        azure.common,
+                    )
+                }
             };
             let lake = open_lake(&cli.data_dir).await?;
             let reports = ingest(
@@ -610,12 +689,15 @@ impl Progress for BarProgress {
 }
 
 /// Formats `billow ingest` reads.
-#[derive(Clone, Copy)]
 enum Format {
     AwsCur,
     Focus,
     Oci,
     Gcp,
+    Azure {
+        dataset: Option<billow_formats::azure::Dataset>,
+        amortized: Option<PathBuf>,
+    },
 }
 
 async fn ingest(
@@ -654,6 +736,17 @@ async fn ingest(
         Format::Focus => billow_ingest::ingest_focus(lake, path, &options, &progress).await,
         Format::Oci => billow_ingest::ingest_oci(lake, path, &options, &progress).await,
         Format::Gcp => billow_ingest::ingest_gcp(lake, path, &options, &progress).await,
+        Format::Azure { dataset, amortized } => {
+            billow_ingest::ingest_azure(
+                lake,
+                path,
+                dataset,
+                amortized.as_deref(),
+                &options,
+                &progress,
+            )
+            .await
+        }
     };
     progress.bar.finish_and_clear();
     result.with_context(|| {

@@ -183,6 +183,23 @@ fn scale_to(d: Digits, shift: i64) -> Result<Parsed, DecimalError> {
     Ok(Parsed { value, rounded })
 }
 
+/// `a × b` of two lake-scale values (a unit price times a quantity), rounded half-even back
+/// to the lake's scale; `None` when the product leaves the lake's range (±10¹⁵).
+pub fn mul(a: i128, b: i128) -> Option<i128> {
+    let product = a.checked_mul(b)?;
+    let quotient = product / ONE;
+    let remainder = product % ONE;
+    let twice = remainder.unsigned_abs() * 2;
+    let half = ONE.unsigned_abs();
+    let round_away = twice > half || (twice == half && quotient % 2 != 0);
+    let value = if round_away {
+        quotient + product.signum()
+    } else {
+        quotient
+    };
+    (value.abs() <= MAX_ABS).then_some(value)
+}
+
 fn pow10(n: i64) -> Option<i128> {
     let n = u32::try_from(n).ok()?;
     10i128.checked_pow(n)
@@ -372,6 +389,23 @@ impl fmt::Display for ExactSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products_round_half_even_to_the_lake_scale() {
+        let v = |t: &str| parse_decimal(t.as_bytes()).unwrap().value;
+        assert_eq!(mul(v("3.25"), v("24")), Some(v("78")));
+        assert_eq!(mul(v("0.000000000001"), v("0.5")), Some(0));
+        assert_eq!(
+            mul(v("0.000000000003"), v("0.5")),
+            Some(v("0.000000000002"))
+        );
+        assert_eq!(
+            mul(v("-0.000000000003"), v("0.5")),
+            Some(v("-0.000000000002"))
+        );
+        assert_eq!(mul(v("0.1"), v("0.1")), Some(v("0.01")));
+        assert_eq!(mul(v("999999999999999"), v("2")), None);
+    }
 
     fn p(s: &str) -> i128 {
         parse_decimal(s.as_bytes()).unwrap().value

@@ -139,6 +139,16 @@ pub enum Error {
         /// What was looked for.
         looked_for: &'static str,
     },
+    /// No known export format matches the file or folder.
+    #[error(
+        "{path}: not a billing export Billow recognizes; looked for {looked_for}. Name the format instead (`billow ingest <format> <path>`, see `billow ingest --help`)."
+    )]
+    UnknownFormat {
+        /// Path given.
+        path: PathBuf,
+        /// What was looked for.
+        looked_for: &'static str,
+    },
     /// A row belongs to another billing period than its delivery.
     #[error(
         "{path}: line {line}: row is for billing period {found}, but the delivery is for {expected}. Files of different months must not be mixed; ingest each period folder on its own."

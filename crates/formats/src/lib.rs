@@ -4,7 +4,8 @@
 //! (never the network: `billow-connect` fetches files, `billow-ingest` hands them here) and
 //! yields record batches of [`billow_focus::schema::focus_schema`], plus the source's own
 //! totals summed exactly from the raw cells so the lake can be reconciled against them.
-//! Readers stream with bounded memory and decode files in parallel; every error names the
+//! Readers stream with bounded memory (the Azure pairing index aside: a key and a cost per
+//! actual row) and decode files in parallel; every error names the
 //! file, the line and column, what was expected and what to do.
 //!
 //! ```no_run
@@ -21,8 +22,10 @@
 #![warn(missing_docs)]
 
 pub mod aws_cur;
+pub mod azure;
 mod batch;
 pub mod csv_file;
+pub mod detect;
 mod error;
 pub mod focus_file;
 pub mod gcp;

@@ -1,7 +1,8 @@
 //! The ingestion pipeline for one source.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
@@ -188,6 +189,96 @@ pub async fn ingest_oci(
         billow_formats::oci::OciCostReader::open(path, options.clone())
     };
     ingest_export(lake, export, open, options, progress).await
+}
+
+/// Ingests an Azure cost details delivery: `path` is an export folder tree (driven by its
+/// `manifest.json` files, the latest run of each scope, dataset and month) or, with `dataset`,
+/// one file or folder of that dataset; `amortized` adds the amortized half to an actual
+/// `path`. Actual and amortized rows are matched into one set of FOCUS rows
+/// ([`billow_formats::azure::PairIndex`]); every month the files hold rows of is replaced, in
+/// one commit.
+pub async fn ingest_azure(
+    lake: &Lake,
+    path: &Path,
+    dataset: Option<billow_formats::azure::Dataset>,
+    amortized: Option<&Path>,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    use billow_formats::azure::{self, Dataset, Delivery, PairIndex, Pairing};
+    check_connection(&options.connection_id)?;
+    const LOOKED_FOR: &str = "Azure cost details files (.csv, .csv.gz or .parquet) or an export folder with manifest.json files";
+    let files_of = |p: &Path| {
+        billow_formats::rows::discover_with(p, &[".csv", ".csv.gz", ".gz", ".parquet"], LOOKED_FOR)
+    };
+    let mut delivery = match (dataset, azure::discover_exports(path)?) {
+        (None, Some(found)) => found,
+        (dataset, _) => {
+            let mut d = Delivery::default();
+            let files = files_of(path)?;
+            match dataset.unwrap_or(Dataset::Actual) {
+                Dataset::Actual => d.actual = files,
+                Dataset::Amortized => d.amortized = files,
+                Dataset::Usage => d.usage = files,
+            }
+            d
+        }
+    };
+    if let Some(amortized) = amortized {
+        delivery.amortized.extend(files_of(amortized)?);
+    }
+    let paired = !delivery.actual.is_empty() && !delivery.amortized.is_empty();
+    let index = if paired {
+        let (actual, amortized) = (delivery.actual.clone(), delivery.amortized.clone());
+        let built = tokio::task::spawn_blocking(move || PairIndex::build(&actual, &amortized))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        Some(Arc::new(built))
+    } else {
+        None
+    };
+    let mut pairing: HashMap<PathBuf, Pairing> = HashMap::new();
+    for (files, dataset) in [
+        (&delivery.actual, Dataset::Actual),
+        (&delivery.amortized, Dataset::Amortized),
+        (&delivery.usage, Dataset::Usage),
+    ] {
+        for file in files {
+            let how = match (&index, dataset) {
+                (Some(index), Dataset::Actual) => Pairing::Actual(Arc::clone(index)),
+                (Some(index), Dataset::Amortized) => Pairing::Amortized(Arc::clone(index)),
+                _ => Pairing::Alone,
+            };
+            pairing.insert(file.clone(), how);
+        }
+    }
+    let export = Export {
+        files: pairing
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        version: None,
+        period: None,
+        format: azure::Agreement::Ea.source_format(),
+    };
+    let open = move |path: &Path, options: &ReadOptions| {
+        let how = pairing.get(path).cloned().unwrap_or(Pairing::Alone);
+        azure::AzureCostReader::open(path, options.clone(), how)
+    };
+    let reports = ingest_export(lake, export, open, options, progress).await?;
+    if let Some(index) = index {
+        let unpaired = index.unpaired_actual_rows();
+        if unpaired > 0 {
+            tracing::info!(
+                unpaired,
+                "actual rows without an amortized partner (commitment purchases, refunds) \
+                 were kept with EffectiveCost 0"
+            );
+        }
+    }
+    Ok(reports)
 }
 
 /// Ingests Google Cloud billing export rows (newline-delimited JSON, or BigQuery query

@@ -1,5 +1,7 @@
 //! End-to-end ingestion tests: generated deliveries and the real public CUR samples.
 
+mod azure;
+
 use std::path::{Path, PathBuf};
 
 use billow_focus::money::format_decimal;

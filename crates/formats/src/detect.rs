@@ -1,0 +1,189 @@
+//! Recognizing a billing export from its manifest, header or content, so `billow ingest <path>`
+//! needs no format name.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::csv_file::Record;
+use crate::{Error, Result, rows, source};
+
+/// The export formats Billow reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// AWS Cost and Usage Report (CUR 1, Athena or CUR 2.0 spelling).
+    AwsCur,
+    /// A FOCUS file from any vendor or tool.
+    Focus,
+    /// Oracle Cloud cost report.
+    OciCostReport,
+    /// Google Cloud billing export rows.
+    GcpBillingExport,
+    /// Azure cost details export.
+    AzureCostDetails,
+}
+
+impl Format {
+    /// The `billow ingest` subcommand of the format.
+    pub fn command(self) -> &'static str {
+        match self {
+            Format::AwsCur => "aws-cur",
+            Format::Focus => "focus",
+            Format::OciCostReport => "oci",
+            Format::GcpBillingExport => "gcp",
+            Format::AzureCostDetails => "azure",
+        }
+    }
+}
+
+/// What detection looks for, for the error when nothing matches.
+const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON with billing_account_id)";
+
+/// Recognizes the export at `path` (a file, or a folder searched for manifests and then for
+/// its first data file).
+pub fn detect(path: &Path) -> Result<Format> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        return detect_file(path);
+    }
+    let mut files = Vec::new();
+    collect(path, 0, &mut files);
+    files.sort();
+    if files.iter().any(|f| is_named(f, "manifest.json")) {
+        return Ok(Format::AzureCostDetails);
+    }
+    if files.iter().any(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("-Manifest.json"))
+    }) {
+        return Ok(Format::AwsCur);
+    }
+    let data = files.iter().find(|f| {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        [
+            ".csv", ".csv.gz", ".gz", ".zip", ".parquet", ".json", ".jsonl", ".ndjson",
+        ]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+    });
+    match data {
+        Some(file) => detect_file(file),
+        None => Err(Error::UnknownFormat {
+            path: path.to_path_buf(),
+            looked_for: LOOKED_FOR,
+        }),
+    }
+}
+
+fn is_named(path: &Path, name: &str) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Files under `dir`, four folder levels deep at most (an export's run folders).
+fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if depth < 4 {
+                collect(&path, depth + 1, out);
+            }
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn detect_file(path: &Path) -> Result<Format> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name.ends_with("-manifest.json") {
+        return Ok(Format::AwsCur);
+    }
+    if name == "manifest.json" {
+        return Ok(Format::AzureCostDetails);
+    }
+    // JSON rows (GCP): the first bytes, decompressed, start an object.
+    let mut head = vec![0u8; 4096];
+    let n = {
+        let mut input = source::open(path).ok();
+        match input.as_mut() {
+            Some(input) => read_up_to(input, &mut head),
+            None => 0,
+        }
+    };
+    let head = &head[..n];
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') || first == Some(&b'[') {
+        let text = String::from_utf8_lossy(head);
+        if text.contains("\"billing_account_id\"") || text.contains("bigquery#") {
+            return Ok(Format::GcpBillingExport);
+        }
+        return Err(Error::UnknownFormat {
+            path: path.to_path_buf(),
+            looked_for: LOOKED_FOR,
+        });
+    }
+    let mut source = rows::open(path)?;
+    let mut header = Record::new();
+    if !source.read(&mut header)? {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let names: Vec<String> = header
+        .iter()
+        .map(|cell| {
+            let cell = cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell);
+            let text = String::from_utf8_lossy(cell);
+            let text = text.trim();
+            let inner = text
+                .strip_suffix(')')
+                .and_then(|t| t.rfind('(').map(|open| &t[open + 1..]))
+                .unwrap_or(text);
+            inner.trim().to_ascii_lowercase()
+        })
+        .collect();
+    let has = |n: &str| names.iter().any(|c| c == n);
+    if has("lineitem/tenantid") {
+        return Ok(Format::OciCostReport);
+    }
+    if has("lineitem/unblendedcost")
+        || has("line_item_unblended_cost")
+        || has("lineitem/lineitemtype")
+        || has("line_item_line_item_type")
+    {
+        return Ok(Format::AwsCur);
+    }
+    if has("billedcost") && has("chargeperiodstart") {
+        return Ok(Format::Focus);
+    }
+    if has("costinbillingcurrency") || has("pretaxcost") || (has("cost") && has("metercategory")) {
+        return Ok(Format::AzureCostDetails);
+    }
+    Err(Error::UnknownFormat {
+        path: path.to_path_buf(),
+        looked_for: LOOKED_FOR,
+    })
+}
+
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> usize {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    filled
+}
