@@ -128,6 +128,11 @@ enum IngestSource {
     /// AWS Cost and Usage Report: a report folder, a period folder, or one CUR file; CSV
     /// (plain, gzip, zip) or Parquet; CUR 1, Athena (snake_case) or CUR 2.0 column spelling.
     AwsCur(IngestArgs),
+    /// AWS Cost Explorer GetCostAndUsage responses (`aws ce get-cost-and-usage --output json`),
+    /// one file per page or a folder of them: coarse daily or monthly rows for accounts without
+    /// a CUR, marked x_SourceFormat=aws-cost-explorer.
+    #[command(name = "aws-ce")]
+    AwsCe(IngestArgs),
     /// FOCUS files (1.0 to 1.4, CSV or Parquet) from a SaaS vendor, another tool or a
     /// provider's FOCUS export: one file or a folder of them. Every billing period the files
     /// hold is replaced.
@@ -140,6 +145,10 @@ enum IngestSource {
     /// paired, the latest run of each month wins), or one dataset's files with --dataset, or
     /// actual files plus --amortized files. Every month the files hold is replaced.
     Azure(AzureIngestArgs),
+    /// DigitalOcean invoices: the CSV download or JSON invoice item pages (a closed month, or
+    /// the month-to-date preview); one file or a folder. Every month they are for is replaced.
+    #[command(name = "digitalocean", alias = "do")]
+    DigitalOcean(IngestArgs),
     /// Google Cloud billing export rows (standard or detailed): newline-delimited JSON as
     /// BigQuery exports it, or a jobs.query response of SELECT TO_JSON_STRING(t); one file or
     /// a folder with all rows of the invoice months to replace.
@@ -389,6 +398,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         Found::Focus => IngestSource::Focus(args),
                         Found::OciCostReport => IngestSource::Oci(args),
                         Found::GcpBillingExport => IngestSource::Gcp(args),
+                        Found::DigitalOceanInvoice => IngestSource::DigitalOcean(args),
+                        Found::AwsCostExplorer => IngestSource::AwsCe(args),
                         Found::AzureCostDetails => IngestSource::Azure(AzureIngestArgs {
                             common: args,
                             dataset: None,
@@ -407,6 +418,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 IngestSource::Focus(args) => (Format::Focus, args),
                 IngestSource::Oci(args) => (Format::Oci, args),
                 IngestSource::Gcp(args) => (Format::Gcp, args),
+                IngestSource::DigitalOcean(args) => (Format::DigitalOcean, args),
+                IngestSource::AwsCe(args) => (Format::AwsCe, args),
                 IngestSource::Azure(azure) => {
                     let dataset = azure.dataset.map(|d| match d {
                         AzureDataset::Actual => billow_formats::azure::Dataset::Actual,
@@ -694,6 +707,8 @@ enum Format {
     Focus,
     Oci,
     Gcp,
+    DigitalOcean,
+    AwsCe,
     Azure {
         dataset: Option<billow_formats::azure::Dataset>,
         amortized: Option<PathBuf>,
@@ -736,6 +751,12 @@ async fn ingest(
         Format::Focus => billow_ingest::ingest_focus(lake, path, &options, &progress).await,
         Format::Oci => billow_ingest::ingest_oci(lake, path, &options, &progress).await,
         Format::Gcp => billow_ingest::ingest_gcp(lake, path, &options, &progress).await,
+        Format::AwsCe => {
+            billow_ingest::ingest_aws_cost_explorer(lake, path, &options, &progress).await
+        }
+        Format::DigitalOcean => {
+            billow_ingest::ingest_digitalocean(lake, path, &options, &progress).await
+        }
         Format::Azure { dataset, amortized } => {
             billow_ingest::ingest_azure(
                 lake,

@@ -20,6 +20,10 @@ pub enum Format {
     GcpBillingExport,
     /// Azure cost details export.
     AzureCostDetails,
+    /// DigitalOcean invoice (CSV or JSON items).
+    DigitalOceanInvoice,
+    /// AWS Cost Explorer `GetCostAndUsage` response.
+    AwsCostExplorer,
 }
 
 impl Format {
@@ -31,12 +35,14 @@ impl Format {
             Format::OciCostReport => "oci",
             Format::GcpBillingExport => "gcp",
             Format::AzureCostDetails => "azure",
+            Format::DigitalOceanInvoice => "digitalocean",
+            Format::AwsCostExplorer => "aws-ce",
         }
     }
 }
 
 /// What detection looks for, for the error when nothing matches.
-const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON with billing_account_id)";
+const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON with billing_account_id); a DigitalOcean invoice (CSV columns product and USD, or JSON invoice_items); an AWS Cost Explorer response (JSON ResultsByTime)";
 
 /// Recognizes the export at `path` (a file, or a folder searched for manifests and then for
 /// its first data file).
@@ -129,6 +135,12 @@ fn detect_file(path: &Path) -> Result<Format> {
         if text.contains("\"billing_account_id\"") || text.contains("bigquery#") {
             return Ok(Format::GcpBillingExport);
         }
+        if text.contains("\"ResultsByTime\"") || text.contains("\"GroupDefinitions\"") {
+            return Ok(Format::AwsCostExplorer);
+        }
+        if text.contains("\"invoice_items\"") {
+            return Ok(Format::DigitalOceanInvoice);
+        }
         return Err(Error::UnknownFormat {
             path: path.to_path_buf(),
             looked_for: LOOKED_FOR,
@@ -167,6 +179,9 @@ fn detect_file(path: &Path) -> Result<Format> {
     }
     if has("billedcost") && has("chargeperiodstart") {
         return Ok(Format::Focus);
+    }
+    if has("product") && has("usd") && has("start") {
+        return Ok(Format::DigitalOceanInvoice);
     }
     if has("costinbillingcurrency") || has("pretaxcost") || (has("cost") && has("metercategory")) {
         return Ok(Format::AzureCostDetails);

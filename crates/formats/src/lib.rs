@@ -21,11 +21,13 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod aws_ce;
 pub mod aws_cur;
 pub mod azure;
 mod batch;
 pub mod csv_file;
 pub mod detect;
+pub mod digitalocean;
 mod error;
 pub mod focus_file;
 pub mod gcp;

@@ -22,7 +22,7 @@ use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_p
 use crate::csv_file::Record;
 use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
 use crate::rows::{self, Rows};
-use crate::timestamp::{parse_utc_micros, year_month};
+use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
 use crate::{Error, Result};
 
 /// `x_SourceFormat` of OCI cost report rows.
@@ -409,25 +409,6 @@ impl<'a> Cells<'a> {
             )
         })
     }
-}
-
-/// The calendar month (UTC) holding `t`: [start, end).
-fn month_bounds(t: i64) -> (i64, i64) {
-    let day = t.div_euclid(86_400_000_000);
-    let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
-        .map(|d| d.date_naive())
-        .unwrap_or_default();
-    use chrono::Datelike;
-    let start = chrono::NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or_default();
-    let end = start
-        .checked_add_months(chrono::Months::new(1))
-        .unwrap_or(start);
-    let micros = |d: chrono::NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_micros())
-            .unwrap_or_default()
-    };
-    (micros(start), micros(end))
 }
 
 impl FillBatches for OciCostReader {

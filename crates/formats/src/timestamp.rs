@@ -100,6 +100,14 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The calendar month (UTC) holding `t`, as [start, end) in microseconds.
+pub fn month_bounds(t: i64) -> (i64, i64) {
+    let (y, m, _) = civil_from_days(t.div_euclid(86_400_000_000));
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let micros = |y: i64, m: i64| days_from_civil(y, m, 1) * 86_400_000_000;
+    (micros(y, m), micros(ny, nm))
+}
+
 /// `YYYY-MM` of a UTC instant in microseconds.
 pub fn year_month(micros: i64) -> String {
     let days = micros.div_euclid(86_400_000_000);

@@ -26,7 +26,7 @@ mod reconcile;
 
 pub use error::{Error, Result};
 pub use pipeline::{
-    IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cur, ingest_azure,
-    ingest_focus, ingest_gcp, ingest_oci,
+    IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cost_explorer,
+    ingest_aws_cur, ingest_azure, ingest_digitalocean, ingest_focus, ingest_gcp, ingest_oci,
 };
 pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile};

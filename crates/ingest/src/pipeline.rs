@@ -153,13 +153,7 @@ pub async fn ingest_focus(
     progress: &dyn Progress,
 ) -> Result<Vec<PeriodReport>> {
     check_connection(&options.connection_id)?;
-    let files = billow_formats::focus_file::discover(path)?;
-    let export = Export {
-        files,
-        version: None,
-        period: None,
-        format: "focus",
-    };
+    let export = Export::row_dated(billow_formats::focus_file::discover(path)?, "focus");
     let open = |path: &Path, options: &ReadOptions| {
         billow_formats::focus_file::FocusFileReader::open(path, options.clone())
     };
@@ -176,15 +170,13 @@ pub async fn ingest_oci(
     progress: &dyn Progress,
 ) -> Result<Vec<PeriodReport>> {
     check_connection(&options.connection_id)?;
-    let export = Export {
-        files: billow_formats::rows::discover(
+    let export = Export::row_dated(
+        billow_formats::rows::discover(
             path,
             "OCI cost report files (reports_cost-csv_*.csv or .csv.gz) directly in this folder",
         )?,
-        version: None,
-        period: None,
-        format: billow_formats::oci::SOURCE_FORMAT,
-    };
+        billow_formats::oci::SOURCE_FORMAT,
+    );
     let open = |path: &Path, options: &ReadOptions| {
         billow_formats::oci::OciCostReader::open(path, options.clone())
     };
@@ -252,17 +244,15 @@ pub async fn ingest_azure(
             pairing.insert(file.clone(), how);
         }
     }
-    let export = Export {
-        files: pairing
+    let export = Export::row_dated(
+        pairing
             .keys()
             .cloned()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect(),
-        version: None,
-        period: None,
-        format: azure::Agreement::Ea.source_format(),
-    };
+        azure::Agreement::Ea.source_format(),
+    );
     let open = move |path: &Path, options: &ReadOptions| {
         let how = pairing.get(path).cloned().unwrap_or(Pairing::Alone);
         azure::AzureCostReader::open(path, options.clone(), how)
@@ -281,6 +271,54 @@ pub async fn ingest_azure(
     Ok(reports)
 }
 
+/// Ingests AWS Cost Explorer `GetCostAndUsage` responses (one file per page, or a folder of
+/// the pages of one request): coarse rows per period and group for accounts without a CUR.
+/// Every month the responses cover is replaced.
+pub async fn ingest_aws_cost_explorer(
+    lake: &Lake,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    check_connection(&options.connection_id)?;
+    let export = Export::row_dated(
+        billow_formats::rows::discover_with(
+            path,
+            &[".json", ".json.gz"],
+            "Cost Explorer GetCostAndUsage responses (.json) directly in this folder",
+        )?,
+        billow_formats::aws_ce::SOURCE_FORMAT,
+    );
+    let open = |path: &Path, options: &ReadOptions| {
+        billow_formats::aws_ce::CostExplorerReader::open(path, options.clone())
+    };
+    ingest_export(lake, export, open, options, progress).await
+}
+
+/// Ingests DigitalOcean invoices: CSV downloads or JSON invoice item pages (a closed month's
+/// invoice, or the month-to-date preview), one file or a folder. Every month the items are for
+/// is replaced; a newer preview replaces the older one, and the invoice replaces the preview.
+pub async fn ingest_digitalocean(
+    lake: &Lake,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    check_connection(&options.connection_id)?;
+    let export = Export::row_dated(
+        billow_formats::rows::discover_with(
+            path,
+            &[".csv", ".csv.gz", ".json", ".json.gz"],
+            "DigitalOcean invoice CSV files or JSON invoice item pages directly in this folder",
+        )?,
+        billow_formats::digitalocean::SOURCE_FORMAT_CSV,
+    );
+    let open = |path: &Path, options: &ReadOptions| {
+        billow_formats::digitalocean::DigitalOceanInvoiceReader::open(path, options.clone())
+    };
+    ingest_export(lake, export, open, options, progress).await
+}
+
 /// Ingests Google Cloud billing export rows (newline-delimited JSON, or BigQuery query
 /// responses of `SELECT TO_JSON_STRING(t)`): one file or a folder of them. Every invoice
 /// month they hold rows of is replaced by their rows, in one commit; give them all rows of
@@ -292,8 +330,8 @@ pub async fn ingest_gcp(
     progress: &dyn Progress,
 ) -> Result<Vec<PeriodReport>> {
     check_connection(&options.connection_id)?;
-    let export = Export {
-        files: billow_formats::rows::discover_with(
+    let export = Export::row_dated(
+        billow_formats::rows::discover_with(
             path,
             &[
                 ".json",
@@ -305,10 +343,8 @@ pub async fn ingest_gcp(
             ],
             "Cloud Billing export rows (.json, .jsonl or .ndjson, optionally gzipped) directly in this folder",
         )?,
-        version: None,
-        period: None,
-        format: billow_formats::gcp::SOURCE_FORMAT,
-    };
+        billow_formats::gcp::SOURCE_FORMAT,
+    );
     let open = |path: &Path, options: &ReadOptions| {
         billow_formats::gcp::GcpBillingReader::open(path, options.clone())
     };
@@ -330,6 +366,19 @@ struct Export {
 /// Reads an export's files in parallel into new versions of every (connection, period)
 /// partition they hold rows of, records the ingestion and the source's exact totals per
 /// period, then publishes all those partitions in one commit.
+/// An export whose rows say their own billing period (every format but AWS's manifests):
+/// each period the files hold rows of is replaced.
+impl Export {
+    fn row_dated(files: Vec<PathBuf>, format: &'static str) -> Self {
+        Export {
+            files,
+            version: None,
+            period: None,
+            format,
+        }
+    }
+}
+
 async fn ingest_export<R, F>(
     lake: &Lake,
     export: Export,

@@ -61,6 +61,23 @@ fn every_format_is_recognized_from_its_own_content() {
     .unwrap();
     assert_eq!(ingest_detected(&data, &gcp, "gcp"), "gcp");
 
+    let invoice = dir.path().join("DigitalOcean Invoice 2026 Mar (1-2).csv");
+    std::fs::write(
+        &invoice,
+        "product,group_description,description,hours,start,end,USD,project_name,category\n\
+         Droplets,web-1,s-1vcpu-1gb,744,2026-03-01 00:00:00 +0000,2026-03-31 23:59:59 +0000,$6.00,Web,iaas\n",
+    )
+    .unwrap();
+    assert_eq!(ingest_detected(&data, &invoice, "do"), "digitalocean");
+
+    let ce = dir.path().join("ce-page-1.json");
+    std::fs::write(
+        &ce,
+        r#"{"GroupDefinitions":[{"Type":"DIMENSION","Key":"SERVICE"}],"ResultsByTime":[{"TimePeriod":{"Start":"2026-03-01","End":"2026-03-02"},"Total":{},"Groups":[{"Keys":["AWS Lambda"],"Metrics":{"UnblendedCost":{"Amount":"0.42","Unit":"USD"}}}],"Estimated":false}]}"#,
+    )
+    .unwrap();
+    assert_eq!(ingest_detected(&data, &ce, "ce"), "aws-ce");
+
     if let Some(focus) = sample("focus_sample_data/FOCUS-1.0/focus_sample.csv") {
         assert_eq!(ingest_detected(&data, &focus, "focus"), "focus");
     }

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use billow_focus::money::ExactSum;
 use billow_formats::azure::Dataset;
 use billow_ingest::{IngestOptions, NoProgress, ReconcileStatus, ingest_azure, reconcile};
-use billow_lake::Lake;
 
-use super::{lake, sample};
+use super::{lake, sample, text_rows};
 
 /// Σ of one cost over every source group of the reports.
 fn source_sum(reports: &[billow_ingest::PeriodReport], billed: bool) -> String {
@@ -20,24 +19,6 @@ fn source_sum(reports: &[billow_ingest::PeriodReport], billed: bool) -> String {
         }
     }
     sum.to_decimal_string()
-}
-
-async fn text_rows(lake: &Lake, query: &str) -> Vec<String> {
-    let batches = lake.sql(query).await.unwrap();
-    arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string()
-        .lines()
-        .skip(3)
-        .filter(|l| !l.starts_with('+'))
-        .map(|l| {
-            l.split('|')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
 }
 
 fn assert_all_reconcile(rows: &[billow_ingest::ReconcileRow]) {

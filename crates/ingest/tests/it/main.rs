@@ -1,6 +1,8 @@
 //! End-to-end ingestion tests: generated deliveries and the real public CUR samples.
 
+mod aws_ce;
 mod azure;
+mod digitalocean;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,25 @@ fn spec() -> CurSpec {
 
 async fn lake(dir: &Path) -> Lake {
     Lake::open(dir.join("data")).await.unwrap()
+}
+
+/// Query result rows as text, one string per row with cells joined by single spaces.
+async fn text_rows(lake: &Lake, query: &str) -> Vec<String> {
+    let batches = lake.sql(query).await.unwrap();
+    arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string()
+        .lines()
+        .skip(3)
+        .filter(|l| !l.starts_with('+'))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 fn expected_by_group(e: &billow_synth::aws_cur::Expected) -> Vec<(String, String, String, String)> {
