@@ -145,6 +145,10 @@ enum IngestSource {
     /// paired, the latest run of each month wins), or one dataset's files with --dataset, or
     /// actual files plus --amortized files. Every month the files hold is replaced.
     Azure(AzureIngestArgs),
+    /// A SaaS vendor's billing data as the vendor publishes it: OpenAI Costs API pages,
+    /// Datadog historical/estimated cost responses, Snowflake USAGE_IN_CURRENCY_DAILY CSV,
+    /// MongoDB Atlas invoices (JSON). One file or a folder; every month they cover is replaced.
+    Saas(SaasIngestArgs),
     /// DigitalOcean invoices: the CSV download or JSON invoice item pages (a closed month, or
     /// the month-to-date preview); one file or a folder. Every month they are for is replaced.
     #[command(name = "digitalocean", alias = "do")]
@@ -186,6 +190,23 @@ struct AzureIngestArgs {
     /// BilledCost comes from actual, EffectiveCost from amortized.
     #[arg(long)]
     amortized: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SaasIngestArgs {
+    /// Whose data PATH holds.
+    #[arg(long, value_enum)]
+    vendor: SaasVendor,
+    #[command(flatten)]
+    common: IngestArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SaasVendor {
+    Openai,
+    Datadog,
+    Snowflake,
+    MongodbAtlas,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -400,6 +421,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         Found::GcpBillingExport => IngestSource::Gcp(args),
                         Found::DigitalOceanInvoice => IngestSource::DigitalOcean(args),
                         Found::AwsCostExplorer => IngestSource::AwsCe(args),
+                        Found::Saas(vendor) => {
+                            use billow_formats::saas::Vendor;
+                            IngestSource::Saas(SaasIngestArgs {
+                                vendor: match vendor {
+                                    Vendor::OpenAi => SaasVendor::Openai,
+                                    Vendor::Datadog => SaasVendor::Datadog,
+                                    Vendor::Snowflake => SaasVendor::Snowflake,
+                                    Vendor::MongoDbAtlas => SaasVendor::MongodbAtlas,
+                                },
+                                common: args,
+                            })
+                        }
                         Found::AzureCostDetails => IngestSource::Azure(AzureIngestArgs {
                             common: args,
                             dataset: None,
@@ -420,6 +453,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 IngestSource::Gcp(args) => (Format::Gcp, args),
                 IngestSource::DigitalOcean(args) => (Format::DigitalOcean, args),
                 IngestSource::AwsCe(args) => (Format::AwsCe, args),
+                IngestSource::Saas(saas) => {
+                    use billow_formats::saas::Vendor;
+                    let vendor = match saas.vendor {
+                        SaasVendor::Openai => Vendor::OpenAi,
+                        SaasVendor::Datadog => Vendor::Datadog,
+                        SaasVendor::Snowflake => Vendor::Snowflake,
+                        SaasVendor::MongodbAtlas => Vendor::MongoDbAtlas,
+                    };
+                    (Format::Saas(vendor), saas.common)
+                }
                 IngestSource::Azure(azure) => {
                     let dataset = azure.dataset.map(|d| match d {
                         AzureDataset::Actual => billow_formats::azure::Dataset::Actual,
@@ -709,6 +752,7 @@ enum Format {
     Gcp,
     DigitalOcean,
     AwsCe,
+    Saas(billow_formats::saas::Vendor),
     Azure {
         dataset: Option<billow_formats::azure::Dataset>,
         amortized: Option<PathBuf>,
@@ -751,6 +795,9 @@ async fn ingest(
         Format::Focus => billow_ingest::ingest_focus(lake, path, &options, &progress).await,
         Format::Oci => billow_ingest::ingest_oci(lake, path, &options, &progress).await,
         Format::Gcp => billow_ingest::ingest_gcp(lake, path, &options, &progress).await,
+        Format::Saas(vendor) => {
+            billow_ingest::ingest_saas(lake, vendor, path, &options, &progress).await
+        }
         Format::AwsCe => {
             billow_ingest::ingest_aws_cost_explorer(lake, path, &options, &progress).await
         }

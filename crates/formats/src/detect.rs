@@ -24,6 +24,8 @@ pub enum Format {
     DigitalOceanInvoice,
     /// AWS Cost Explorer `GetCostAndUsage` response.
     AwsCostExplorer,
+    /// A SaaS vendor's own billing data.
+    Saas(crate::saas::Vendor),
 }
 
 impl Format {
@@ -37,12 +39,13 @@ impl Format {
             Format::AzureCostDetails => "azure",
             Format::DigitalOceanInvoice => "digitalocean",
             Format::AwsCostExplorer => "aws-ce",
+            Format::Saas(_) => "saas",
         }
     }
 }
 
 /// What detection looks for, for the error when nothing matches.
-const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON with billing_account_id); a DigitalOcean invoice (CSV columns product and USD, or JSON invoice_items); an AWS Cost Explorer response (JSON ResultsByTime)";
+const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON with billing_account_id); a DigitalOcean invoice (CSV columns product and USD, or JSON invoice_items); an AWS Cost Explorer response (JSON ResultsByTime); OpenAI costs (organization.costs.result), Datadog cost (cost_by_org), MongoDB Atlas invoice (lineItems with totalPriceCents), Snowflake USAGE_IN_CURRENCY_DAILY (USAGE_IN_CURRENCY)";
 
 /// Recognizes the export at `path` (a file, or a folder searched for manifests and then for
 /// its first data file).
@@ -138,6 +141,16 @@ fn detect_file(path: &Path) -> Result<Format> {
         if text.contains("\"ResultsByTime\"") || text.contains("\"GroupDefinitions\"") {
             return Ok(Format::AwsCostExplorer);
         }
+        use crate::saas::Vendor;
+        if text.contains("organization.costs.result") {
+            return Ok(Format::Saas(Vendor::OpenAi));
+        }
+        if text.contains("cost_by_org") {
+            return Ok(Format::Saas(Vendor::Datadog));
+        }
+        if text.contains("\"lineItems\"") || text.contains("totalPriceCents") {
+            return Ok(Format::Saas(Vendor::MongoDbAtlas));
+        }
         if text.contains("\"invoice_items\"") {
             return Ok(Format::DigitalOceanInvoice);
         }
@@ -179,6 +192,9 @@ fn detect_file(path: &Path) -> Result<Format> {
     }
     if has("billedcost") && has("chargeperiodstart") {
         return Ok(Format::Focus);
+    }
+    if has("usage_in_currency") {
+        return Ok(Format::Saas(crate::saas::Vendor::Snowflake));
     }
     if has("product") && has("usd") && has("start") {
         return Ok(Format::DigitalOceanInvoice);

@@ -34,6 +34,7 @@ pub mod gcp;
 pub mod oci;
 mod read;
 pub mod rows;
+pub mod saas;
 pub mod source;
 pub mod timestamp;
 

@@ -28,5 +28,6 @@ pub use error::{Error, Result};
 pub use pipeline::{
     IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cost_explorer,
     ingest_aws_cur, ingest_azure, ingest_digitalocean, ingest_focus, ingest_gcp, ingest_oci,
+    ingest_saas,
 };
 pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile};

@@ -295,6 +295,31 @@ pub async fn ingest_aws_cost_explorer(
     ingest_export(lake, export, open, options, progress).await
 }
 
+/// Ingests a SaaS vendor's billing data as the vendor publishes it (see
+/// [`billow_formats::saas`] for the shapes): one file or a folder. Every month the charges are
+/// for is replaced.
+pub async fn ingest_saas(
+    lake: &Lake,
+    vendor: billow_formats::saas::Vendor,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    check_connection(&options.connection_id)?;
+    let export = Export::row_dated(
+        billow_formats::rows::discover_with(
+            path,
+            &[".json", ".json.gz", ".csv", ".csv.gz"],
+            "vendor billing files (.json API responses or .csv exports) directly in this folder",
+        )?,
+        vendor.source_format(),
+    );
+    let open = move |path: &Path, options: &ReadOptions| {
+        billow_formats::saas::SaasReader::open(path, vendor, options.clone())
+    };
+    ingest_export(lake, export, open, options, progress).await
+}
+
 /// Ingests DigitalOcean invoices: CSV downloads or JSON invoice item pages (a closed month's
 /// invoice, or the month-to-date preview), one file or a folder. Every month the items are for
 /// is replaced; a newer preview replaces the older one, and the invoice replaces the preview.

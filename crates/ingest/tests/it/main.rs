@@ -3,6 +3,7 @@
 mod aws_ce;
 mod azure;
 mod digitalocean;
+mod saas;
 
 use std::path::{Path, PathBuf};
 
