@@ -193,6 +193,10 @@ fn detect_file(path: &Path) -> Result<Format> {
     if has("billedcost") && has("chargeperiodstart") {
         return Ok(Format::Focus);
     }
+    if has("billing_account_id") && has("cost") && has("invoice") {
+        // A Parquet export of the Cloud Billing table: its top-level columns.
+        return Ok(Format::GcpBillingExport);
+    }
     if has("usage_in_currency") {
         return Ok(Format::Saas(crate::saas::Vendor::Snowflake));
     }

@@ -1,7 +1,9 @@
 //! Google Cloud billing export rows (standard and detailed usage cost tables) as JSON: one
 //! object per line, as `bq extract --destination_format NEWLINE_DELIMITED_JSON` writes them
 //! and as `SELECT TO_JSON_STRING(t)` returns them, or a BigQuery `jobs.query` response whose
-//! rows carry that JSON string (`{"rows":[{"f":[{"v":"{...}"}]}]}`).
+//! rows carry that JSON string (`{"rows":[{"f":[{"v":"{...}"}]}]}`), or a Parquet export of
+//! the table (`bq extract --destination_format PARQUET`), whose rows are read as the same JSON
+//! one batch at a time (FLOAT64 money as its shortest round-trip text, as BigQuery holds it).
 //!
 //! Money is read from the JSON number's own text, never through a binary float. A row's
 //! `cost` is before credits; each credit becomes its own Credit row with the usage row's
@@ -192,6 +194,23 @@ fn number(raw: &RawValue) -> std::result::Result<(i128, String), String> {
 enum Input {
     Lines(Box<dyn BufRead>),
     Rows(VecDeque<String>),
+    Parquet {
+        batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+        pending: VecDeque<String>,
+    },
+}
+
+/// The rows of one Parquet batch as JSON objects, one per row.
+fn batch_as_json_rows(
+    batch: &arrow::record_batch::RecordBatch,
+) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
+    writer.write(batch).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    drop(writer);
+    let text = String::from_utf8(out).map_err(|e| e.to_string())?;
+    Ok(text.lines().map(str::to_string).collect())
 }
 
 /// Reads one GCP billing export file into lake batches.
@@ -212,8 +231,28 @@ pub struct GcpBillingReader {
 impl GcpBillingReader {
     /// Opens `path` (plain, gzip or zip).
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
-        let mut reader = BufReader::with_capacity(1 << 20, source::open(path)?);
         let compression = source::sniff(path)?;
+        if compression == source::Compression::Parquet {
+            let corrupt = |detail: String| Error::Corrupt {
+                path: path.to_path_buf(),
+                compression: "parquet",
+                detail,
+            };
+            let file = std::fs::File::open(path).map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            let batches =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .and_then(|b| b.with_batch_size(4096).build())
+                    .map_err(|e| corrupt(e.to_string()))?;
+            let input = Input::Parquet {
+                batches,
+                pending: VecDeque::new(),
+            };
+            return Ok(Self::with_input(path, input, options));
+        }
+        let mut reader = BufReader::with_capacity(1 << 20, source::open(path)?);
         let io = |e: std::io::Error| source::Decompressed::error_for(path, compression, e);
         // A jobs.query response is one JSON document; an export is one object per line.
         let first = reader.fill_buf().map_err(io)?;
@@ -243,7 +282,11 @@ impl GcpBillingReader {
         } else {
             Input::Lines(Box::new(reader))
         };
-        Ok(GcpBillingReader {
+        Ok(Self::with_input(path, input, options))
+    }
+
+    fn with_input(path: &Path, input: Input, options: ReadOptions) -> Self {
+        GcpBillingReader {
             path: path.to_path_buf(),
             file_name: path
                 .file_name()
@@ -258,7 +301,7 @@ impl GcpBillingReader {
             tags: String::new(),
             rows: 0,
             state: ReadState::default(),
-        })
+        }
     }
 
     fn bad(&self, column: &str, found: &str, expected: &'static str) -> Error {
@@ -282,6 +325,29 @@ impl GcpBillingReader {
                     Some(t) => self.text = t,
                     None => return Ok(false),
                 },
+                Input::Parquet { batches, pending } => {
+                    while pending.is_empty() {
+                        match batches.next() {
+                            None => return Ok(false),
+                            Some(batch) => {
+                                let rows = batch
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|b| batch_as_json_rows(&b));
+                                match rows {
+                                    Ok(rows) => pending.extend(rows),
+                                    Err(detail) => {
+                                        return Err(Error::Corrupt {
+                                            path: self.path.clone(),
+                                            compression: "parquet",
+                                            detail,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    self.text = pending.pop_front().unwrap_or_default();
+                }
                 Input::Lines(lines) => {
                     let n = lines.read_line(&mut self.text).map_err(|e| {
                         let compression =

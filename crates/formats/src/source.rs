@@ -91,6 +91,9 @@ impl Read for Decompressed {
 /// A streaming gzip decoder over every member of `input` (AWS and `gzip -c a b` write several).
 #[cfg(feature = "isal")]
 fn gzip(input: BufReader<File>) -> Box<dyn Read> {
+    // Boxed before its first read: ISA-L's state then points into the decoder's own input
+    // buffer, so the decoder must not move once reading has begun. It is also why the
+    // decompressed stream is not `Send`: each file is opened on the thread that decodes it.
     Box::new(isal::read::GzipDecoder::new(input))
 }
 

@@ -365,8 +365,9 @@ pub async fn ingest_gcp(
                 ".json.gz",
                 ".jsonl.gz",
                 ".ndjson.gz",
+                ".parquet",
             ],
-            "Cloud Billing export rows (.json, .jsonl or .ndjson, optionally gzipped) directly in this folder",
+            "Cloud Billing export rows (.json, .jsonl or .ndjson, optionally gzipped, or .parquet) directly in this folder",
         )?,
         billow_formats::gcp::SOURCE_FORMAT,
     );

@@ -847,6 +847,82 @@ async fn a_bigquery_query_response_reads_like_the_export() {
     );
 }
 
+/// A Parquet export of the same rows (BigQuery's FLOAT64 money as doubles, TIMESTAMP columns
+/// as UTC timestamps, nested records and repeated credits) maps to the same FOCUS rows.
+#[tokio::test]
+async fn a_parquet_export_reads_like_the_json_export() {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    let dir = tempfile::tempdir().unwrap();
+    let text = GCP_ROWS.join("\n");
+    let (schema, _) =
+        arrow_json::reader::infer_json_schema(std::io::Cursor::new(text.as_bytes()), None).unwrap();
+    let reader = arrow_json::ReaderBuilder::new(Arc::new(schema))
+        .build(std::io::Cursor::new(text.as_bytes()))
+        .unwrap();
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let batches: Vec<RecordBatch> = reader
+        .map(|b| {
+            let b = b.unwrap();
+            let mut fields = Vec::new();
+            let mut columns = Vec::new();
+            for (field, column) in b.schema().fields().iter().zip(b.columns()) {
+                if field.name().ends_with("_time") {
+                    columns.push(arrow::compute::cast(column, &utc).unwrap());
+                    fields.push(Field::new(field.name(), utc.clone(), true));
+                } else {
+                    columns.push(Arc::clone(column));
+                    fields.push(field.as_ref().clone());
+                }
+            }
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+        })
+        .collect();
+    let cost = batches[0].column_by_name("cost").unwrap();
+    assert_eq!(cost.data_type(), &DataType::Float64);
+    let path = dir.path().join("export.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batches[0].schema(),
+        None,
+    )
+    .unwrap();
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    writer.close().unwrap();
+
+    let lake_json = lake(&dir.path().join("json")).await;
+    let jsonl = dir.path().join("export.jsonl");
+    std::fs::write(&jsonl, &text).unwrap();
+    let options = IngestOptions::new("gcp");
+    let from_json = billow_ingest::ingest_gcp(&lake_json, &jsonl, &options, &NoProgress)
+        .await
+        .unwrap();
+    let lake_parquet = lake(&dir.path().join("parquet")).await;
+    let from_parquet = billow_ingest::ingest_gcp(&lake_parquet, &path, &options, &NoProgress)
+        .await
+        .unwrap();
+    let shape = |reports: &[billow_ingest::PeriodReport]| -> Vec<(String, u64)> {
+        reports
+            .iter()
+            .map(|r| (r.key.billing_period.clone(), r.rows))
+            .collect()
+    };
+    assert_eq!(shape(&from_parquet), shape(&from_json));
+    let columns = "ChargeCategory, BilledCost, EffectiveCost, ServiceName, SubAccountId, Tags, \
+                   CAST(ChargePeriodStart AS VARCHAR), CAST(BillingPeriodStart AS VARCHAR)";
+    assert_eq!(
+        focus_rows(&lake_parquet, "gcp", columns).await,
+        focus_rows(&lake_json, "gcp", columns).await
+    );
+    for r in reconcile(&lake_parquet, None).await.unwrap() {
+        assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}");
+    }
+}
+
 #[tokio::test]
 async fn files_without_rows_publish_nothing_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
