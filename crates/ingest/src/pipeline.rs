@@ -128,6 +128,18 @@ pub async fn ingest_aws_cur(
     let deliveries = aws_cur::discover(path)?;
     let mut reports = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
+        // A Data Exports partition may hold AWS's FOCUS export instead of CUR 2.0.
+        let focus = delivery.files.first().is_some_and(|f| {
+            billow_formats::detect::detect(f).ok() == Some(billow_formats::detect::Format::Focus)
+        });
+        if focus {
+            let export = Export::row_dated(delivery.files, "focus");
+            let open = |path: &Path, options: &ReadOptions| {
+                billow_formats::focus_file::FocusFileReader::open(path, options.clone())
+            };
+            reports.extend(ingest_export(lake, export, open, options, progress).await?);
+            continue;
+        }
         let period = delivery.billing_period.clone();
         let export = Export {
             files: delivery.files,

@@ -66,7 +66,8 @@ impl Delivery {
 }
 
 /// Finds the CUR deliveries under `path`: a report folder (all its periods), a period folder,
-/// or one data file.
+/// one data file, or a Data Exports export (`<export>/data/BILLING_PERIOD=YYYY-MM/`, CUR 2.0 or
+/// FOCUS), each partition one delivery of its period.
 pub fn discover(path: &Path) -> Result<Vec<Delivery>> {
     let meta = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -81,13 +82,103 @@ pub fn discover(path: &Path) -> Result<Vec<Delivery>> {
     if period_dirs.is_empty() {
         return Err(Error::NotFound {
             path: path.to_path_buf(),
-            looked_for: "folders named yyyymmdd-yyyymmdd holding a <report>-Manifest.json",
+            looked_for: "folders named yyyymmdd-yyyymmdd holding a <report>-Manifest.json, or Data Exports partitions data/BILLING_PERIOD=YYYY-MM",
         });
     }
     period_dirs
         .iter()
-        .map(|dir| manifest::delivery_from_period_dir(dir))
+        .map(|dir| match export_partition_period(dir) {
+            Some(period) => delivery_from_export_partition(dir, period),
+            None => manifest::delivery_from_period_dir(dir),
+        })
         .collect()
+}
+
+/// `YYYY-MM` of a Data Exports partition folder (`data/BILLING_PERIOD=2023-11`; its twin
+/// under `metadata/` holds the manifest, not data).
+fn export_partition_period(dir: &Path) -> Option<String> {
+    let parent = dir.parent()?.file_name()?;
+    if !parent.eq_ignore_ascii_case("data") {
+        return None;
+    }
+    let name = dir.file_name()?.to_str()?;
+    let (key, period) = name.split_once('=')?;
+    let b = period.as_bytes();
+    (key.eq_ignore_ascii_case("BILLING_PERIOD")
+        && b.len() == 7
+        && b[4] == b'-'
+        && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit))
+    .then(|| period.to_string())
+}
+
+/// A Data Exports partition: AWS rewrites the partition's files on every refresh (the
+/// "overwrite" delivery), so the files in it are the period's current version. A partition
+/// holding run folders instead ("create new") has several versions; which one is current
+/// is for the user to say.
+fn delivery_from_export_partition(dir: &Path, period: String) -> Result<Delivery> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    let mut runs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if path.is_dir() {
+            runs.push(path);
+        } else if [".csv.gz", ".csv", ".parquet", ".gz", ".zip"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        runs.sort();
+        return Err(Error::Manifest {
+            path: dir.to_path_buf(),
+            detail: if runs.is_empty() {
+                "the partition holds no data files; wait for the export to be delivered".into()
+            } else {
+                format!(
+                    "the partition holds {} export runs (the \"create new\" delivery) and no \
+                     files of its own; ingest the run folder that is current, e.g. {}",
+                    runs.len(),
+                    runs.last()
+                        .map(|r| r.display().to_string())
+                        .unwrap_or_default()
+                )
+            },
+        });
+    }
+    files.sort();
+    // The export's manifest sits in <export>/metadata/BILLING_PERIOD=YYYY-MM/.
+    let manifest = dir
+        .parent()
+        .and_then(Path::parent)
+        .map(|export| {
+            export
+                .join("metadata")
+                .join(dir.file_name().unwrap_or_default())
+        })
+        .and_then(|metadata| std::fs::read_dir(metadata).ok())
+        .and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with("-Manifest.json"))
+        });
+    Ok(Delivery {
+        billing_period: period,
+        assembly_id: None,
+        payer_account: None,
+        files,
+        manifest,
+    })
 }
 
 fn single_file(path: &Path) -> Result<Delivery> {
@@ -108,6 +199,10 @@ fn is_period_dir_name(name: &str) -> bool {
 
 fn collect_period_dirs(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if export_partition_period(dir).is_some() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
     if is_period_dir_name(name) {
         if manifest::find_period_manifest(dir)?.is_some() {
             out.push(dir.to_path_buf());

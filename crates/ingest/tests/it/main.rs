@@ -923,6 +923,107 @@ async fn a_parquet_export_reads_like_the_json_export() {
     }
 }
 
+/// AWS Data Exports write `<export>/data/BILLING_PERIOD=YYYY-MM/` (the overwrite delivery)
+/// with the export's manifest under `metadata/`: each partition is one delivery of its
+/// period, CUR 2.0 or AWS's FOCUS export alike.
+#[tokio::test]
+async fn data_exports_partitions_are_deliveries_of_their_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CurSpec::new(41, 2026, 6)
+        .with_rows(900)
+        .with_files(2)
+        .with_cur2();
+    let d = write_delivery(&dir.path().join("synth"), &spec).unwrap();
+    let lay_out = |export: &Path, files: &[PathBuf], extension: &str| {
+        let name = export.file_name().unwrap().to_string_lossy().to_string();
+        let part = export.join("data/BILLING_PERIOD=2026-06");
+        std::fs::create_dir_all(&part).unwrap();
+        for (i, f) in files.iter().enumerate() {
+            std::fs::copy(f, part.join(format!("{name}-{:05}.{extension}", i + 1))).unwrap();
+        }
+        let metadata = export.join("metadata/BILLING_PERIOD=2026-06");
+        std::fs::create_dir_all(&metadata).unwrap();
+        std::fs::write(metadata.join(format!("{name}-Manifest.json")), "{}").unwrap();
+    };
+    let bucket = dir.path().join("bucket/exports");
+    lay_out(&bucket.join("cur2-export"), &d.files, "csv.gz");
+    let lake = lake(dir.path()).await;
+    let options = IngestOptions::new("cur2-export");
+    let reports = ingest_aws_cur(&lake, &bucket.join("cur2-export"), &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].key.billing_period, "2026-06");
+    assert_reconciles_exactly_to(&lake, "cur2-export", &d.expected).await;
+    assert_eq!(
+        text_rows(&lake, "SELECT DISTINCT x_SourceFormat FROM focus").await,
+        ["aws-cur2"]
+    );
+
+    // AWS's FOCUS export in the same layout: Billow's rows of that month as FOCUS 1.2 Parquet.
+    let schema = billow_focus::schema::focus_schema();
+    let batches: Vec<_> = lake
+        .sql("SELECT * FROM focus ORDER BY x_SourceFile, x_SourceLine, ChargeCategory, CommitmentDiscountStatus")
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| billow_lake::conform(b, &schema).unwrap())
+        .collect();
+    let parquet_file = dir.path().join("focus.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&parquet_file).unwrap(),
+        batches[0].schema(),
+        None,
+    )
+    .unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    lay_out(
+        &bucket.join("focus-export"),
+        &[parquet_file],
+        "snappy.parquet",
+    );
+    ingest_aws_cur(
+        &lake,
+        &bucket.join("focus-export"),
+        &IngestOptions::new("aws-focus"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let totals = text_rows(
+        &lake,
+        "SELECT x_ConnectionId, SUM(BilledCost), SUM(EffectiveCost), COUNT(*) FROM focus \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    assert_eq!(totals.len(), 2);
+    let strip = |row: &str| {
+        row.split_once(' ')
+            .map(|(_, rest)| rest.to_string())
+            .unwrap()
+    };
+    assert_eq!(strip(&totals[0]), strip(&totals[1]), "{totals:?}");
+
+    // The "create new" delivery keeps one folder per run: which run is current is for the
+    // user to say, so Billow names the runs instead of guessing or adding them up.
+    let runs = bucket.join("create-new/data/BILLING_PERIOD=2026-06");
+    for run in ["20260602T010203Z", "20260603T010203Z"] {
+        std::fs::create_dir_all(runs.join(run)).unwrap();
+        std::fs::copy(&d.files[0], runs.join(run).join("create-new-00001.csv.gz")).unwrap();
+    }
+    let err = ingest_aws_cur(&lake, &bucket.join("create-new"), &options, &NoProgress)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2 export runs") && err.contains("20260603T010203Z"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn files_without_rows_publish_nothing_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
