@@ -18,7 +18,7 @@ use billow_focus::schema::{index_of, x};
 use serde::Deserialize;
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
 use crate::{Error, Result};
 
@@ -440,24 +440,9 @@ fn service_category_of_name(name: &str) -> (&'static str, &'static str) {
     (category.as_str(), subcategory)
 }
 
-impl FillBatches for CostExplorerReader {
-    fn read_row(&mut self) -> Result<bool> {
-        CostExplorerReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl CostExplorerReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,
@@ -467,10 +452,4 @@ impl FillBatches for CostExplorerReader {
     }
 }
 
-impl Iterator for CostExplorerReader {
-    type Item = Result<ReadEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(CostExplorerReader);

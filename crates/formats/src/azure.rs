@@ -30,7 +30,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
 use crate::{Error, Result};
 
@@ -1280,24 +1280,9 @@ fn resource_type_of(resource_id: &str) -> Option<String> {
     Some(format!("{namespace}/{kind}"))
 }
 
-impl FillBatches for AzureCostReader {
-    fn read_row(&mut self) -> Result<bool> {
-        AzureCostReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl AzureCostReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,
@@ -1307,13 +1292,7 @@ impl FillBatches for AzureCostReader {
     }
 }
 
-impl Iterator for AzureCostReader {
-    type Item = Result<ReadEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(AzureCostReader);
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use billow_focus::schema::{index_of, x};
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
 use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -532,24 +532,9 @@ fn read_json(path: &Path) -> Result<Vec<Item>> {
         .collect())
 }
 
-impl FillBatches for DigitalOceanInvoiceReader {
-    fn read_row(&mut self) -> Result<bool> {
-        DigitalOceanInvoiceReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl DigitalOceanInvoiceReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,
@@ -559,13 +544,7 @@ impl FillBatches for DigitalOceanInvoiceReader {
     }
 }
 
-impl Iterator for DigitalOceanInvoiceReader {
-    type Item = Result<ReadEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(DigitalOceanInvoiceReader);
 
 #[cfg(test)]
 mod tests {

@@ -25,7 +25,7 @@ use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -501,24 +501,9 @@ fn add(sum: &mut ExactSum, cell: Option<&[u8]>) -> std::result::Result<(), money
     }
 }
 
-impl FillBatches for FocusFileReader {
-    fn read_row(&mut self) -> Result<bool> {
-        FocusFileReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl FocusFileReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         for (column, rows) in &self.nulls_in_mandatory {
             tracing::warn!(
                 file = %self.path.display(),
@@ -538,14 +523,7 @@ impl FillBatches for FocusFileReader {
     }
 }
 
-impl Iterator for FocusFileReader {
-    type Item = Result<ReadEvent>;
-
-    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(FocusFileReader);
 
 /// The FOCUS files at `path`: the file itself, or every `.csv`, `.csv.gz`, `.zip` and
 /// `.parquet` file directly in the folder, in name order.

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::source;
 use crate::timestamp::parse_utc_micros;
 use crate::{Error, Result};
@@ -672,24 +672,9 @@ fn push(
     b.end_row();
 }
 
-impl FillBatches for GcpBillingReader {
-    fn read_row(&mut self) -> Result<bool> {
-        GcpBillingReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl GcpBillingReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         let totals = totals_by_period(std::mem::take(&mut self.totals));
         FileSummary {
             file: self.path.clone(),
@@ -700,11 +685,4 @@ impl FillBatches for GcpBillingReader {
     }
 }
 
-impl Iterator for GcpBillingReader {
-    type Item = Result<ReadEvent>;
-
-    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(GcpBillingReader);

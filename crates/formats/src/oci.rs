@@ -20,7 +20,7 @@ use billow_focus::schema::{index_of, x};
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
 use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -411,24 +411,9 @@ impl<'a> Cells<'a> {
     }
 }
 
-impl FillBatches for OciCostReader {
-    fn read_row(&mut self) -> Result<bool> {
-        OciCostReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl OciCostReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         let totals = totals_by_period(std::mem::take(&mut self.totals));
         FileSummary {
             file: self.path.clone(),
@@ -439,11 +424,4 @@ impl FillBatches for OciCostReader {
     }
 }
 
-impl Iterator for OciCostReader {
-    type Item = Result<ReadEvent>;
-
-    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(OciCostReader);

@@ -100,6 +100,46 @@ pub(crate) trait FillBatches {
     fn summary(&mut self) -> FileSummary;
 }
 
+/// Makes a reader the event iterator every reader is. The reader has the fields `builder`
+/// ([`crate::batch::FocusBatchBuilder`]), `options` ([`ReadOptions`]) and `state`
+/// ([`ReadState`]), and the methods `read_row(&mut self) -> Result<bool>` (map one source row)
+/// and `file_summary(&mut self) -> FileSummary` (what the file held, asked once at its end).
+macro_rules! batch_reader {
+    ($reader:ty) => {
+        impl $crate::read::FillBatches for $reader {
+            fn read_row(&mut self) -> $crate::Result<bool> {
+                <$reader>::read_row(self)
+            }
+
+            fn builder(&mut self) -> &mut $crate::batch::FocusBatchBuilder {
+                &mut self.builder
+            }
+
+            fn batch_rows(&self) -> usize {
+                self.options.batch_rows
+            }
+
+            fn state(&mut self) -> &mut $crate::read::ReadState {
+                &mut self.state
+            }
+
+            fn summary(&mut self) -> $crate::read::FileSummary {
+                <$reader>::file_summary(self)
+            }
+        }
+
+        impl Iterator for $reader {
+            type Item = $crate::Result<$crate::read::ReadEvent>;
+
+            /// Batches, then one `ReadEvent::FileDone`; after an error, nothing more.
+            fn next(&mut self) -> Option<Self::Item> {
+                $crate::read::next_event(self)
+            }
+        }
+    };
+}
+pub(crate) use batch_reader;
+
 /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
 pub(crate) fn next_event(reader: &mut impl FillBatches) -> Option<Result<ReadEvent>> {
     if reader.state().done {

@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 
 use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows;
 use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -653,24 +653,9 @@ impl SaasReader {
     }
 }
 
-impl FillBatches for SaasReader {
-    fn read_row(&mut self) -> Result<bool> {
-        SaasReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl SaasReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,
@@ -680,13 +665,7 @@ impl FillBatches for SaasReader {
     }
 }
 
-impl Iterator for SaasReader {
-    type Item = Result<ReadEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(SaasReader);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use super::SOURCE_FORMAT;
 use super::services::service_category;
 use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
 use crate::csv_file::Record;
-use crate::read::{FileSummary, FillBatches, ReadEvent, ReadOptions, ReadState, next_event};
+use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -1188,24 +1188,9 @@ impl CurFileReader {
     }
 }
 
-impl FillBatches for CurFileReader {
-    fn read_row(&mut self) -> Result<bool> {
-        CurFileReader::read_row(self)
-    }
-
-    fn builder(&mut self) -> &mut FocusBatchBuilder {
-        &mut self.builder
-    }
-
-    fn batch_rows(&self) -> usize {
-        self.options.batch_rows
-    }
-
-    fn state(&mut self) -> &mut ReadState {
-        &mut self.state
-    }
-
-    fn summary(&mut self) -> FileSummary {
+impl CurFileReader {
+    /// What the whole file held, for [`crate::read::FileSummary`].
+    fn file_summary(&mut self) -> FileSummary {
         FileSummary {
             file: self.path.clone(),
             rows: self.rows,
@@ -1220,14 +1205,7 @@ impl FillBatches for CurFileReader {
     }
 }
 
-impl Iterator for CurFileReader {
-    type Item = Result<ReadEvent>;
-
-    /// Batches, then one [`ReadEvent::FileDone`]; after an error, nothing more.
-    fn next(&mut self) -> Option<Self::Item> {
-        next_event(self)
-    }
-}
+crate::read::batch_reader!(CurFileReader);
 
 /// One FOCUS row, borrowed from the CSV record, before it enters the batch.
 #[derive(Clone)]
