@@ -288,15 +288,11 @@ impl CostExplorerReader {
         b.str(ix("AvailabilityZone"), dim("AZ"));
         b.dec(ix("BilledCost"), Some(billed));
         b.str(ix("BillingAccountId"), Some(&account));
-        b.str(ix("BillingAccountName"), None);
         b.str(ix("BillingAccountType"), Some("Management Account"));
         b.str(ix("BillingCurrency"), Some(currency));
         b.ts(ix("BillingPeriodEnd"), Some(period_end));
         b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("CapacityReservationId"), None);
-        b.str(ix("CapacityReservationStatus"), None);
         b.str(ix("ChargeCategory"), Some(category));
-        b.str(ix("ChargeClass"), None);
         b.str(ix("ChargeDescription"), dim("USAGE_TYPE").or(service));
         b.str(
             ix("ChargeFrequency"),
@@ -308,52 +304,25 @@ impl CostExplorerReader {
         );
         b.ts(ix("ChargePeriodEnd"), Some(end.max(start)));
         b.ts(ix("ChargePeriodStart"), Some(start));
-        for name in [
-            "CommitmentDiscountCategory",
-            "CommitmentDiscountId",
-            "CommitmentDiscountName",
-            "CommitmentDiscountStatus",
-            "CommitmentDiscountType",
-            "CommitmentDiscountUnit",
-        ] {
-            b.str(ix(name), None);
-        }
-        b.dec(ix("CommitmentDiscountQuantity"), None);
-        b.dec(ix("ConsumedQuantity"), None);
-        b.str(ix("ConsumedUnit"), None);
         b.dec(ix("ContractedCost"), Some(contracted));
-        b.dec(ix("ContractedUnitPrice"), None);
         b.dec(ix("EffectiveCost"), Some(effective));
-        b.str(ix("InvoiceId"), None);
         b.str(ix("InvoiceIssuerName"), Some("AWS"));
         b.dec(ix("ListCost"), Some(billed.max(effective)));
-        b.dec(ix("ListUnitPrice"), None);
-        b.str(ix("PricingCategory"), None);
         b.str(ix("PricingCurrency"), Some(currency));
-        b.dec(ix("PricingCurrencyContractedUnitPrice"), None);
         b.dec(ix("PricingCurrencyEffectiveCost"), Some(effective));
-        b.dec(ix("PricingCurrencyListUnitPrice"), None);
         b.dec(ix("PricingQuantity"), usage_quantity);
         b.str(ix("PricingUnit"), usage_quantity.map(|_| "Units"));
         b.str(ix("ProviderName"), Some("AWS"));
         b.str(ix("PublisherName"), Some("AWS"));
         b.str(ix("RegionId"), region);
         b.str(ix("RegionName"), region);
-        b.str(ix("ResourceId"), None);
-        b.str(ix("ResourceName"), None);
-        b.str(ix("ResourceType"), None);
         let category_of_service = service
             .map(service_category_of_name)
             .unwrap_or(("Other", "Other (Other)"));
         b.str(ix("ServiceCategory"), Some(category_of_service.0));
         b.str(ix("ServiceName"), Some(service.unwrap_or("AWS")));
         b.str(ix("ServiceSubcategory"), Some(category_of_service.1));
-        b.str(ix("SkuId"), None);
-        b.str(ix("SkuMeter"), None);
-        b.str(ix("SkuPriceDetails"), None);
-        b.str(ix("SkuPriceId"), None);
         b.str(ix("SubAccountId"), linked);
-        b.str(ix("SubAccountName"), None);
         b.str(ix("SubAccountType"), linked.map(|_| "Linked Account"));
         b.str(ix("Tags"), tags.as_deref());
         b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
@@ -363,7 +332,6 @@ impl CostExplorerReader {
         b.int(ix(x::SOURCE_LINE), Some(row.position as i64));
         b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
         b.str(ix(x::LINE_ITEM_TYPE), row.estimated.then_some("Estimated"));
-        b.str(ix(x::SERVICE_CODE), None);
         b.str(ix(x::USAGE_TYPE), dim("USAGE_TYPE"));
         b.str(ix(x::OPERATION), dim("OPERATION"));
         b.str(ix(x::INVOICING_ENTITY), dim("INVOICING_ENTITY"));

@@ -1104,8 +1104,6 @@ impl AzureCostReader {
         b.str(ix("BillingCurrency"), Some(currency));
         b.ts(ix("BillingPeriodEnd"), Some(day_micros(period_end)));
         b.ts(ix("BillingPeriodStart"), Some(day_micros(period_start)));
-        b.str(ix("CapacityReservationId"), None);
-        b.str(ix("CapacityReservationStatus"), None);
         b.str(ix("ChargeCategory"), Some(category));
         b.str(ix("ChargeClass"), class);
         b.str(ix("ChargeDescription"), product.or(meter_name));
@@ -1136,8 +1134,6 @@ impl AzureCostReader {
                 "Reservation"
             }),
         );
-        b.str(ix("CommitmentDiscountUnit"), None);
-        b.dec(ix("CommitmentDiscountQuantity"), None);
         let usage_quantity = quantity.filter(|_| category == "Usage");
         b.dec(ix("ConsumedQuantity"), usage_quantity);
         b.str(ix("ConsumedUnit"), usage_quantity.and(unit.as_deref()));
@@ -1168,7 +1164,6 @@ impl AzureCostReader {
         // A price belongs to exactly one SKU (FOCUS): the meter is both.
         b.str(ix("SkuId"), meter_id);
         b.str(ix("SkuMeter"), meter_sub.or(meter_name));
-        b.str(ix("SkuPriceDetails"), None);
         b.str(ix("SkuPriceId"), meter_id);
         b.str(ix("SubAccountId"), sub_account.as_deref());
         b.str(ix("SubAccountName"), subscription_name);
@@ -1186,8 +1181,6 @@ impl AzureCostReader {
         );
         b.str(ix(x::SERVICE_CODE), consumed);
         b.str(ix(x::USAGE_TYPE), meter_name);
-        b.str(ix(x::OPERATION), None);
-        b.str(ix(x::INVOICING_ENTITY), None);
         b.end_row();
         self.rows += 1;
         Ok(())

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayBuilder, ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef};
@@ -16,6 +16,20 @@ enum ColumnBuilder {
     Dec(Decimal128Builder),
     Ts(TimestampMicrosecondBuilder),
     Int(Int64Builder),
+}
+
+impl ColumnBuilder {
+    /// Appends nulls until the column holds `rows` values.
+    #[inline]
+    fn fill_to(&mut self, rows: usize) {
+        let missing = |len: usize| rows.saturating_sub(len);
+        match self {
+            ColumnBuilder::Str(b) => b.append_nulls(missing(b.len())),
+            ColumnBuilder::Dec(b) => b.append_nulls(missing(b.len())),
+            ColumnBuilder::Ts(b) => b.append_nulls(missing(b.len())),
+            ColumnBuilder::Int(b) => b.append_nulls(missing(b.len())),
+        }
+    }
 }
 
 /// Accumulates rows of the `focus` schema; readers address columns by their index in
@@ -103,10 +117,14 @@ impl FocusBatchBuilder {
         }
     }
 
-    /// Marks the end of a row; every column must have received one value.
+    /// Marks the end of a row: every column has received at most one value, and those that
+    /// received none are null (readers only write the columns their source fills).
     #[inline]
     pub fn end_row(&mut self) {
         self.rows += 1;
+        for column in &mut self.columns {
+            column.fill_to(self.rows);
+        }
     }
 
     /// Rows appended since the last [`FocusBatchBuilder::finish`].

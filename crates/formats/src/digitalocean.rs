@@ -343,18 +343,13 @@ impl DigitalOceanInvoiceReader {
 
         let b = &mut self.builder;
         let ix = |name: &str| index_of(name);
-        b.str(ix("AvailabilityZone"), None);
         b.dec(ix("BilledCost"), Some(amount));
         b.str(ix("BillingAccountId"), Some(&account));
-        b.str(ix("BillingAccountName"), None);
         b.str(ix("BillingAccountType"), Some("Team"));
         b.str(ix("BillingCurrency"), Some("USD"));
         b.ts(ix("BillingPeriodEnd"), Some(period_end));
         b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("CapacityReservationId"), None);
-        b.str(ix("CapacityReservationStatus"), None);
         b.str(ix("ChargeCategory"), Some(category));
-        b.str(ix("ChargeClass"), None);
         b.str(ix("ChargeDescription"), item.description.as_deref());
         b.str(
             ix("ChargeFrequency"),
@@ -362,54 +357,28 @@ impl DigitalOceanInvoiceReader {
         );
         b.ts(ix("ChargePeriodEnd"), Some(end.max(start)));
         b.ts(ix("ChargePeriodStart"), Some(start));
-        for name in [
-            "CommitmentDiscountCategory",
-            "CommitmentDiscountId",
-            "CommitmentDiscountName",
-            "CommitmentDiscountStatus",
-            "CommitmentDiscountType",
-            "CommitmentDiscountUnit",
-        ] {
-            b.str(ix(name), None);
-        }
-        b.dec(ix("CommitmentDiscountQuantity"), None);
         let quantity = hours.filter(|_| usage);
         b.dec(ix("ConsumedQuantity"), quantity);
         b.str(ix("ConsumedUnit"), quantity.map(|_| "Hours"));
         b.dec(ix("ContractedCost"), Some(amount));
-        b.dec(ix("ContractedUnitPrice"), None);
         b.dec(ix("EffectiveCost"), Some(amount));
-        b.str(ix("InvoiceId"), None);
         b.str(ix("InvoiceIssuerName"), Some("DigitalOcean"));
         b.dec(ix("ListCost"), Some(amount));
-        b.dec(ix("ListUnitPrice"), None);
         b.str(ix("PricingCategory"), usage.then_some("Standard"));
         b.str(ix("PricingCurrency"), Some("USD"));
-        b.dec(ix("PricingCurrencyContractedUnitPrice"), None);
         b.dec(ix("PricingCurrencyEffectiveCost"), Some(amount));
-        b.dec(ix("PricingCurrencyListUnitPrice"), None);
         b.dec(ix("PricingQuantity"), quantity);
         b.str(ix("PricingUnit"), quantity.map(|_| "Hours"));
         b.str(ix("ProviderName"), Some("DigitalOcean"));
         b.str(ix("PublisherName"), Some("DigitalOcean"));
-        b.str(ix("RegionId"), None);
-        b.str(ix("RegionName"), None);
         b.str(ix("ResourceId"), item.resource_id.as_deref());
         b.str(
             ix("ResourceName"),
             item.group_description.as_deref().filter(|_| usage),
         );
-        b.str(ix("ResourceType"), None);
         b.str(ix("ServiceCategory"), Some(service_category));
         b.str(ix("ServiceName"), Some(&item.product));
         b.str(ix("ServiceSubcategory"), Some(service_subcategory));
-        b.str(ix("SkuId"), None);
-        b.str(ix("SkuMeter"), None);
-        b.str(ix("SkuPriceDetails"), None);
-        b.str(ix("SkuPriceId"), None);
-        b.str(ix("SubAccountId"), None);
-        b.str(ix("SubAccountName"), None);
-        b.str(ix("SubAccountType"), None);
         b.str(ix("Tags"), tags.as_deref());
         b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
         b.str(ix(x::BILLING_PERIOD), Some(&period));
@@ -419,9 +388,6 @@ impl DigitalOceanInvoiceReader {
         b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
         b.str(ix(x::LINE_ITEM_TYPE), item.category.as_deref());
         b.str(ix(x::SERVICE_CODE), Some(&item.product));
-        b.str(ix(x::USAGE_TYPE), None);
-        b.str(ix(x::OPERATION), None);
-        b.str(ix(x::INVOICING_ENTITY), None);
         b.end_row();
 
         let mut exact = ExactSum::default();

@@ -590,15 +590,11 @@ fn push(
     b.str(ix("AvailabilityZone"), r.zone);
     b.dec(ix("BilledCost"), Some(c.billed));
     b.str(ix("BillingAccountId"), Some(r.account));
-    b.str(ix("BillingAccountName"), None);
     b.str(ix("BillingAccountType"), Some("Billing Account"));
     b.str(ix("BillingCurrency"), Some(r.currency));
     b.ts(ix("BillingPeriodEnd"), Some(r.period_bounds.1));
     b.ts(ix("BillingPeriodStart"), Some(r.period_bounds.0));
-    b.str(ix("CapacityReservationId"), None);
-    b.str(ix("CapacityReservationStatus"), None);
     b.str(ix("ChargeCategory"), Some(c.category));
-    b.str(ix("ChargeClass"), None);
     b.str(ix("ChargeDescription"), c.description);
     b.str(
         ix("ChargeFrequency"),
@@ -610,34 +606,18 @@ fn push(
     );
     b.ts(ix("ChargePeriodEnd"), Some(r.charge_bounds.1));
     b.ts(ix("ChargePeriodStart"), Some(r.charge_bounds.0));
-    for name in [
-        "CommitmentDiscountCategory",
-        "CommitmentDiscountId",
-        "CommitmentDiscountName",
-        "CommitmentDiscountStatus",
-        "CommitmentDiscountType",
-        "CommitmentDiscountUnit",
-    ] {
-        b.str(ix(name), None);
-    }
-    b.dec(ix("CommitmentDiscountQuantity"), None);
     b.dec(ix("ConsumedQuantity"), c.consumed.map(|q| q.0));
     b.str(ix("ConsumedUnit"), consumed_unit.as_deref());
     b.dec(ix("ContractedCost"), Some(c.billed));
-    b.dec(ix("ContractedUnitPrice"), None);
     b.dec(ix("EffectiveCost"), Some(c.billed));
-    b.str(ix("InvoiceId"), None);
     b.str(ix("InvoiceIssuerName"), Some("Google"));
     b.dec(ix("ListCost"), Some(c.list));
-    b.dec(ix("ListUnitPrice"), None);
     b.str(
         ix("PricingCategory"),
         (c.category == "Usage").then_some("Standard"),
     );
     b.str(ix("PricingCurrency"), Some(r.currency));
-    b.dec(ix("PricingCurrencyContractedUnitPrice"), None);
     b.dec(ix("PricingCurrencyEffectiveCost"), Some(c.billed));
-    b.dec(ix("PricingCurrencyListUnitPrice"), None);
     b.dec(ix("PricingQuantity"), c.quantity.map(|q| q.0));
     b.str(ix("PricingUnit"), pricing_unit.as_deref());
     b.str(ix("ProviderName"), Some("Google Cloud"));
@@ -646,13 +626,10 @@ fn push(
     b.str(ix("RegionName"), r.region);
     b.str(ix("ResourceId"), r.resource_id);
     b.str(ix("ResourceName"), r.resource_name);
-    b.str(ix("ResourceType"), None);
     b.str(ix("ServiceCategory"), Some(service_category(r.service)));
     b.str(ix("ServiceName"), Some(r.service));
-    b.str(ix("ServiceSubcategory"), None);
     b.str(ix("SkuId"), r.sku);
     b.str(ix("SkuMeter"), r.sku_description);
-    b.str(ix("SkuPriceDetails"), None);
     b.str(ix("SkuPriceId"), r.sku);
     b.str(ix("SubAccountId"), r.project);
     b.str(ix("SubAccountName"), r.project_name);
@@ -666,9 +643,6 @@ fn push(
     b.str(ix(x::INGESTION_ID), Some(&options.ingestion_id));
     b.str(ix(x::LINE_ITEM_TYPE), c.kind);
     b.str(ix(x::SERVICE_CODE), r.service_id);
-    b.str(ix(x::USAGE_TYPE), None);
-    b.str(ix(x::OPERATION), None);
-    b.str(ix(x::INVOICING_ENTITY), None);
     b.end_row();
 }
 

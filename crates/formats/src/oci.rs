@@ -240,36 +240,21 @@ impl OciCostReader {
         b.str(ix("AvailabilityZone"), zone);
         b.dec(ix("BilledCost"), Some(cost));
         b.str(ix("BillingAccountId"), Some(tenant));
-        b.str(ix("BillingAccountName"), None);
         b.str(ix("BillingAccountType"), Some("Tenancy"));
         b.str(ix("BillingCurrency"), Some(currency));
         b.ts(ix("BillingPeriodEnd"), Some(period_end));
         b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("CapacityReservationId"), None);
-        b.str(ix("CapacityReservationStatus"), None);
         b.str(ix("ChargeCategory"), Some("Usage"));
         b.str(ix("ChargeClass"), correction.then_some("Correction"));
         b.str(ix("ChargeDescription"), description);
         b.str(ix("ChargeFrequency"), Some("Usage-Based"));
         b.ts(ix("ChargePeriodEnd"), Some(end));
         b.ts(ix("ChargePeriodStart"), Some(start));
-        for name in [
-            "CommitmentDiscountCategory",
-            "CommitmentDiscountId",
-            "CommitmentDiscountName",
-            "CommitmentDiscountStatus",
-            "CommitmentDiscountType",
-            "CommitmentDiscountUnit",
-        ] {
-            b.str(ix(name), None);
-        }
-        b.dec(ix("CommitmentDiscountQuantity"), None);
         b.dec(ix("ConsumedQuantity"), quantity);
         b.str(ix("ConsumedUnit"), quantity.and(unit.as_deref()));
         b.dec(ix("ContractedCost"), Some(cost));
         b.dec(ix("ContractedUnitPrice"), unit_price);
         b.dec(ix("EffectiveCost"), Some(cost));
-        b.str(ix("InvoiceId"), None);
         b.str(ix("InvoiceIssuerName"), Some("Oracle"));
         b.dec(ix("ListCost"), Some(cost));
         b.dec(ix("ListUnitPrice"), unit_price);
@@ -285,14 +270,9 @@ impl OciCostReader {
         b.str(ix("RegionId"), region);
         b.str(ix("RegionName"), region);
         b.str(ix("ResourceId"), resource);
-        b.str(ix("ResourceName"), None);
-        b.str(ix("ResourceType"), None);
         b.str(ix("ServiceCategory"), Some(service_category(service)));
         b.str(ix("ServiceName"), Some(service));
-        b.str(ix("ServiceSubcategory"), None);
         b.str(ix("SkuId"), sku);
-        b.str(ix("SkuMeter"), None);
-        b.str(ix("SkuPriceDetails"), None);
         b.str(ix("SkuPriceId"), sku);
         b.str(ix("SubAccountId"), compartment);
         b.str(ix("SubAccountName"), compartment_name);
@@ -306,9 +286,6 @@ impl OciCostReader {
         b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
         b.str(ix(x::LINE_ITEM_TYPE), reference.map(|_| "Usage"));
         b.str(ix(x::SERVICE_CODE), Some(service));
-        b.str(ix(x::USAGE_TYPE), None);
-        b.str(ix(x::OPERATION), None);
-        b.str(ix(x::INVOICING_ENTITY), None);
         b.end_row();
 
         // The source's own total: the cost cells' text, summed exactly.

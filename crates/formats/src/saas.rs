@@ -550,7 +550,6 @@ impl SaasReader {
 
         let b = &mut self.builder;
         let ix = |name: &str| index_of(name);
-        b.str(ix("AvailabilityZone"), None);
         b.dec(ix("BilledCost"), Some(cost));
         b.str(ix("BillingAccountId"), Some(&account));
         b.str(ix("BillingAccountName"), row.account_name.as_deref());
@@ -558,10 +557,7 @@ impl SaasReader {
         b.str(ix("BillingCurrency"), Some(&row.currency));
         b.ts(ix("BillingPeriodEnd"), Some(period_end));
         b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("CapacityReservationId"), None);
-        b.str(ix("CapacityReservationStatus"), None);
         b.str(ix("ChargeCategory"), Some(row.category));
-        b.str(ix("ChargeClass"), None);
         b.str(ix("ChargeDescription"), row.description.as_deref());
         b.str(
             ix("ChargeFrequency"),
@@ -569,48 +565,25 @@ impl SaasReader {
         );
         b.ts(ix("ChargePeriodEnd"), Some(row.end.max(row.start)));
         b.ts(ix("ChargePeriodStart"), Some(row.start));
-        for name in [
-            "CommitmentDiscountCategory",
-            "CommitmentDiscountId",
-            "CommitmentDiscountName",
-            "CommitmentDiscountStatus",
-            "CommitmentDiscountType",
-            "CommitmentDiscountUnit",
-        ] {
-            b.str(ix(name), None);
-        }
-        b.dec(ix("CommitmentDiscountQuantity"), None);
         let quantity = quantity.filter(|_| usage && unit.is_some());
         b.dec(ix("ConsumedQuantity"), quantity);
         b.str(ix("ConsumedUnit"), quantity.and(unit.as_deref()));
         b.dec(ix("ContractedCost"), Some(cost));
-        b.dec(ix("ContractedUnitPrice"), None);
         b.dec(ix("EffectiveCost"), Some(cost));
-        b.str(ix("InvoiceId"), None);
         b.str(ix("InvoiceIssuerName"), Some(provider));
         b.dec(ix("ListCost"), Some(cost));
-        b.dec(ix("ListUnitPrice"), None);
         b.str(ix("PricingCategory"), usage.then_some("Standard"));
         b.str(ix("PricingCurrency"), Some(&row.currency));
-        b.dec(ix("PricingCurrencyContractedUnitPrice"), None);
         b.dec(ix("PricingCurrencyEffectiveCost"), Some(cost));
-        b.dec(ix("PricingCurrencyListUnitPrice"), None);
         b.dec(ix("PricingQuantity"), quantity);
         b.str(ix("PricingUnit"), quantity.and(unit.as_deref()));
         b.str(ix("ProviderName"), Some(provider));
         b.str(ix("PublisherName"), Some(provider));
         b.str(ix("RegionId"), row.region.as_deref());
         b.str(ix("RegionName"), row.region.as_deref());
-        b.str(ix("ResourceId"), None);
-        b.str(ix("ResourceName"), None);
-        b.str(ix("ResourceType"), None);
         b.str(ix("ServiceCategory"), Some(category_name));
         b.str(ix("ServiceName"), Some(&row.service));
         b.str(ix("ServiceSubcategory"), Some(subcategory));
-        b.str(ix("SkuId"), None);
-        b.str(ix("SkuMeter"), None);
-        b.str(ix("SkuPriceDetails"), None);
-        b.str(ix("SkuPriceId"), None);
         b.str(ix("SubAccountId"), row.sub_account.as_deref());
         b.str(ix("SubAccountName"), row.sub_account_name.as_deref());
         b.str(
@@ -624,11 +597,6 @@ impl SaasReader {
         b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
         b.int(ix(x::SOURCE_LINE), Some(row.position as i64));
         b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
-        b.str(ix(x::LINE_ITEM_TYPE), None);
-        b.str(ix(x::SERVICE_CODE), None);
-        b.str(ix(x::USAGE_TYPE), None);
-        b.str(ix(x::OPERATION), None);
-        b.str(ix(x::INVOICING_ENTITY), None);
         b.end_row();
 
         let overflow = || Error::TotalOverflow {
