@@ -13,11 +13,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use billow_focus::money::{self, ExactSum};
+use billow_focus::money;
 use billow_focus::schema::{index_of, x};
 use serde::Deserialize;
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
+use crate::batch::{FocusBatchBuilder, PeriodTotals, add_row, totals_by_period};
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -99,7 +99,7 @@ pub struct CostExplorerReader {
     rows_left: std::vec::IntoIter<Row>,
     builder: FocusBatchBuilder,
     options: ReadOptions,
-    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    totals: PeriodTotals,
     rows: u64,
     state: ReadState,
 }
@@ -109,16 +109,7 @@ const HINT: &str = "Save the GetCostAndUsage response as AWS returns it (aws ce 
 impl CostExplorerReader {
     /// Reads the response at `path` (JSON, possibly gzip).
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
-        let mut text = Vec::new();
-        {
-            use std::io::Read;
-            crate::source::open(path)?
-                .read_to_end(&mut text)
-                .map_err(|source| Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-        }
+        let text = crate::source::read_all(path)?;
         let response: Response = serde_json::from_slice(&text).map_err(|e| Error::Csv {
             path: path.to_path_buf(),
             line: e.line() as u64,
@@ -337,27 +328,17 @@ impl CostExplorerReader {
         b.str(ix(x::INVOICING_ENTITY), dim("INVOICING_ENTITY"));
         b.end_row();
 
-        let overflow = || Error::TotalOverflow {
+        add_row(
+            &mut self.totals,
+            period,
+            (account, category),
+            &billed_metric.amount,
+            &effective_metric.amount,
+        )
+        .map_err(|_| Error::TotalOverflow {
             path: self.path.clone(),
             column: "Amount",
-        };
-        let mut billed_sum = ExactSum::default();
-        billed_sum
-            .add_text(billed_metric.amount.as_bytes())
-            .map_err(|_| overflow())?;
-        let mut effective_sum = ExactSum::default();
-        effective_sum
-            .add_text(effective_metric.amount.as_bytes())
-            .map_err(|_| overflow())?;
-        let g = self
-            .totals
-            .entry(period)
-            .or_default()
-            .entry((account, category))
-            .or_default();
-        g.billed.merge(&billed_sum).map_err(|_| overflow())?;
-        g.effective.merge(&effective_sum).map_err(|_| overflow())?;
-        g.rows += 1;
+        })?;
         self.rows += 1;
         Ok(true)
     }

@@ -211,6 +211,30 @@ impl SourceTotals {
     }
 }
 
+/// Exact sums per billing period and (billing account, charge category), as readers keep them.
+pub(crate) type PeriodTotals = BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>;
+
+/// Adds one source row to `totals`: the text of its billed and effective cost cells, summed
+/// exactly. `Err` when a sum leaves the representable range.
+pub(crate) fn add_row(
+    totals: &mut PeriodTotals,
+    period: String,
+    group: (String, &'static str),
+    billed: &str,
+    effective: &str,
+) -> Result<(), ()> {
+    let exact = |text: &str| {
+        let mut sum = ExactSum::default();
+        sum.add_text(text.as_bytes()).map(|_| sum).map_err(|_| ())
+    };
+    let (billed, effective) = (exact(billed)?, exact(effective)?);
+    let g = totals.entry(period).or_default().entry(group).or_default();
+    g.billed.merge(&billed).map_err(|_| ())?;
+    g.effective.merge(&effective).map_err(|_| ())?;
+    g.rows += 1;
+    Ok(())
+}
+
 /// Source totals per billing period, from each period's exact sums keyed by (billing account,
 /// charge category).
 pub(crate) fn totals_by_period<G>(periods: BTreeMap<String, G>) -> BTreeMap<String, SourceTotals>

@@ -12,10 +12,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use billow_focus::money::{self, ExactSum};
+use billow_focus::money;
 use billow_focus::schema::{index_of, x};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
+use crate::batch::{FocusBatchBuilder, PeriodTotals, add_row, push_json_string, totals_by_period};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
@@ -132,7 +132,7 @@ pub struct DigitalOceanInvoiceReader {
     format: &'static str,
     builder: FocusBatchBuilder,
     options: ReadOptions,
-    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    totals: PeriodTotals,
     rows: u64,
     state: ReadState,
 }
@@ -390,23 +390,17 @@ impl DigitalOceanInvoiceReader {
         b.str(ix(x::SERVICE_CODE), Some(&item.product));
         b.end_row();
 
-        let mut exact = ExactSum::default();
-        let overflow = || Error::TotalOverflow {
+        add_row(
+            &mut self.totals,
+            period,
+            (account, category),
+            &amount_text,
+            &amount_text,
+        )
+        .map_err(|_| Error::TotalOverflow {
             path: self.path.clone(),
             column: "USD",
-        };
-        exact
-            .add_text(amount_text.as_bytes())
-            .map_err(|_| overflow())?;
-        let g = self
-            .totals
-            .entry(period)
-            .or_default()
-            .entry((account, category))
-            .or_default();
-        g.billed.merge(&exact).map_err(|_| overflow())?;
-        g.effective.merge(&exact).map_err(|_| overflow())?;
-        g.rows += 1;
+        })?;
         self.rows += 1;
         Ok(true)
     }
@@ -448,16 +442,7 @@ fn read_json(path: &Path) -> Result<Vec<Item>> {
         line: 1,
         detail,
     };
-    let mut text = Vec::new();
-    {
-        use std::io::Read;
-        crate::source::open(path)?
-            .read_to_end(&mut text)
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-    }
+    let text = crate::source::read_all(path)?;
     let json: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
         bad(format!(
             "not JSON ({e}); expected a DigitalOcean invoice response ({{\"invoice_items\": [...]}})"

@@ -14,12 +14,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use billow_focus::money::{self, ExactSum};
+use billow_focus::money;
 use billow_focus::schema::{index_of, x};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
+use crate::batch::{FocusBatchBuilder, PeriodTotals, add_row, push_json_string, totals_by_period};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows;
@@ -120,18 +120,6 @@ fn bad_input(
         expected,
         hint: "Save the vendor's response or export unchanged (see `billow ingest saas --help` for the shapes read).",
     }
-}
-
-fn read_all(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let mut text = Vec::new();
-    crate::source::open(path)?
-        .read_to_end(&mut text)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(text)
 }
 
 fn json_of(path: &Path, text: &[u8], expected: &str) -> Result<Value> {
@@ -468,7 +456,7 @@ pub struct SaasReader {
     rows_left: std::vec::IntoIter<ChargeRow>,
     builder: FocusBatchBuilder,
     options: ReadOptions,
-    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    totals: PeriodTotals,
     rows: u64,
     state: ReadState,
 }
@@ -478,9 +466,9 @@ impl SaasReader {
     pub fn open(path: &Path, vendor: Vendor, options: ReadOptions) -> Result<Self> {
         let rows = match vendor {
             Vendor::Snowflake => snowflake(path)?,
-            Vendor::OpenAi => openai(path, &read_all(path)?)?,
-            Vendor::Datadog => datadog(path, &read_all(path)?)?,
-            Vendor::MongoDbAtlas => atlas(path, &read_all(path)?)?,
+            Vendor::OpenAi => openai(path, &crate::source::read_all(path)?)?,
+            Vendor::Datadog => datadog(path, &crate::source::read_all(path)?)?,
+            Vendor::MongoDbAtlas => atlas(path, &crate::source::read_all(path)?)?,
         };
         Ok(SaasReader {
             path: path.to_path_buf(),
@@ -599,23 +587,17 @@ impl SaasReader {
         b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
         b.end_row();
 
-        let overflow = || Error::TotalOverflow {
+        add_row(
+            &mut self.totals,
+            period,
+            (account, row.category),
+            &row.cost,
+            &row.cost,
+        )
+        .map_err(|_| Error::TotalOverflow {
             path: self.path.clone(),
             column: cost_column,
-        };
-        let mut exact = ExactSum::default();
-        exact
-            .add_text(row.cost.as_bytes())
-            .map_err(|_| overflow())?;
-        let g = self
-            .totals
-            .entry(period)
-            .or_default()
-            .entry((account, row.category))
-            .or_default();
-        g.billed.merge(&exact).map_err(|_| overflow())?;
-        g.effective.merge(&exact).map_err(|_| overflow())?;
-        g.rows += 1;
+        })?;
         self.rows += 1;
         Ok(true)
     }

@@ -102,6 +102,18 @@ fn gzip(input: BufReader<File>) -> Box<dyn Read> {
     Box::new(MultiGzDecoder::new(input))
 }
 
+/// The whole decompressed content of `path`, for sources that are one document (API responses
+/// saved as JSON); a damaged gzip is reported as such.
+pub fn read_all(path: &Path) -> Result<Vec<u8>> {
+    let mut input = open(path)?;
+    let compression = input.compression;
+    let mut out = Vec::new();
+    input
+        .read_to_end(&mut out)
+        .map_err(|e| Decompressed::error_for(path, compression, e))?;
+    Ok(out)
+}
+
 /// Opens `path` and returns its decompressed bytes. For a zip, the first `.csv` entry.
 pub fn open(path: &Path) -> Result<Decompressed> {
     let compression = sniff(path)?;
