@@ -166,10 +166,10 @@ impl CostExplorerReader {
     }
 
     fn bad(&self, position: u64, column: &str, raw: &str, expected: &'static str) -> Error {
-        Error::BadValue {
+        Error::BadItem {
             path: self.path.clone(),
-            line: position,
-            column: column.into(),
+            item: position,
+            field: format!("ResultsByTime[].Groups[].{column}"),
             found: raw.chars().take(80).collect(),
             expected,
             hint: HINT,

@@ -197,11 +197,22 @@ impl DigitalOceanInvoiceReader {
     }
 
     fn bad(&self, line: u64, column: &str, raw: &str, expected: &'static str) -> Error {
+        let found = raw.chars().take(80).collect();
+        if self.format == SOURCE_FORMAT_JSON {
+            return Error::BadItem {
+                path: self.path.clone(),
+                item: line,
+                field: format!("invoice_items[].{column}"),
+                found,
+                expected,
+                hint: HINT,
+            };
+        }
         Error::BadValue {
             path: self.path.clone(),
             line,
             column: column.into(),
-            found: raw.chars().take(80).collect(),
+            found,
             expected,
             hint: HINT,
         }

@@ -97,6 +97,22 @@ pub enum Error {
         /// What to do.
         hint: &'static str,
     },
+    /// A field of an item in a JSON document (an API response) does not hold what it must.
+    #[error("{path}: item {item}, field {field}: {found:?} is not {expected}. {hint}")]
+    BadItem {
+        /// File.
+        path: PathBuf,
+        /// 1-based position of the item in its list.
+        item: u64,
+        /// The field, with its list (`lineItems[].totalPriceCents`).
+        field: String,
+        /// The field's text (cut to 80 characters).
+        found: String,
+        /// What was expected.
+        expected: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
     /// The manifest is unusable.
     #[error(
         "{path}: invalid manifest: {detail}. Expected the AWS CUR manifest JSON with assemblyId, billingPeriod and reportKeys; re-download the period folder."

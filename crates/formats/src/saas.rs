@@ -105,20 +105,39 @@ struct ChargeRow {
 
 const DAY: i64 = 86_400_000_000;
 
+/// An error naming the CSV line (Snowflake) or the JSON list item (the API responses).
 fn bad_input(
     path: &Path,
+    vendor: Vendor,
     position: u64,
     column: &str,
     found: &str,
     expected: &'static str,
 ) -> Error {
-    Error::BadValue {
+    const HINT: &str = "Save the vendor's response or export unchanged (see `billow ingest saas --help` for the shapes read).";
+    let found: String = found.chars().take(80).collect();
+    let list = match vendor {
+        Vendor::Snowflake => {
+            return Error::BadValue {
+                path: path.to_path_buf(),
+                line: position,
+                column: column.into(),
+                found,
+                expected,
+                hint: HINT,
+            };
+        }
+        Vendor::OpenAi => "data[].results",
+        Vendor::Datadog => "data",
+        Vendor::MongoDbAtlas => "lineItems",
+    };
+    Error::BadItem {
         path: path.to_path_buf(),
-        line: position,
-        column: column.into(),
-        found: found.chars().take(80).collect(),
+        item: position,
+        field: format!("{list}[].{column}"),
+        found,
         expected,
-        hint: "Save the vendor's response or export unchanged (see `billow ingest saas --help` for the shapes read).",
+        hint: HINT,
     }
 }
 
@@ -244,6 +263,7 @@ fn datadog(path: &Path, text: &[u8]) -> Result<Vec<ChargeRow>> {
             .ok_or_else(|| {
                 bad_input(
                     path,
+                    Vendor::Datadog,
                     position,
                     "date",
                     &attrs.date,
@@ -337,8 +357,16 @@ fn snowflake(path: &Path) -> Result<Vec<ChargeRow>> {
         };
         let line = source.line();
         let day = cell(Some(date)).unwrap_or_default();
-        let start = parse_utc_micros(day.as_bytes())
-            .ok_or_else(|| bad_input(path, line, "USAGE_DATE", &day, "a date like 2024-01-31"))?;
+        let start = parse_utc_micros(day.as_bytes()).ok_or_else(|| {
+            bad_input(
+                path,
+                Vendor::Snowflake,
+                line,
+                "USAGE_DATE",
+                &day,
+                "a date like 2024-01-31",
+            )
+        })?;
         let is_adjustment = cell(adjustment).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         out.push(ChargeRow {
             start,
@@ -388,7 +416,14 @@ fn atlas(path: &Path, text: &[u8]) -> Result<Vec<ChargeRow>> {
         let time = |key: &str| {
             let raw = str_of(item, key).unwrap_or_default();
             parse_utc_micros(raw.as_bytes()).ok_or_else(|| {
-                bad_input(path, position, key, raw, "a time like 2024-01-01T00:00:00Z")
+                bad_input(
+                    path,
+                    Vendor::MongoDbAtlas,
+                    position,
+                    key,
+                    raw,
+                    "a time like 2024-01-01T00:00:00Z",
+                )
             })
         };
         let cents = match item.get("totalPriceCents") {
@@ -396,6 +431,7 @@ fn atlas(path: &Path, text: &[u8]) -> Result<Vec<ChargeRow>> {
             other => {
                 return Err(bad_input(
                     path,
+                    Vendor::MongoDbAtlas,
                     position,
                     "totalPriceCents",
                     &other.map(Value::to_string).unwrap_or_default(),
@@ -500,6 +536,7 @@ impl SaasReader {
             .map_err(|_| {
                 bad_input(
                     &self.path,
+                    self.vendor,
                     row.position,
                     cost_column,
                     &row.cost,
@@ -510,7 +547,16 @@ impl SaasReader {
         let quantity = match &row.quantity {
             Some(q) => Some(
                 money::parse_decimal(q.as_bytes())
-                    .map_err(|_| bad_input(&self.path, row.position, "quantity", q, "a number"))?
+                    .map_err(|_| {
+                        bad_input(
+                            &self.path,
+                            self.vendor,
+                            row.position,
+                            "quantity",
+                            q,
+                            "a number",
+                        )
+                    })?
                     .value,
             ),
             None => None,

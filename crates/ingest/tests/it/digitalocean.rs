@@ -167,4 +167,19 @@ async fn a_bad_amount_names_its_line_and_column() {
         .to_string();
     assert!(err.contains("invoice.csv: line 4, column USD"), "{err}");
     assert!(err.contains("$3.11"), "{err}");
+    // In a JSON page the error names the item, not a line.
+    let page = dir.path().join("preview.json");
+    std::fs::write(
+        &page,
+        items_page(&[("Droplets", "four dollars", "2020-01-01T00:00:00Z")]),
+    )
+    .unwrap();
+    let err = ingest_digitalocean(&lake, &page, &IngestOptions::new("do-team"), &NoProgress)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("preview.json: item 1, field invoice_items[].amount"),
+        "{err}"
+    );
 }

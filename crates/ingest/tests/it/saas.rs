@@ -115,7 +115,7 @@ async fn a_fractional_cent_amount_in_an_atlas_invoice_is_refused() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("invoice.json: line 2, column totalPriceCents"),
+        err.contains("invoice.json: item 2, field lineItems[].totalPriceCents"),
         "{err}"
     );
     assert!(err.contains("a whole number of cents"), "{err}");
