@@ -402,79 +402,41 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Ingest(command) => {
-            let source = match (command.source, command.detected) {
-                (Some(source), _) => source,
+            let (format, args) = match (command.source, command.detected) {
+                (Some(source), _) => named_format(source),
                 (None, Some(args)) => {
                     let found = billow_formats::detect::detect(&args.path)?;
+                    use billow_formats::detect::Format as Found;
+                    let (format, command) = match found {
+                        Found::AwsCur => (Format::AwsCur, "aws-cur".to_string()),
+                        Found::Focus => (Format::Focus, "focus".into()),
+                        Found::OciCostReport => (Format::Oci, "oci".into()),
+                        Found::GcpBillingExport => (Format::Gcp, "gcp".into()),
+                        Found::DigitalOceanInvoice => (Format::DigitalOcean, "digitalocean".into()),
+                        Found::AwsCostExplorer => (Format::AwsCe, "aws-ce".into()),
+                        Found::Saas(vendor) => (
+                            Format::Saas(vendor),
+                            format!("saas --vendor {}", vendor.name()),
+                        ),
+                        Found::AzureCostDetails => (
+                            Format::Azure {
+                                dataset: None,
+                                amortized: None,
+                            },
+                            "azure".into(),
+                        ),
+                    };
                     if !quiet && !args.json {
                         eprintln!(
-                            "{}: recognized as `billow ingest {}`",
-                            args.path.display(),
-                            found.command()
+                            "{}: recognized as `billow ingest {command}`",
+                            args.path.display()
                         );
                     }
-                    use billow_formats::detect::Format as Found;
-                    match found {
-                        Found::AwsCur => IngestSource::AwsCur(args),
-                        Found::Focus => IngestSource::Focus(args),
-                        Found::OciCostReport => IngestSource::Oci(args),
-                        Found::GcpBillingExport => IngestSource::Gcp(args),
-                        Found::DigitalOceanInvoice => IngestSource::DigitalOcean(args),
-                        Found::AwsCostExplorer => IngestSource::AwsCe(args),
-                        Found::Saas(vendor) => {
-                            use billow_formats::saas::Vendor;
-                            IngestSource::Saas(SaasIngestArgs {
-                                vendor: match vendor {
-                                    Vendor::OpenAi => SaasVendor::Openai,
-                                    Vendor::Datadog => SaasVendor::Datadog,
-                                    Vendor::Snowflake => SaasVendor::Snowflake,
-                                    Vendor::MongoDbAtlas => SaasVendor::MongodbAtlas,
-                                },
-                                common: args,
-                            })
-                        }
-                        Found::AzureCostDetails => IngestSource::Azure(AzureIngestArgs {
-                            common: args,
-                            dataset: None,
-                            amortized: None,
-                        }),
-                    }
+                    (format, args)
                 }
                 (None, None) => {
                     anyhow::bail!(
                         "give the export to ingest: `billow ingest <PATH> --connection <NAME>` (see `billow ingest --help`)"
-                    )
-                }
-            };
-            let (format, args) = match source {
-                IngestSource::AwsCur(args) => (Format::AwsCur, args),
-                IngestSource::Focus(args) => (Format::Focus, args),
-                IngestSource::Oci(args) => (Format::Oci, args),
-                IngestSource::Gcp(args) => (Format::Gcp, args),
-                IngestSource::DigitalOcean(args) => (Format::DigitalOcean, args),
-                IngestSource::AwsCe(args) => (Format::AwsCe, args),
-                IngestSource::Saas(saas) => {
-                    use billow_formats::saas::Vendor;
-                    let vendor = match saas.vendor {
-                        SaasVendor::Openai => Vendor::OpenAi,
-                        SaasVendor::Datadog => Vendor::Datadog,
-                        SaasVendor::Snowflake => Vendor::Snowflake,
-                        SaasVendor::MongodbAtlas => Vendor::MongoDbAtlas,
-                    };
-                    (Format::Saas(vendor), saas.common)
-                }
-                IngestSource::Azure(azure) => {
-                    let dataset = azure.dataset.map(|d| match d {
-                        AzureDataset::Actual => billow_formats::azure::Dataset::Actual,
-                        AzureDataset::Amortized => billow_formats::azure::Dataset::Amortized,
-                        AzureDataset::Usage => billow_formats::azure::Dataset::Usage,
-                    });
-                    (
-                        Format::Azure {
-                            dataset,
-                            amortized: azure.amortized,
-                        },
-                        azure.common,
                     )
                 }
             };
@@ -741,6 +703,42 @@ impl Progress for BarProgress {
         self.files_done
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.show();
+    }
+}
+
+/// The format and arguments of a `billow ingest <format> ...` command.
+fn named_format(source: IngestSource) -> (Format, IngestArgs) {
+    match source {
+        IngestSource::AwsCur(args) => (Format::AwsCur, args),
+        IngestSource::Focus(args) => (Format::Focus, args),
+        IngestSource::Oci(args) => (Format::Oci, args),
+        IngestSource::Gcp(args) => (Format::Gcp, args),
+        IngestSource::DigitalOcean(args) => (Format::DigitalOcean, args),
+        IngestSource::AwsCe(args) => (Format::AwsCe, args),
+        IngestSource::Saas(saas) => {
+            use billow_formats::saas::Vendor;
+            let vendor = match saas.vendor {
+                SaasVendor::Openai => Vendor::OpenAi,
+                SaasVendor::Datadog => Vendor::Datadog,
+                SaasVendor::Snowflake => Vendor::Snowflake,
+                SaasVendor::MongodbAtlas => Vendor::MongoDbAtlas,
+            };
+            (Format::Saas(vendor), saas.common)
+        }
+        IngestSource::Azure(azure) => {
+            let dataset = azure.dataset.map(|d| match d {
+                AzureDataset::Actual => billow_formats::azure::Dataset::Actual,
+                AzureDataset::Amortized => billow_formats::azure::Dataset::Amortized,
+                AzureDataset::Usage => billow_formats::azure::Dataset::Usage,
+            });
+            (
+                Format::Azure {
+                    dataset,
+                    amortized: azure.amortized,
+                },
+                azure.common,
+            )
+        }
     }
 }
 

@@ -69,6 +69,16 @@ impl Vendor {
         }
     }
 
+    /// The vendor's command-line name (`billow ingest saas --vendor <name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::OpenAi => "openai",
+            Vendor::Datadog => "datadog",
+            Vendor::Snowflake => "snowflake",
+            Vendor::MongoDbAtlas => "mongodb-atlas",
+        }
+    }
+
     /// The vendor from a command-line name.
     pub fn parse(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {

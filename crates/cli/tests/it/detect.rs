@@ -84,7 +84,10 @@ fn every_format_is_recognized_from_its_own_content() {
         r#"{"object":"page","data":[{"object":"bucket","start_time":1772323200,"end_time":1772409600,"results":[{"object":"organization.costs.result","amount":{"value":0.06,"currency":"usd"},"line_item":null,"project_id":null}]}],"has_more":false,"next_page":null}"#,
     )
     .unwrap();
-    assert_eq!(ingest_detected(&data, &openai, "openai"), "saas");
+    assert_eq!(
+        ingest_detected(&data, &openai, "openai"),
+        "saas --vendor openai"
+    );
 
     if let Some(focus) = sample("focus_sample_data/FOCUS-1.0/focus_sample.csv") {
         assert_eq!(ingest_detected(&data, &focus, "focus"), "focus");
