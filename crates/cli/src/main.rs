@@ -153,17 +153,17 @@ enum IngestSource {
     /// the month-to-date preview); one file or a folder. Every month they are for is replaced.
     #[command(name = "digitalocean", alias = "do")]
     DigitalOcean(IngestArgs),
-    /// Google Cloud billing export rows (standard or detailed): newline-delimited JSON as
-    /// BigQuery exports it, or a jobs.query response of SELECT TO_JSON_STRING(t); one file or
-    /// a folder with all rows of the invoice months to replace.
+    /// Google Cloud billing export rows (standard or detailed): newline-delimited JSON or
+    /// Parquet as BigQuery exports them, or a jobs.query response of SELECT TO_JSON_STRING(t);
+    /// one file or a folder with all rows of the invoice months to replace.
     Gcp(IngestArgs),
 }
 
 #[derive(Args)]
 struct IngestArgs {
-    /// What to read: for aws-cur a report folder (<prefix>/<report>/), a period folder
-    /// (yyyymmdd-yyyymmdd/) or a CUR file; for focus a file or a folder of files (.csv,
-    /// .csv.gz, .zip, .parquet).
+    /// What to read: a file or a folder. For aws-cur a report folder (<prefix>/<report>/), a
+    /// period folder (yyyymmdd-yyyymmdd/), a Data Exports export (<export>/data/) or a CUR
+    /// file; for the other formats the export's files or their folder.
     path: PathBuf,
     /// Connection name the rows belong to (letters, digits, - _ .).
     #[arg(long)]
