@@ -28,7 +28,7 @@ use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::{index_of, x};
 use chrono::{Datelike, NaiveDate};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
+use crate::batch::{FocusBatchBuilder, PeriodTotals, totals_by_period};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
@@ -232,17 +232,17 @@ const MATCH_ROLES: &[Role] = &[
     Role::AvailabilityZone,
 ];
 
-/// The English column name of a header cell: BOM stripped, `Localized (Name)` → `Name`,
-/// lower-cased.
-fn canonical_header(raw: &[u8]) -> String {
-    let raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
-    let text = String::from_utf8_lossy(raw);
-    let text = text.trim();
-    let inner = text
+/// The English column name of a header cell (Azure portal downloads localize headers as
+/// `Localized (Name)`): [`rows::header_name`], then the name in the trailing parentheses.
+pub(crate) fn canonical_header(raw: &[u8]) -> String {
+    let name = rows::header_name(raw);
+    match name
         .strip_suffix(')')
         .and_then(|t| t.rfind('(').map(|open| &t[open + 1..]))
-        .unwrap_or(text);
-    inner.trim().to_ascii_lowercase()
+    {
+        Some(inner) => inner.trim().to_string(),
+        None => name,
+    }
 }
 
 /// Resolved column positions of one file.
@@ -855,7 +855,7 @@ pub struct AzureCostReader {
     pairing: Pairing,
     builder: FocusBatchBuilder,
     options: ReadOptions,
-    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    totals: PeriodTotals,
     rows: u64,
     state: ReadState,
 }

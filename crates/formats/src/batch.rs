@@ -227,10 +227,21 @@ pub(crate) fn add_row(
         let mut sum = ExactSum::default();
         sum.add_text(text.as_bytes()).map(|_| sum).map_err(|_| ())
     };
-    let (billed, effective) = (exact(billed)?, exact(effective)?);
+    add_row_sums(totals, period, group, &exact(billed)?, &exact(effective)?)
+}
+
+/// Adds one source row whose billed and effective amounts are already exact sums (a row whose
+/// cost spans several cells).
+pub(crate) fn add_row_sums(
+    totals: &mut PeriodTotals,
+    period: String,
+    group: (String, &'static str),
+    billed: &ExactSum,
+    effective: &ExactSum,
+) -> Result<(), ()> {
     let g = totals.entry(period).or_default().entry(group).or_default();
-    g.billed.merge(&billed).map_err(|_| ())?;
-    g.effective.merge(&effective).map_err(|_| ())?;
+    g.billed.merge(billed).map_err(|_| ())?;
+    g.effective.merge(effective).map_err(|_| ())?;
     g.rows += 1;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! Recognizing a billing export from its manifest, header or content, so `billow ingest <path>`
 //! needs no format name.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::csv_file::Record;
@@ -127,7 +126,7 @@ fn detect_file(path: &Path) -> Result<Format> {
     let n = {
         let mut input = source::open(path).ok();
         match input.as_mut() {
-            Some(input) => read_up_to(input, &mut head),
+            Some(input) => source::read_up_to(input, &mut head).unwrap_or(0),
             None => 0,
         }
     };
@@ -166,19 +165,7 @@ fn detect_file(path: &Path) -> Result<Format> {
             path: path.to_path_buf(),
         });
     }
-    let names: Vec<String> = header
-        .iter()
-        .map(|cell| {
-            let cell = cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell);
-            let text = String::from_utf8_lossy(cell);
-            let text = text.trim();
-            let inner = text
-                .strip_suffix(')')
-                .and_then(|t| t.rfind('(').map(|open| &t[open + 1..]))
-                .unwrap_or(text);
-            inner.trim().to_ascii_lowercase()
-        })
-        .collect();
+    let names: Vec<String> = header.iter().map(crate::azure::canonical_header).collect();
     let has = |n: &str| names.iter().any(|c| c == n);
     if has("lineitem/tenantid") {
         return Ok(Format::OciCostReport);
@@ -210,15 +197,4 @@ fn detect_file(path: &Path) -> Result<Format> {
         path: path.to_path_buf(),
         looked_for: LOOKED_FOR,
     })
-}
-
-fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> usize {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => filled += n,
-        }
-    }
-    filled
 }

@@ -418,13 +418,7 @@ impl DigitalOceanInvoiceReader {
 }
 
 fn csv_columns(path: &Path, header: &Record) -> Result<CsvColumns> {
-    let names: Vec<String> = header
-        .iter()
-        .map(|c| {
-            let c = c.strip_prefix(b"\xef\xbb\xbf").unwrap_or(c);
-            String::from_utf8_lossy(c).trim().to_ascii_lowercase()
-        })
-        .collect();
+    let names: Vec<String> = header.iter().map(rows::header_name).collect();
     let find = |n: &str| names.iter().position(|c| c == n);
     let require = |n: &'static str| {
         find(n).ok_or_else(|| Error::MissingColumn {

@@ -20,7 +20,7 @@ use billow_focus::schema::{index_of, x};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
+use crate::batch::{FocusBatchBuilder, PeriodTotals, push_json_string, totals_by_period};
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::source;
 use crate::timestamp::parse_utc_micros;
@@ -222,7 +222,7 @@ pub struct GcpBillingReader {
     text: String,
     builder: FocusBatchBuilder,
     options: ReadOptions,
-    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    totals: PeriodTotals,
     tags: String,
     rows: u64,
     state: ReadState,

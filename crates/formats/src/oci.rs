@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::{index_of, x};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
+use crate::batch::{
+    FocusBatchBuilder, PeriodTotals, add_row_sums, push_json_string, totals_by_period,
+};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
@@ -137,7 +139,7 @@ pub struct OciCostReader {
     options: ReadOptions,
     /// Per billing period and (billing account, charge category): exact sums (all OCI rows
     /// are Usage).
-    totals: BTreeMap<String, BTreeMap<(String, &'static str), GroupTotals>>,
+    totals: PeriodTotals,
     tag_json: String,
     rows: u64,
     state: ReadState,
@@ -303,15 +305,14 @@ impl OciCostReader {
                 .add_text(cells.raw(c.overage_cost))
                 .map_err(|_| overflow())?;
         }
-        let g = self
-            .totals
-            .entry(period)
-            .or_default()
-            .entry((tenant, "Usage"))
-            .or_default();
-        g.billed.merge(&billed).map_err(|_| overflow())?;
-        g.effective.merge(&billed).map_err(|_| overflow())?;
-        g.rows += 1;
+        add_row_sums(
+            &mut self.totals,
+            period,
+            (tenant, "Usage"),
+            &billed,
+            &billed,
+        )
+        .map_err(|_| overflow())?;
         self.rows += 1;
         Ok(())
     }

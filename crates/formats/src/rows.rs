@@ -42,6 +42,12 @@ impl Rows for CsvFile {
     }
 }
 
+/// A header cell as a lookup key: UTF-8 BOM stripped, trimmed, lower-cased.
+pub(crate) fn header_name(raw: &[u8]) -> String {
+    let raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
+    String::from_utf8_lossy(raw).trim().to_ascii_lowercase()
+}
+
 /// How many fields a data record may have, against the header's count.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Width {

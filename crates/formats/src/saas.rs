@@ -321,15 +321,8 @@ fn snowflake(path: &Path) -> Result<Vec<ChargeRow>> {
             path: path.to_path_buf(),
         });
     }
-    let names: Vec<String> = header
-        .iter()
-        .map(|c| {
-            String::from_utf8_lossy(c.strip_prefix(b"\xef\xbb\xbf").unwrap_or(c))
-                .trim()
-                .to_ascii_uppercase()
-        })
-        .collect();
-    let find = |n: &str| names.iter().position(|c| c == n);
+    let names: Vec<String> = header.iter().map(rows::header_name).collect();
+    let find = |n: &str| names.iter().position(|c| c.eq_ignore_ascii_case(n));
     let require = |n: &'static str| {
         find(n).ok_or_else(|| Error::MissingColumn {
             path: path.to_path_buf(),
