@@ -1007,8 +1007,10 @@ impl AzureCostReader {
         let pricing_category = match model.as_str() {
             "ondemand" => Some("Standard"),
             "spot" => Some("Dynamic"),
-            "reservation" | "savingsplan" => Some("Committed"),
-            _ if category == "Usage" => Some("Standard"),
+            // The purchase of a commitment is bought at its standard price; only the usage it
+            // covers is priced by the commitment (the spec's purchase scenarios).
+            "reservation" | "savingsplan" if category == "Usage" => Some("Committed"),
+            _ if matches!(category, "Usage" | "Purchase") => Some("Standard"),
             _ => None,
         };
         let frequency = match cells

@@ -288,7 +288,7 @@ async fn pairing_covers_purchases_unused_commitments_and_duplicates_exactly() {
     assert_eq!(
         rows,
         [
-            "Purchase - Reservation Committed 876.000000000000 0.000000000000 ".to_string() + &sub,
+            "Purchase - Reservation Standard 876.000000000000 0.000000000000 ".to_string() + &sub,
             "Usage - - Standard 2.304000000000 2.304000000000 ".to_string() + &sub,
             "Usage Used Reservation Committed 0.000000000000 1.200000000000 ".to_string() + &sub,
             "Usage Used Savings Plan Committed 0.000000000000 0.800000000000 ".to_string() + &sub,

@@ -2,6 +2,7 @@
 
 mod aws_ce;
 mod azure;
+mod commitments;
 mod digitalocean;
 mod saas;
 
