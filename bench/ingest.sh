@@ -13,17 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-5000000}
 FILES=${FILES:-10}
-OUT=${BENCH_OUT:-bench/out}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --locked --profile fast --bin billow $(scripts/features)
-BILLOW=$CARGO_TARGET_DIR/fast/billow
-
-VENV=${BENCH_VENV:-$OUT/venv}
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "polars==1.44.2" "duckdb==1.5.6"
-fi
-PY=$VENV/bin/python
+. bench/common.sh
 
 SRC=$OUT/src-$ROWS
 if [ ! -f "$SRC/.done" ]; then
@@ -34,18 +24,6 @@ if [ ! -f "$SRC/.done" ]; then
 fi
 FILES_GLOB=$(ls "$SRC"/cur/billow-cur/*/*/*.csv.gz | tr '\n' ' ')
 du -ch $FILES_GLOB | tail -1
-
-measure() { # name, command...: prints "name wall cpu rss_mb"
-  local name=$1; shift
-  local log; log=$(mktemp)
-  /usr/bin/time -v "$@" >/dev/null 2>"$log" || { cat "$log" >&2; exit 1; }
-  local wall cpu rss
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
-  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$log")
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2/1024}' "$log")
-  printf '%s %s %s %s\n' "$name" "$wall" "$cpu" "$rss"
-  rm -f "$log"
-}
 
 RES=$OUT/results-$ROWS.txt
 : > "$RES"

@@ -110,7 +110,8 @@ enum Command {
     Sql(SqlArgs),
     /// Generate a realistic multi-account AWS organization, ingest it and print a summary.
     Demo(DemoArgs),
-    /// Generate a synthetic AWS CUR 1 delivery (the native layout) for tests and benchmarks.
+    /// Generate a synthetic billing delivery in a provider's native layout (AWS CUR, Azure EA
+    /// actual + amortized exports, GCP billing export JSON) for tests and benchmarks.
     Synth(SynthArgs),
 }
 
@@ -331,10 +332,25 @@ struct DemoArgs {
     seed: u64,
 }
 
+/// Whose native format `billow synth` writes.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SynthProvider {
+    /// AWS CUR 1 (or CUR 2.0 with --cur2) in the S3 report layout.
+    Aws,
+    /// Azure EA cost details: actual and amortized exports with their manifests.
+    Azure,
+    /// Google Cloud detailed billing export rows as gzip JSON lines.
+    Gcp,
+}
+
 #[derive(Args)]
 struct SynthArgs {
-    /// Output folder (the report lands in <out>/<prefix>/<report>/).
+    /// Output folder (AWS: the report lands in <out>/<prefix>/<report>/; Azure: the export
+    /// folders; GCP: the export files).
     out: PathBuf,
+    /// Provider format to write.
+    #[arg(long, value_enum, default_value = "aws")]
+    provider: SynthProvider,
     /// Billing period YYYY-MM.
     #[arg(long)]
     month: String,
@@ -624,7 +640,41 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Synth(args) => {
             check_month(Some(&args.month))?;
             let (y, m) = args.month.split_once('-').context("--month is YYYY-MM")?;
-            let mut spec = billow_synth::aws_cur::CurSpec::new(args.seed, y.parse()?, m.parse()?)
+            let (year, month) = (y.parse()?, m.parse()?);
+            match args.provider {
+                SynthProvider::Aws => {}
+                SynthProvider::Azure => {
+                    let spec = billow_synth::azure::AzureSpec::new(args.seed, year, month)
+                        .with_rows(args.rows)
+                        .with_files(args.files);
+                    let d = billow_synth::azure::write_exports(&args.out, &spec)?;
+                    let (actual, amortized) = d.expected.source_totals();
+                    outln!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "root": d.root, "actual_files": d.actual, "amortized_files": d.amortized,
+                            "actual_rows": d.expected.actual_rows, "amortized_rows": d.expected.amortized_rows,
+                            "total_actual_cost": actual, "total_amortized_cost": amortized,
+                        }))?
+                    )?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                SynthProvider::Gcp => {
+                    let spec = billow_synth::gcp::GcpSpec::new(args.seed, year, month)
+                        .with_rows(args.rows)
+                        .with_files(args.files);
+                    let d = billow_synth::gcp::write_export(&args.out, &spec)?;
+                    outln!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "dir": d.dir, "files": d.files, "rows": d.expected.rows,
+                            "net_cost": d.expected.net_total(),
+                        }))?
+                    )?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let mut spec = billow_synth::aws_cur::CurSpec::new(args.seed, year, month)
                 .with_rows(args.rows)
                 .with_files(args.files)
                 .with_revision(args.revision);

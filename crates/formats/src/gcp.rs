@@ -407,15 +407,21 @@ impl GcpBillingReader {
             raw.map(|r| {
                 number(r)
                     .map(|n| n.0)
-                    .map_err(|t| self.bad(column, &t, "a decimal number"))
+                    .map_err(|t| self.bad(column, &t, "a decimal number within ±10^15"))
             })
             .transpose()
         };
-        let consumed = quantity(usage.amount.as_deref(), "usage.amount")?;
         let priced = quantity(
             usage.amount_in_pricing_units.as_deref(),
             "usage.amount_in_pricing_units",
         )?;
+        // Storage is metered in byte-seconds: one GiB kept for a month is 2.8 × 10¹⁵ of them,
+        // past what the lake can sum safely. Such rows are consumed in their pricing unit
+        // (gibibyte month), which is the same quantity; every other unit stays as metered.
+        let (consumed, consumed_unit) = match (usage.unit.as_deref(), priced) {
+            (Some("byte-seconds"), Some(p)) => (Some(p), usage.pricing_unit.as_deref()),
+            (unit, _) => (quantity(usage.amount.as_deref(), "usage.amount")?, unit),
+        };
         let category = match row.cost_type.as_deref() {
             Some("tax") => "Tax",
             Some("adjustment") | Some("rounding_error") => "Adjustment",
@@ -481,7 +487,7 @@ impl GcpBillingReader {
                 description: base.sku_description,
                 kind: row.cost_type.as_deref(),
                 quantity: priced.map(|q| (q, usage.pricing_unit.as_deref())),
-                consumed: consumed.map(|q| (q, usage.unit.as_deref())),
+                consumed: consumed.map(|q| (q, consumed_unit)),
             },
         );
         for (amount, _, credit) in &credits {

@@ -15,7 +15,10 @@
 #![warn(missing_docs)]
 
 pub mod aws_cur;
+pub mod azure;
 mod decimal;
+pub mod gcp;
 mod parquet_out;
 
+pub use azure::format_scaled;
 pub use decimal::format_units;

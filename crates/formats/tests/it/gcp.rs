@@ -55,3 +55,62 @@ fn a_cost_that_is_not_a_number_is_refused() {
     }
     assert_eq!(read(GOOD).unwrap(), 1);
 }
+
+#[test]
+fn storage_byte_seconds_are_consumed_in_their_pricing_unit() {
+    // 500 GiB for an hour: 1.9 × 10¹⁵ byte-seconds, more than the lake sums safely.
+    let row = GOOD.replace(
+        r#""cost":1"#,
+        r#""cost":0.017808,"usage":{"amount":1932735283200000,"unit":"byte-seconds","amount_in_pricing_units":0.684931,"pricing_unit":"gibibyte month"}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rows.jsonl");
+    std::fs::write(&p, &row).unwrap();
+    let mut batches = Vec::new();
+    for e in GcpBillingReader::open(&p, ReadOptions::new("c", "i")).unwrap() {
+        if let ReadEvent::Batch(b) = e.unwrap() {
+            batches.push(b);
+        }
+    }
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    let columns = [
+        "ConsumedQuantity",
+        "ConsumedUnit",
+        "PricingQuantity",
+        "PricingUnit",
+    ];
+    let batch = &batches[0];
+    let cells: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let col = batch.column_by_name(c).unwrap();
+            arrow::util::display::array_value_to_string(col, 0).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            "0.684931000000",
+            "gibibyte month",
+            "0.684931000000",
+            "gibibyte month"
+        ],
+        "{text}"
+    );
+    // Any other unit out of range is refused, with the range in the message.
+    let row = GOOD.replace(
+        r#""cost":1"#,
+        r#""cost":1,"usage":{"amount":2000000000000000,"unit":"bytes"}"#,
+    );
+    match read(&row).unwrap_err() {
+        Error::BadValue {
+            column, expected, ..
+        } => {
+            assert_eq!(column, "usage.amount");
+            assert!(expected.contains("10^15"), "{expected}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

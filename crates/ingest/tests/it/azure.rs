@@ -7,7 +7,7 @@ use billow_focus::money::ExactSum;
 use billow_formats::azure::Dataset;
 use billow_ingest::{IngestOptions, NoProgress, ReconcileStatus, ingest_azure, reconcile};
 
-use super::{lake, sample, text_rows};
+use super::{lake, normalize_decimal, sample, text_rows};
 
 /// Σ of one cost over every source group of the reports.
 fn source_sum(reports: &[billow_ingest::PeriodReport], billed: bool) -> String {
@@ -693,5 +693,78 @@ async fn parquet_exports_read_like_the_csv_exports() {
     assert_eq!(
         text_rows(&from_parquet, query).await,
         text_rows(&from_csv, query).await
+    );
+}
+
+#[tokio::test]
+async fn a_generated_enrollment_month_reconciles_to_its_exact_source_and_rounded_totals() {
+    use billow_synth::azure::{AzureSpec, write_exports};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = AzureSpec::new(5, 2026, 9)
+        .with_rows(4_000)
+        .with_files(2)
+        .with_subscriptions(5);
+    let delivery = write_exports(&dir.path().join("exports"), &spec).unwrap();
+    let e = &delivery.expected;
+    assert_eq!((delivery.actual.len(), delivery.amortized.len()), (2, 2));
+    let lake = lake(dir.path()).await;
+    let reports = ingest_azure(
+        &lake,
+        &delivery.root,
+        None,
+        None,
+        &IngestOptions::new("azure-gen"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports.iter().map(|r| r.rows).sum::<u64>(), e.focus_rows);
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert_eq!(rows.len(), e.source.len());
+    for r in &rows {
+        let key = (r.billing_account_id.clone(), r.charge_category.clone());
+        let (source, rounded) = (&e.source[&key], &e.lake[&key]);
+        // Costs have up to 14 places: the source sums stay exact, the lake holds the
+        // half-even rounding of each cost, and reconcile says the gap is rounding.
+        assert_eq!(
+            (
+                normalize_decimal(&r.source_billed),
+                normalize_decimal(&r.source_effective)
+            ),
+            (
+                billow_synth::format_scaled(source.0, 14),
+                billow_synth::format_scaled(source.1, 14)
+            ),
+            "{key:?}"
+        );
+        assert_eq!(
+            (
+                normalize_decimal(&r.lake_billed),
+                normalize_decimal(&r.lake_effective)
+            ),
+            (
+                billow_synth::format_scaled(rounded.0, 12),
+                billow_synth::format_scaled(rounded.1, 12)
+            ),
+            "{key:?}"
+        );
+        assert_ne!(r.status, ReconcileStatus::Mismatch, "{r:?}");
+    }
+    // Covered usage is 0 in the actual export and priced in the amortized one; purchases are
+    // billed and never effective; unused commitment is effective and never billed.
+    let by_kind = text_rows(
+        &lake,
+        "SELECT ChargeCategory, COALESCE(CommitmentDiscountStatus, '-'), COUNT(*) > 0, \
+         SUM(BilledCost) > 0, SUM(EffectiveCost) > 0 FROM focus GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .await;
+    assert_eq!(
+        by_kind,
+        [
+            "Purchase - true true true",
+            "Usage - true true true",
+            "Usage Unused true false true",
+            "Usage Used true false true"
+        ]
     );
 }

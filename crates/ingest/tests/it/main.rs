@@ -1041,3 +1041,49 @@ async fn files_without_rows_publish_nothing_and_say_so() {
     assert!(e.to_string().contains("hold no rows"), "{e}");
     assert_eq!(lake.focus_version().await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_generated_gcp_month_reconciles_exactly_with_late_rows_on_its_invoice() {
+    use billow_synth::gcp::{GcpSpec, write_export};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = GcpSpec::new(9, 2026, 3).with_rows(6_000).with_files(3);
+    let export = write_export(&dir.path().join("export"), &spec).unwrap();
+    let e = &export.expected;
+    assert!(e.late_rows > 0);
+    assert_eq!(export.files.len(), 3);
+    let lake = lake(dir.path()).await;
+    let reports = billow_ingest::ingest_gcp(
+        &lake,
+        &export.dir,
+        &IngestOptions::new("gcp-gen"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    // Every row, February's late ones too, is on the March invoice.
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].key.billing_period, "2026-03");
+    assert_eq!(reports[0].rows, e.focus_rows);
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert_eq!(rows.len(), e.by_account_category.len());
+    for r in &rows {
+        assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}");
+        let want = billow_synth::format_scaled(
+            e.by_account_category[&(r.billing_account_id.clone(), r.charge_category.clone())],
+            6,
+        );
+        assert_eq!(normalize_decimal(&r.lake_billed), want, "{r:?}");
+        assert_eq!(normalize_decimal(&r.lake_effective), want, "{r:?}");
+    }
+    let net = text_rows(&lake, "SELECT SUM(BilledCost) FROM focus").await;
+    assert_eq!(normalize_decimal(&net[0]), e.net_total());
+}
+
+/// Decimal text without trailing zeros.
+fn normalize_decimal(text: &str) -> String {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text.to_string()
+    }
+}
