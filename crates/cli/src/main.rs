@@ -111,7 +111,8 @@ enum Command {
     /// Generate a realistic multi-account AWS organization, ingest it and print a summary.
     Demo(DemoArgs),
     /// Generate a synthetic billing delivery in a provider's native layout (AWS CUR, Azure EA
-    /// actual + amortized exports, GCP billing export JSON) for tests and benchmarks.
+    /// actual + amortized exports, GCP billing export JSON, a DigitalOcean invoice, a Cost
+    /// Explorer response, OpenAI Costs pages) for tests and benchmarks.
     Synth(SynthArgs),
 }
 
@@ -341,6 +342,12 @@ enum SynthProvider {
     Azure,
     /// Google Cloud detailed billing export rows as gzip JSON lines.
     Gcp,
+    /// A DigitalOcean team's invoice CSV.
+    Digitalocean,
+    /// An AWS Cost Explorer GetCostAndUsage response (daily, by linked account and service).
+    AwsCe,
+    /// OpenAI Costs API pages.
+    Openai,
 }
 
 #[derive(Args)]
@@ -655,6 +662,44 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                             "root": d.root, "actual_files": d.actual, "amortized_files": d.amortized,
                             "actual_rows": d.expected.actual_rows, "amortized_rows": d.expected.amortized_rows,
                             "total_actual_cost": actual, "total_amortized_cost": amortized,
+                        }))?
+                    )?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                SynthProvider::Digitalocean => {
+                    let d = billow_synth::digitalocean::write_invoice(
+                        &args.out, args.seed, year, month, args.rows,
+                    )?;
+                    let total: i128 = d.expected.by_category.values().sum();
+                    outln!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "file": d.path, "rows": d.expected.rows,
+                            "total": billow_synth::format_scaled(total, 2),
+                        }))?
+                    )?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                SynthProvider::AwsCe | SynthProvider::Openai => {
+                    let r = if args.provider == SynthProvider::AwsCe {
+                        // 8 services a day per account.
+                        let accounts = (args.rows / (31 * 8)).max(1);
+                        billow_synth::api_responses::write_cost_explorer(
+                            &args.out, args.seed, year, month, accounts,
+                        )?
+                    } else {
+                        // 7 line items a day per project.
+                        let projects = (args.rows / (31 * 7)).max(1);
+                        billow_synth::api_responses::write_openai_costs(
+                            &args.out, args.seed, year, month, projects,
+                        )?
+                    };
+                    outln!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "files": r.files, "results": r.results,
+                            "total_billed": billow_synth::format_scaled(r.billed.0, r.billed.1),
+                            "total_effective": billow_synth::format_scaled(r.effective.0, r.effective.1),
                         }))?
                     )?;
                     return Ok(ExitCode::SUCCESS);

@@ -221,8 +221,53 @@ pub fn focus_column(name: &str) -> Option<&'static Column> {
     FOCUS_COLUMNS.iter().find(|c| c.name == name)
 }
 
-/// Index of a column in [`focus_schema`]. Panics only on a name that is not in the schema,
-/// which is a programming error caught by tests.
+/// Index of a column in [`focus_schema`], usable in constants: [`column!`](crate::column)
+/// evaluates it at compile time, so a misspelt name fails the build, and a reader's per-row
+/// lookups cost nothing.
+pub const fn column_index(name: &str) -> usize {
+    const fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut i = 0;
+    while i < FOCUS_COLUMNS.len() {
+        if same(FOCUS_COLUMNS[i].name, name) {
+            return i;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < x::ALL.len() {
+        if same(x::ALL[j], name) {
+            return FOCUS_COLUMNS.len() + j;
+        }
+        j += 1;
+    }
+    panic!("not a column of the focus schema")
+}
+
+/// The index of a named column of [`focus_schema`], computed at compile time:
+/// `column!("BilledCost")`, `column!(x::SOURCE_LINE)`.
+#[macro_export]
+macro_rules! column {
+    ($name:expr) => {{
+        const INDEX: usize = $crate::schema::column_index($name);
+        INDEX
+    }};
+}
+
+/// Index of a column in [`focus_schema`] for a name known only at run time. Panics only on a
+/// name that is not in the schema, which is a programming error caught by tests.
 pub fn index_of(name: &str) -> usize {
     static INDEX: OnceLock<std::collections::HashMap<String, usize>> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
@@ -242,6 +287,15 @@ pub fn index_of(name: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compile_time_indexes_match_the_schema() {
+        for (i, field) in focus_schema().fields().iter().enumerate() {
+            assert_eq!(column_index(field.name()), i, "{}", field.name());
+        }
+        assert_eq!(crate::column!("BilledCost"), 1);
+        assert_eq!(crate::column!(x::SOURCE_LINE), index_of(x::SOURCE_LINE));
+    }
 
     #[test]
     fn schema_has_all_57_focus_columns_then_x_columns() {

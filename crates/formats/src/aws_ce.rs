@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use billow_focus::column as ix;
 use billow_focus::money;
-use billow_focus::schema::{index_of, x};
+use billow_focus::schema::x;
 use serde::Deserialize;
 
 use crate::batch::{FocusBatchBuilder, PeriodTotals, add_row, totals_by_period};
@@ -275,57 +276,58 @@ impl CostExplorerReader {
         let region = dim("REGION");
 
         let b = &mut self.builder;
-        let ix = |name: &str| index_of(name);
-        b.str(ix("AvailabilityZone"), dim("AZ"));
-        b.dec(ix("BilledCost"), Some(billed));
-        b.str(ix("BillingAccountId"), Some(&account));
-        b.str(ix("BillingAccountType"), Some("Management Account"));
-        b.str(ix("BillingCurrency"), Some(currency));
-        b.ts(ix("BillingPeriodEnd"), Some(period_end));
-        b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("ChargeCategory"), Some(category));
-        b.str(ix("ChargeDescription"), dim("USAGE_TYPE").or(service));
+        b.str(ix!("AvailabilityZone"), dim("AZ"));
+        b.dec(ix!("BilledCost"), Some(billed));
+        b.str(ix!("BillingAccountId"), Some(&account));
+        b.str(ix!("BillingAccountType"), Some("Management Account"));
+        b.str(ix!("BillingCurrency"), Some(currency));
+        b.ts(ix!("BillingPeriodEnd"), Some(period_end));
+        b.ts(ix!("BillingPeriodStart"), Some(period_start));
+        b.str(ix!("ChargeCategory"), Some(category));
+        b.str(ix!("ChargeDescription"), dim("USAGE_TYPE").or(service));
         b.str(
-            ix("ChargeFrequency"),
+            ix!("ChargeFrequency"),
             Some(if category == "Usage" {
                 "Usage-Based"
             } else {
                 "One-Time"
             }),
         );
-        b.ts(ix("ChargePeriodEnd"), Some(end.max(start)));
-        b.ts(ix("ChargePeriodStart"), Some(start));
-        b.dec(ix("ContractedCost"), Some(contracted));
-        b.dec(ix("EffectiveCost"), Some(effective));
-        b.str(ix("InvoiceIssuerName"), Some("AWS"));
-        b.dec(ix("ListCost"), Some(billed.max(effective)));
-        b.str(ix("PricingCurrency"), Some(currency));
-        b.dec(ix("PricingCurrencyEffectiveCost"), Some(effective));
-        b.dec(ix("PricingQuantity"), usage_quantity);
-        b.str(ix("PricingUnit"), usage_quantity.map(|_| "Units"));
-        b.str(ix("ProviderName"), Some("AWS"));
-        b.str(ix("PublisherName"), Some("AWS"));
-        b.str(ix("RegionId"), region);
-        b.str(ix("RegionName"), region);
+        b.ts(ix!("ChargePeriodEnd"), Some(end.max(start)));
+        b.ts(ix!("ChargePeriodStart"), Some(start));
+        b.dec(ix!("ContractedCost"), Some(contracted));
+        b.dec(ix!("EffectiveCost"), Some(effective));
+        b.str(ix!("InvoiceIssuerName"), Some("AWS"));
+        b.dec(ix!("ListCost"), Some(billed.max(effective)));
+        b.str(ix!("PricingCurrency"), Some(currency));
+        b.dec(ix!("PricingCurrencyEffectiveCost"), Some(effective));
+        b.dec(ix!("PricingQuantity"), usage_quantity);
+        b.str(ix!("PricingUnit"), usage_quantity.map(|_| "Units"));
+        b.str(ix!("ProviderName"), Some("AWS"));
+        b.str(ix!("PublisherName"), Some("AWS"));
+        b.str(ix!("RegionId"), region);
+        b.str(ix!("RegionName"), region);
         let category_of_service = service
             .map(service_category_of_name)
             .unwrap_or(("Other", "Other (Other)"));
-        b.str(ix("ServiceCategory"), Some(category_of_service.0));
-        b.str(ix("ServiceName"), Some(service.unwrap_or("AWS")));
-        b.str(ix("ServiceSubcategory"), Some(category_of_service.1));
-        b.str(ix("SubAccountId"), linked);
-        b.str(ix("SubAccountType"), linked.map(|_| "Linked Account"));
-        b.str(ix("Tags"), tags.as_deref());
-        b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
-        b.str(ix(x::BILLING_PERIOD), Some(&period));
-        b.str(ix(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
-        b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
-        b.int(ix(x::SOURCE_LINE), Some(row.position as i64));
-        b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
-        b.str(ix(x::LINE_ITEM_TYPE), row.estimated.then_some("Estimated"));
-        b.str(ix(x::USAGE_TYPE), dim("USAGE_TYPE"));
-        b.str(ix(x::OPERATION), dim("OPERATION"));
-        b.str(ix(x::INVOICING_ENTITY), dim("INVOICING_ENTITY"));
+        b.str(ix!("ServiceCategory"), Some(category_of_service.0));
+        b.str(ix!("ServiceName"), Some(service.unwrap_or("AWS")));
+        b.str(ix!("ServiceSubcategory"), Some(category_of_service.1));
+        b.str(ix!("SubAccountId"), linked);
+        // Cost Explorer names no accounts; the id is the name until the connection knows better.
+        b.str(ix!("SubAccountName"), linked);
+        b.str(ix!("SubAccountType"), linked.map(|_| "Linked Account"));
+        b.str(ix!("Tags"), tags.as_deref());
+        b.str(ix!(x::CONNECTION_ID), Some(&self.options.connection_id));
+        b.str(ix!(x::BILLING_PERIOD), Some(&period));
+        b.str(ix!(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
+        b.str(ix!(x::SOURCE_FILE), Some(&self.file_name));
+        b.int(ix!(x::SOURCE_LINE), Some(row.position as i64));
+        b.str(ix!(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(ix!(x::LINE_ITEM_TYPE), row.estimated.then_some("Estimated"));
+        b.str(ix!(x::USAGE_TYPE), dim("USAGE_TYPE"));
+        b.str(ix!(x::OPERATION), dim("OPERATION"));
+        b.str(ix!(x::INVOICING_ENTITY), dim("INVOICING_ENTITY"));
         b.end_row();
 
         add_row(

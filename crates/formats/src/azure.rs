@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use billow_focus::column as ix;
 use billow_focus::money::{self, ExactSum};
-use billow_focus::schema::{index_of, x};
+use billow_focus::schema::x;
 use chrono::{Datelike, NaiveDate};
 
 use crate::batch::{FocusBatchBuilder, PeriodTotals, totals_by_period};
@@ -248,7 +249,8 @@ pub(crate) fn canonical_header(raw: &[u8]) -> String {
 /// Resolved column positions of one file.
 #[derive(Debug)]
 struct Columns {
-    at: HashMap<Role, usize>,
+    /// Column of each role, by `Role as usize` (looked up for every cell of every row).
+    at: Vec<Option<usize>>,
     agreement: Agreement,
 }
 
@@ -273,12 +275,20 @@ impl Columns {
                 });
             }
         }
-        let mut at = HashMap::new();
+        let mut at = vec![
+            None;
+            ALIASES
+                .iter()
+                .map(|(r, _)| *r as usize + 1)
+                .max()
+                .unwrap_or(0)
+        ];
         for (role, aliases) in ALIASES {
             if let Some(i) = aliases.iter().find_map(|a| by_name.get(*a)) {
-                at.insert(*role, *i);
+                at[*role as usize] = Some(*i);
             }
         }
+        let has = |role: Role| at.get(role as usize).copied().flatten().is_some();
         let missing = |column: &str| Error::MissingColumn {
             path: path.to_path_buf(),
             column: column.into(),
@@ -288,13 +298,13 @@ impl Columns {
             (Role::Cost, "CostInBillingCurrency (or Cost, PreTaxCost)"),
             (Role::Date, "Date (or UsageDateTime)"),
         ] {
-            if !at.contains_key(&role) {
+            if !has(role) {
                 return Err(missing(name));
             }
         }
-        if !at.contains_key(&Role::BillingAccountId)
-            && !at.contains_key(&Role::BillingProfileId)
-            && !at.contains_key(&Role::SubscriptionId)
+        if !has(Role::BillingAccountId)
+            && !has(Role::BillingProfileId)
+            && !has(Role::SubscriptionId)
         {
             return Err(missing(
                 "BillingAccountId (or billingProfileId, SubscriptionGuid)",
@@ -311,7 +321,7 @@ impl Columns {
     }
 
     fn get(&self, role: Role) -> Option<usize> {
-        self.at.get(&role).copied()
+        self.at.get(role as usize).copied().flatten()
     }
 }
 
@@ -800,6 +810,14 @@ fn unit_of(measure: &str) -> String {
         _ => (number.to_string(), rest),
     };
     let rest = rest.trim();
+    if let Some(time) = rest.strip_prefix('/')
+        && !matches!(number.as_str(), "" | "1")
+    {
+        // `100/Hour` (Cosmos DB's 100 RU/s for an hour): blocks of unit-hours. A quantity
+        // cannot precede a rate in the UnitFormat, so the block is named as a count.
+        let plural = billow_focus::units::normalize(time.trim());
+        return format!("{number} Unit {plural}");
+    }
     let unit = if rest.is_empty() {
         "Units".to_string()
     } else if rest.starts_with('/') {
@@ -1026,9 +1044,12 @@ impl AzureCostReader {
             _ => "One-Time",
         };
         let quantity = cells.decimal(Role::Quantity, "Quantity")?;
+        // A quantity always has a unit in FOCUS; a row with a quantity but no UnitOfMeasure
+        // (some savings plan rows) counts units.
         let unit = cells
             .text(Role::UnitOfMeasure, "UnitOfMeasure")?
-            .map(unit_of);
+            .map(unit_of)
+            .or_else(|| quantity.map(|_| "Units".to_string()));
         let unit_price = cells.decimal(Role::UnitPrice, "UnitPrice")?;
         let payg_price = cells.decimal(Role::PaygPrice, "PayGPrice")?;
         let list_cost = match cells.decimal(Role::PaygCost, "paygCostInBillingCurrency")? {
@@ -1090,99 +1111,112 @@ impl AzureCostReader {
             service_of(meter_category, consumed);
 
         let b = &mut self.builder;
-        let ix = |name: &str| index_of(name);
-        b.str(ix("AvailabilityZone"), zone);
-        b.dec(ix("BilledCost"), Some(billed));
-        b.str(ix("BillingAccountId"), Some(&account));
-        b.str(ix("BillingAccountName"), account_name);
+        b.str(ix!("AvailabilityZone"), zone);
+        b.dec(ix!("BilledCost"), Some(billed));
+        b.str(ix!("BillingAccountId"), Some(&account));
+        b.str(ix!("BillingAccountName"), account_name);
         b.str(
-            ix("BillingAccountType"),
+            ix!("BillingAccountType"),
             Some(match agreement {
                 Agreement::Ea => "Enrollment",
                 Agreement::Mca => "Billing Profile",
                 Agreement::PayAsYouGo => "Subscription",
             }),
         );
-        b.str(ix("BillingCurrency"), Some(currency));
-        b.ts(ix("BillingPeriodEnd"), Some(day_micros(period_end)));
-        b.ts(ix("BillingPeriodStart"), Some(day_micros(period_start)));
-        b.str(ix("ChargeCategory"), Some(category));
-        b.str(ix("ChargeClass"), class);
-        b.str(ix("ChargeDescription"), product.or(meter_name));
-        b.str(ix("ChargeFrequency"), Some(frequency));
-        b.ts(ix("ChargePeriodEnd"), Some(charge_end));
-        b.ts(ix("ChargePeriodStart"), Some(charge_start));
+        b.str(ix!("BillingCurrency"), Some(currency));
+        b.ts(ix!("BillingPeriodEnd"), Some(day_micros(period_end)));
+        b.ts(ix!("BillingPeriodStart"), Some(day_micros(period_start)));
+        b.str(ix!("ChargeCategory"), Some(category));
+        b.str(ix!("ChargeClass"), class);
+        // Commitment rows without a meter (a savings plan's purchase and unused part) are
+        // described by what they are.
+        let description = product
+            .or(meter_name)
+            .or(match (status, savings_plan) {
+                (Some("Unused"), true) => Some("Unused savings plan commitment"),
+                (Some("Unused"), false) => Some("Unused reservation"),
+                _ => None,
+            })
+            .or(benefit_name);
+        b.str(ix!("ChargeDescription"), description);
+        b.str(ix!("ChargeFrequency"), Some(frequency));
+        b.ts(ix!("ChargePeriodEnd"), Some(charge_end));
+        b.ts(ix!("ChargePeriodStart"), Some(charge_start));
         b.str(
-            ix("CommitmentDiscountCategory"),
+            ix!("CommitmentDiscountCategory"),
             commitment.then_some(if savings_plan { "Spend" } else { "Usage" }),
         );
         b.str(
-            ix("CommitmentDiscountId"),
+            ix!("CommitmentDiscountId"),
             benefit_id.filter(|_| commitment),
         );
         b.str(
-            ix("CommitmentDiscountName"),
+            ix!("CommitmentDiscountName"),
             benefit_name.filter(|_| commitment),
         );
         b.str(
-            ix("CommitmentDiscountStatus"),
+            ix!("CommitmentDiscountStatus"),
             status.filter(|_| category == "Usage" && commitment),
         );
         b.str(
-            ix("CommitmentDiscountType"),
+            ix!("CommitmentDiscountType"),
             commitment.then_some(if savings_plan {
                 "Savings Plan"
             } else {
                 "Reservation"
             }),
         );
-        let usage_quantity = quantity.filter(|_| category == "Usage");
-        b.dec(ix("ConsumedQuantity"), usage_quantity);
-        b.str(ix("ConsumedUnit"), usage_quantity.and(unit.as_deref()));
-        b.dec(ix("ContractedCost"), Some(contracted_cost));
-        b.dec(ix("ContractedUnitPrice"), unit_price);
-        b.dec(ix("EffectiveCost"), Some(effective));
-        b.str(ix("InvoiceId"), invoice);
-        b.str(ix("InvoiceIssuerName"), Some("Microsoft"));
-        b.dec(ix("ListCost"), Some(list_cost));
-        b.dec(ix("ListUnitPrice"), payg_price);
-        b.str(ix("PricingCategory"), pricing_category);
-        b.str(ix("PricingCurrency"), Some(pricing_currency));
-        b.dec(ix("PricingCurrencyContractedUnitPrice"), unit_price);
-        b.dec(ix("PricingCurrencyEffectiveCost"), Some(effective));
-        b.dec(ix("PricingCurrencyListUnitPrice"), payg_price);
-        b.dec(ix("PricingQuantity"), quantity);
-        b.str(ix("PricingUnit"), quantity.and(unit.as_deref()));
-        b.str(ix("ProviderName"), Some("Microsoft"));
-        b.str(ix("PublisherName"), Some(publisher.unwrap_or("Microsoft")));
-        b.str(ix("RegionId"), location);
-        b.str(ix("RegionName"), location);
-        b.str(ix("ResourceId"), resource_id);
-        b.str(ix("ResourceName"), resource_name);
-        b.str(ix("ResourceType"), resource_type.as_deref());
-        b.str(ix("ServiceCategory"), Some(service_category));
-        b.str(ix("ServiceName"), Some(service_name));
-        b.str(ix("ServiceSubcategory"), Some(&service_subcategory));
+        // FOCUS: nothing is consumed by a non-usage charge or by a commitment's unused part.
+        let usage_quantity = quantity.filter(|_| category == "Usage" && status != Some("Unused"));
+        b.dec(ix!("ConsumedQuantity"), usage_quantity);
+        b.str(ix!("ConsumedUnit"), usage_quantity.and(unit.as_deref()));
+        b.dec(ix!("ContractedCost"), Some(contracted_cost));
+        b.dec(ix!("ContractedUnitPrice"), unit_price);
+        b.dec(ix!("EffectiveCost"), Some(effective));
+        b.str(ix!("InvoiceId"), invoice);
+        b.str(ix!("InvoiceIssuerName"), Some("Microsoft"));
+        b.dec(ix!("ListCost"), Some(list_cost));
+        b.dec(ix!("ListUnitPrice"), payg_price);
+        b.str(ix!("PricingCategory"), pricing_category);
+        b.str(ix!("PricingCurrency"), Some(pricing_currency));
+        b.dec(ix!("PricingCurrencyContractedUnitPrice"), unit_price);
+        b.dec(ix!("PricingCurrencyEffectiveCost"), Some(effective));
+        b.dec(ix!("PricingCurrencyListUnitPrice"), payg_price);
+        b.dec(ix!("PricingQuantity"), quantity);
+        b.str(ix!("PricingUnit"), quantity.and(unit.as_deref()));
+        b.str(ix!("ProviderName"), Some("Microsoft"));
+        b.str(ix!("PublisherName"), Some(publisher.unwrap_or("Microsoft")));
+        b.str(ix!("RegionId"), location);
+        b.str(ix!("RegionName"), location);
+        b.str(ix!("ResourceId"), resource_id);
+        b.str(ix!("ResourceName"), resource_name);
+        b.str(ix!("ResourceType"), resource_type.as_deref());
+        b.str(ix!("ServiceCategory"), Some(service_category));
+        b.str(ix!("ServiceName"), Some(service_name));
+        b.str(ix!("ServiceSubcategory"), Some(&service_subcategory));
         // A price belongs to exactly one SKU (FOCUS): the meter is both.
-        b.str(ix("SkuId"), meter_id);
-        b.str(ix("SkuMeter"), meter_sub.or(meter_name));
-        b.str(ix("SkuPriceId"), meter_id);
-        b.str(ix("SubAccountId"), sub_account.as_deref());
-        b.str(ix("SubAccountName"), subscription_name);
-        b.str(ix("SubAccountType"), subscription.map(|_| "Subscription"));
-        b.str(ix("Tags"), tags.as_deref());
-        b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
-        b.str(ix(x::BILLING_PERIOD), Some(&period));
-        b.str(ix(x::SOURCE_FORMAT), Some(agreement.source_format()));
-        b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
-        b.int(ix(x::SOURCE_LINE), Some(line as i64));
-        b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(ix!("SkuId"), meter_id);
+        b.str(ix!("SkuMeter"), meter_sub.or(meter_name));
+        b.str(ix!("SkuPriceId"), meter_id);
+        b.str(ix!("SubAccountId"), sub_account.as_deref());
         b.str(
-            ix(x::LINE_ITEM_TYPE),
+            ix!("SubAccountName"),
+            subscription_name.or(sub_account.as_deref()),
+        );
+        b.str(ix!("SubAccountType"), subscription.map(|_| "Subscription"));
+        b.str(ix!("Tags"), tags.as_deref());
+        b.str(ix!(x::CONNECTION_ID), Some(&self.options.connection_id));
+        b.str(ix!(x::BILLING_PERIOD), Some(&period));
+        b.str(ix!(x::SOURCE_FORMAT), Some(agreement.source_format()));
+        b.str(ix!(x::SOURCE_FILE), Some(&self.file_name));
+        b.int(ix!(x::SOURCE_LINE), Some(line as i64));
+        b.str(ix!(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(
+            ix!(x::LINE_ITEM_TYPE),
             (!charge_type.is_empty()).then_some(charge_type),
         );
-        b.str(ix(x::SERVICE_CODE), consumed);
-        b.str(ix(x::USAGE_TYPE), meter_name);
+        b.str(ix!(x::SERVICE_CODE), consumed);
+        b.str(ix!(x::USAGE_TYPE), meter_name);
         b.end_row();
         self.rows += 1;
         Ok(())
@@ -1334,6 +1368,8 @@ mod tests {
             ("10K", "10000 Units"),
             ("10000", "10000 Units"),
             ("1/Month", "Units/Month"),
+            ("100/Hour", "100 Unit Hours"),
+            ("1/Hour", "Units/Hour"),
         ] {
             let got = unit_of(azure);
             assert_eq!(got, focus, "{azure}");

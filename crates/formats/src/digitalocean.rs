@@ -12,8 +12,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use billow_focus::column as ix;
 use billow_focus::money;
-use billow_focus::schema::{index_of, x};
+use billow_focus::schema::x;
 
 use crate::batch::{FocusBatchBuilder, PeriodTotals, add_row, push_json_string, totals_by_period};
 use crate::csv_file::Record;
@@ -353,52 +354,51 @@ impl DigitalOceanInvoiceReader {
         let usage = category == "Usage";
 
         let b = &mut self.builder;
-        let ix = |name: &str| index_of(name);
-        b.dec(ix("BilledCost"), Some(amount));
-        b.str(ix("BillingAccountId"), Some(&account));
-        b.str(ix("BillingAccountType"), Some("Team"));
-        b.str(ix("BillingCurrency"), Some("USD"));
-        b.ts(ix("BillingPeriodEnd"), Some(period_end));
-        b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("ChargeCategory"), Some(category));
-        b.str(ix("ChargeDescription"), item.description.as_deref());
+        b.dec(ix!("BilledCost"), Some(amount));
+        b.str(ix!("BillingAccountId"), Some(&account));
+        b.str(ix!("BillingAccountType"), Some("Team"));
+        b.str(ix!("BillingCurrency"), Some("USD"));
+        b.ts(ix!("BillingPeriodEnd"), Some(period_end));
+        b.ts(ix!("BillingPeriodStart"), Some(period_start));
+        b.str(ix!("ChargeCategory"), Some(category));
+        b.str(ix!("ChargeDescription"), item.description.as_deref());
         b.str(
-            ix("ChargeFrequency"),
+            ix!("ChargeFrequency"),
             Some(if usage { "Usage-Based" } else { "One-Time" }),
         );
-        b.ts(ix("ChargePeriodEnd"), Some(end.max(start)));
-        b.ts(ix("ChargePeriodStart"), Some(start));
+        b.ts(ix!("ChargePeriodEnd"), Some(end.max(start)));
+        b.ts(ix!("ChargePeriodStart"), Some(start));
         let quantity = hours.filter(|_| usage);
-        b.dec(ix("ConsumedQuantity"), quantity);
-        b.str(ix("ConsumedUnit"), quantity.map(|_| "Hours"));
-        b.dec(ix("ContractedCost"), Some(amount));
-        b.dec(ix("EffectiveCost"), Some(amount));
-        b.str(ix("InvoiceIssuerName"), Some("DigitalOcean"));
-        b.dec(ix("ListCost"), Some(amount));
-        b.str(ix("PricingCategory"), usage.then_some("Standard"));
-        b.str(ix("PricingCurrency"), Some("USD"));
-        b.dec(ix("PricingCurrencyEffectiveCost"), Some(amount));
-        b.dec(ix("PricingQuantity"), quantity);
-        b.str(ix("PricingUnit"), quantity.map(|_| "Hours"));
-        b.str(ix("ProviderName"), Some("DigitalOcean"));
-        b.str(ix("PublisherName"), Some("DigitalOcean"));
-        b.str(ix("ResourceId"), item.resource_id.as_deref());
+        b.dec(ix!("ConsumedQuantity"), quantity);
+        b.str(ix!("ConsumedUnit"), quantity.map(|_| "Hours"));
+        b.dec(ix!("ContractedCost"), Some(amount));
+        b.dec(ix!("EffectiveCost"), Some(amount));
+        b.str(ix!("InvoiceIssuerName"), Some("DigitalOcean"));
+        b.dec(ix!("ListCost"), Some(amount));
+        b.str(ix!("PricingCategory"), usage.then_some("Standard"));
+        b.str(ix!("PricingCurrency"), Some("USD"));
+        b.dec(ix!("PricingCurrencyEffectiveCost"), Some(amount));
+        b.dec(ix!("PricingQuantity"), quantity);
+        b.str(ix!("PricingUnit"), quantity.map(|_| "Hours"));
+        b.str(ix!("ProviderName"), Some("DigitalOcean"));
+        b.str(ix!("PublisherName"), Some("DigitalOcean"));
+        b.str(ix!("ResourceId"), item.resource_id.as_deref());
         b.str(
-            ix("ResourceName"),
+            ix!("ResourceName"),
             item.group_description.as_deref().filter(|_| usage),
         );
-        b.str(ix("ServiceCategory"), Some(service_category));
-        b.str(ix("ServiceName"), Some(&item.product));
-        b.str(ix("ServiceSubcategory"), Some(service_subcategory));
-        b.str(ix("Tags"), tags.as_deref());
-        b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
-        b.str(ix(x::BILLING_PERIOD), Some(&period));
-        b.str(ix(x::SOURCE_FORMAT), Some(self.format));
-        b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
-        b.int(ix(x::SOURCE_LINE), Some(item.line as i64));
-        b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
-        b.str(ix(x::LINE_ITEM_TYPE), item.category.as_deref());
-        b.str(ix(x::SERVICE_CODE), Some(&item.product));
+        b.str(ix!("ServiceCategory"), Some(service_category));
+        b.str(ix!("ServiceName"), Some(&item.product));
+        b.str(ix!("ServiceSubcategory"), Some(service_subcategory));
+        b.str(ix!("Tags"), tags.as_deref());
+        b.str(ix!(x::CONNECTION_ID), Some(&self.options.connection_id));
+        b.str(ix!(x::BILLING_PERIOD), Some(&period));
+        b.str(ix!(x::SOURCE_FORMAT), Some(self.format));
+        b.str(ix!(x::SOURCE_FILE), Some(&self.file_name));
+        b.int(ix!(x::SOURCE_LINE), Some(item.line as i64));
+        b.str(ix!(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(ix!(x::LINE_ITEM_TYPE), item.category.as_deref());
+        b.str(ix!(x::SERVICE_CODE), Some(&item.product));
         b.end_row();
 
         add_row(

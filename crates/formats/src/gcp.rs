@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use billow_focus::column as ix;
 use billow_focus::money::{self, ExactSum};
-use billow_focus::schema::{index_of, x};
+use billow_focus::schema::x;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -129,33 +130,119 @@ struct QueryCell {
     v: Option<String>,
 }
 
-/// FOCUS ServiceCategory of a Google Cloud service, by its description.
-pub fn service_category(service: &str) -> &'static str {
-    match service {
-        "Compute Engine" | "Kubernetes Engine" | "Cloud Run" | "Cloud Functions" | "App Engine" => {
-            "Compute"
-        }
-        "Cloud Storage" | "Filestore" | "Persistent Disk" => "Storage",
-        "Cloud SQL"
-        | "Cloud Spanner"
-        | "Cloud Bigtable"
-        | "Firestore"
-        | "AlloyDB"
-        | "Memorystore for Redis" => "Databases",
-        "BigQuery" | "BigQuery Storage API" | "Dataflow" | "Dataproc" | "Looker" => "Analytics",
-        "Networking" | "Cloud DNS" | "Cloud CDN" | "Cloud Load Balancing" | "Cloud NAT" => {
-            "Networking"
-        }
-        "Cloud Logging" | "Cloud Monitoring" | "Stackdriver Logging" | "Cloud Billing" => {
-            "Management and Governance"
-        }
-        "Vertex AI" | "Gemini API" | "Cloud Vision API" | "Cloud Natural Language API" => {
-            "AI and Machine Learning"
-        }
-        "Cloud Pub/Sub" | "Cloud Tasks" | "Cloud Scheduler" | "Apigee" => "Integration",
-        "Secret Manager" | "Cloud Key Management Service (KMS)" | "Cloud Armor" => "Security",
-        _ => "Other",
-    }
+/// Google Cloud services by description → FOCUS ServiceCategory and ServiceSubcategory.
+const SERVICES: &[(&str, &str, &str)] = &[
+    ("Compute Engine", "Compute", "Virtual Machines"),
+    ("Kubernetes Engine", "Compute", "Containers"),
+    ("Cloud Run", "Compute", "Serverless Compute"),
+    ("Cloud Run Functions", "Compute", "Serverless Compute"),
+    ("Cloud Functions", "Compute", "Serverless Compute"),
+    ("App Engine", "Web", "Application Platforms"),
+    ("Cloud Storage", "Storage", "Object Storage"),
+    ("Filestore", "Storage", "File Storage"),
+    ("Persistent Disk", "Storage", "Block Storage"),
+    ("Backup and DR Service", "Storage", "Backup Storage"),
+    ("Cloud SQL", "Databases", "Relational Databases"),
+    ("Cloud Spanner", "Databases", "Relational Databases"),
+    ("AlloyDB", "Databases", "Relational Databases"),
+    ("Cloud Bigtable", "Databases", "NoSQL Databases"),
+    ("Firestore", "Databases", "NoSQL Databases"),
+    ("Memorystore for Redis", "Databases", "Caching"),
+    ("BigQuery", "Databases", "Data Warehouses"),
+    ("BigQuery Storage API", "Databases", "Data Warehouses"),
+    ("Dataflow", "Analytics", "Data Processing"),
+    ("Dataproc", "Analytics", "Data Processing"),
+    ("Looker", "Analytics", "Business Intelligence"),
+    ("Networking", "Networking", "Network Connectivity"),
+    ("Cloud DNS", "Networking", "Network Routing"),
+    ("Cloud CDN", "Networking", "Content Delivery"),
+    (
+        "Cloud Load Balancing",
+        "Networking",
+        "Application Networking",
+    ),
+    ("Cloud NAT", "Networking", "Network Infrastructure"),
+    ("Cloud Armor", "Networking", "Network Security"),
+    (
+        "Cloud Logging",
+        "Management and Governance",
+        "Observability",
+    ),
+    (
+        "Cloud Monitoring",
+        "Management and Governance",
+        "Observability",
+    ),
+    (
+        "Stackdriver Logging",
+        "Management and Governance",
+        "Observability",
+    ),
+    (
+        "Cloud Billing",
+        "Management and Governance",
+        "Cost Management",
+    ),
+    ("Support", "Management and Governance", "Support"),
+    ("Vertex AI", "AI and Machine Learning", "AI Platforms"),
+    ("Gemini API", "AI and Machine Learning", "Generative AI"),
+    (
+        "Cloud Vision API",
+        "AI and Machine Learning",
+        "Machine Learning",
+    ),
+    (
+        "Cloud Natural Language API",
+        "AI and Machine Learning",
+        "Natural Language Processing",
+    ),
+    ("Cloud Pub/Sub", "Integration", "Messaging"),
+    ("Cloud Tasks", "Integration", "Workflow Orchestration"),
+    ("Cloud Scheduler", "Integration", "Workflow Orchestration"),
+    ("Apigee", "Integration", "API Management"),
+    ("Secret Manager", "Security", "Secret Management"),
+    (
+        "Cloud Key Management Service (KMS)",
+        "Security",
+        "Secret Management",
+    ),
+    (
+        "Security Command Center",
+        "Security",
+        "Security Posture Management",
+    ),
+];
+
+/// FOCUS ServiceCategory and ServiceSubcategory of a Google Cloud service, by its
+/// description: one pair per name, `Other (<category>)` where the spec has no better one.
+pub fn service_category(service: &str) -> (&'static str, &'static str) {
+    SERVICES
+        .iter()
+        .find(|(name, _, _)| *name == service)
+        .map_or(("Other", "Other (Other)"), |(_, c, s)| (*c, *s))
+}
+
+/// The Cloud Asset Inventory type of a resource's full name:
+/// `//compute.googleapis.com/projects/p/zones/z/instances/vm-1` → `compute.googleapis.com/Instance`.
+fn asset_type(global_name: &str) -> Option<String> {
+    let rest = global_name.strip_prefix("//")?;
+    let (host, path) = rest.split_once('/')?;
+    let mut segments = path.rsplit('/');
+    segments.next()?;
+    let collection = segments.next().filter(|c| !c.is_empty())?;
+    let singular = if let Some(stem) = collection.strip_suffix("sses") {
+        format!("{stem}ss")
+    } else if let Some(stem) = collection.strip_suffix("ies") {
+        format!("{stem}y")
+    } else {
+        collection
+            .strip_suffix('s')
+            .unwrap_or(collection)
+            .to_string()
+    };
+    let mut chars = singular.chars();
+    let first = chars.next()?.to_ascii_uppercase();
+    Some(format!("{host}/{first}{}", chars.as_str()))
 }
 
 /// Start of the invoice month `YYYYMM` (midnight in America/Los_Angeles, as a UTC instant)
@@ -454,6 +541,11 @@ impl GcpBillingReader {
         let currency = row.currency.as_deref().unwrap_or("USD");
         let line = self.line as i64;
         let tags = (!self.tags.is_empty()).then_some(self.tags.as_str());
+        let resource_type = match (&resource.global_name, &resource.name) {
+            (Some(global), _) => Some(asset_type(global).unwrap_or_else(|| service.to_string())),
+            (None, Some(_)) => Some(service.to_string()),
+            (None, None) => None,
+        };
         let base = GcpRow {
             account,
             period: &period,
@@ -469,6 +561,7 @@ impl GcpBillingReader {
             zone: location.zone.as_deref(),
             resource_id: resource.global_name.as_deref().or(resource.name.as_deref()),
             resource_name: resource.name.as_deref(),
+            resource_type: resource_type.as_deref(),
             currency,
             publisher: row.seller_name.as_deref().unwrap_or("Google Cloud"),
             tags,
@@ -559,6 +652,7 @@ struct GcpRow<'a> {
     zone: Option<&'a str>,
     resource_id: Option<&'a str>,
     resource_name: Option<&'a str>,
+    resource_type: Option<&'a str>,
     currency: &'a str,
     publisher: &'a str,
     tags: Option<&'a str>,
@@ -590,65 +684,68 @@ fn push(
     r: &GcpRow<'_>,
     c: Charge<'_>,
 ) {
-    let ix = index_of;
     let pricing_unit = unit_of(c.quantity);
     let consumed_unit = unit_of(c.consumed);
-    b.str(ix("AvailabilityZone"), r.zone);
-    b.dec(ix("BilledCost"), Some(c.billed));
-    b.str(ix("BillingAccountId"), Some(r.account));
-    b.str(ix("BillingAccountType"), Some("Billing Account"));
-    b.str(ix("BillingCurrency"), Some(r.currency));
-    b.ts(ix("BillingPeriodEnd"), Some(r.period_bounds.1));
-    b.ts(ix("BillingPeriodStart"), Some(r.period_bounds.0));
-    b.str(ix("ChargeCategory"), Some(c.category));
-    b.str(ix("ChargeDescription"), c.description);
+    b.str(ix!("AvailabilityZone"), r.zone);
+    b.dec(ix!("BilledCost"), Some(c.billed));
+    b.str(ix!("BillingAccountId"), Some(r.account));
+    b.str(ix!("BillingAccountType"), Some("Billing Account"));
+    b.str(ix!("BillingCurrency"), Some(r.currency));
+    b.ts(ix!("BillingPeriodEnd"), Some(r.period_bounds.1));
+    b.ts(ix!("BillingPeriodStart"), Some(r.period_bounds.0));
+    b.str(ix!("ChargeCategory"), Some(c.category));
+    b.str(ix!("ChargeDescription"), c.description);
     b.str(
-        ix("ChargeFrequency"),
+        ix!("ChargeFrequency"),
         Some(if c.category == "Usage" {
             "Usage-Based"
         } else {
             "One-Time"
         }),
     );
-    b.ts(ix("ChargePeriodEnd"), Some(r.charge_bounds.1));
-    b.ts(ix("ChargePeriodStart"), Some(r.charge_bounds.0));
-    b.dec(ix("ConsumedQuantity"), c.consumed.map(|q| q.0));
-    b.str(ix("ConsumedUnit"), consumed_unit.as_deref());
-    b.dec(ix("ContractedCost"), Some(c.billed));
-    b.dec(ix("EffectiveCost"), Some(c.billed));
-    b.str(ix("InvoiceIssuerName"), Some("Google"));
-    b.dec(ix("ListCost"), Some(c.list));
+    b.ts(ix!("ChargePeriodEnd"), Some(r.charge_bounds.1));
+    b.ts(ix!("ChargePeriodStart"), Some(r.charge_bounds.0));
+    b.dec(ix!("ConsumedQuantity"), c.consumed.map(|q| q.0));
+    b.str(ix!("ConsumedUnit"), consumed_unit.as_deref());
+    b.dec(ix!("ContractedCost"), Some(c.billed));
+    b.dec(ix!("EffectiveCost"), Some(c.billed));
+    // Google invoices everything on a billing account, Marketplace purchases included.
+    b.str(ix!("InvoiceIssuerName"), Some("Google Cloud"));
+    b.dec(ix!("ListCost"), Some(c.list));
     b.str(
-        ix("PricingCategory"),
+        ix!("PricingCategory"),
         (c.category == "Usage").then_some("Standard"),
     );
-    b.str(ix("PricingCurrency"), Some(r.currency));
-    b.dec(ix("PricingCurrencyEffectiveCost"), Some(c.billed));
-    b.dec(ix("PricingQuantity"), c.quantity.map(|q| q.0));
-    b.str(ix("PricingUnit"), pricing_unit.as_deref());
-    b.str(ix("ProviderName"), Some("Google Cloud"));
-    b.str(ix("PublisherName"), Some(r.publisher));
-    b.str(ix("RegionId"), r.region);
-    b.str(ix("RegionName"), r.region);
-    b.str(ix("ResourceId"), r.resource_id);
-    b.str(ix("ResourceName"), r.resource_name);
-    b.str(ix("ServiceCategory"), Some(service_category(r.service)));
-    b.str(ix("ServiceName"), Some(r.service));
-    b.str(ix("SkuId"), r.sku);
-    b.str(ix("SkuMeter"), r.sku_description);
-    b.str(ix("SkuPriceId"), r.sku);
-    b.str(ix("SubAccountId"), r.project);
-    b.str(ix("SubAccountName"), r.project_name);
-    b.str(ix("SubAccountType"), r.project.map(|_| "Project"));
-    b.str(ix("Tags"), r.tags);
-    b.str(ix(x::CONNECTION_ID), Some(&options.connection_id));
-    b.str(ix(x::BILLING_PERIOD), Some(r.period));
-    b.str(ix(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
-    b.str(ix(x::SOURCE_FILE), Some(file));
-    b.int(ix(x::SOURCE_LINE), Some(r.line));
-    b.str(ix(x::INGESTION_ID), Some(&options.ingestion_id));
-    b.str(ix(x::LINE_ITEM_TYPE), c.kind);
-    b.str(ix(x::SERVICE_CODE), r.service_id);
+    b.str(ix!("PricingCurrency"), Some(r.currency));
+    b.dec(ix!("PricingCurrencyEffectiveCost"), Some(c.billed));
+    b.dec(ix!("PricingQuantity"), c.quantity.map(|q| q.0));
+    b.str(ix!("PricingUnit"), pricing_unit.as_deref());
+    b.str(ix!("ProviderName"), Some("Google Cloud"));
+    b.str(ix!("PublisherName"), Some(r.publisher));
+    b.str(ix!("RegionId"), r.region);
+    b.str(ix!("RegionName"), r.region);
+    b.str(ix!("ResourceId"), r.resource_id);
+    b.str(ix!("ResourceName"), r.resource_name);
+    b.str(ix!("ResourceType"), r.resource_type);
+    let (category, subcategory) = service_category(r.service);
+    b.str(ix!("ServiceCategory"), Some(category));
+    b.str(ix!("ServiceSubcategory"), Some(subcategory));
+    b.str(ix!("ServiceName"), Some(r.service));
+    b.str(ix!("SkuId"), r.sku);
+    b.str(ix!("SkuMeter"), r.sku_description);
+    b.str(ix!("SkuPriceId"), r.sku);
+    b.str(ix!("SubAccountId"), r.project);
+    b.str(ix!("SubAccountName"), r.project_name.or(r.project));
+    b.str(ix!("SubAccountType"), r.project.map(|_| "Project"));
+    b.str(ix!("Tags"), r.tags);
+    b.str(ix!(x::CONNECTION_ID), Some(&options.connection_id));
+    b.str(ix!(x::BILLING_PERIOD), Some(r.period));
+    b.str(ix!(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
+    b.str(ix!(x::SOURCE_FILE), Some(file));
+    b.int(ix!(x::SOURCE_LINE), Some(r.line));
+    b.str(ix!(x::INGESTION_ID), Some(&options.ingestion_id));
+    b.str(ix!(x::LINE_ITEM_TYPE), c.kind);
+    b.str(ix!(x::SERVICE_CODE), r.service_id);
     b.end_row();
 }
 
@@ -666,3 +763,47 @@ impl GcpBillingReader {
 }
 
 crate::read::batch_reader!(GcpBillingReader);
+
+#[cfg(test)]
+mod tests {
+    use super::{asset_type, service_category};
+
+    #[test]
+    fn asset_types_come_from_full_resource_names() {
+        for (name, kind) in [
+            (
+                "//compute.googleapis.com/projects/p/zones/us-central1-b/instances/vm-1",
+                "compute.googleapis.com/Instance",
+            ),
+            (
+                "//storage.googleapis.com/projects/_/buckets/b",
+                "storage.googleapis.com/Bucket",
+            ),
+            (
+                "//compute.googleapis.com/projects/p/regions/r/addresses/a",
+                "compute.googleapis.com/Address",
+            ),
+            (
+                "//container.googleapis.com/projects/p/locations/l/clusters/c",
+                "container.googleapis.com/Cluster",
+            ),
+        ] {
+            assert_eq!(asset_type(name).as_deref(), Some(kind), "{name}");
+        }
+        assert_eq!(asset_type("vm-1"), None);
+    }
+
+    #[test]
+    fn every_service_has_a_subcategory_of_its_category() {
+        use billow_focus::enums::{ServiceCategory, is_subcategory_of};
+        for (name, _, _) in super::SERVICES {
+            let (category, sub) = service_category(name);
+            let category = ServiceCategory::parse(category).expect(name);
+            assert!(is_subcategory_of(category, sub), "{name}: {sub}");
+        }
+        assert_eq!(
+            service_category("Something New"),
+            ("Other", "Other (Other)")
+        );
+    }
+}

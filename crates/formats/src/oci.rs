@@ -15,8 +15,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use billow_focus::column as ix;
 use billow_focus::money::{self, ExactSum};
-use billow_focus::schema::{index_of, x};
+use billow_focus::schema::x;
 
 use crate::batch::{
     FocusBatchBuilder, PeriodTotals, add_row_sums, push_json_string, totals_by_period,
@@ -112,19 +113,55 @@ impl Columns {
     }
 }
 
-/// FOCUS ServiceCategory of an OCI `product/service`.
-pub fn service_category(service: &str) -> &'static str {
-    match service {
-        "COMPUTE" | "CONTAINER_ENGINE" | "FUNCTIONS" => "Compute",
-        "DATABASE" | "MYSQL" | "NOSQL" | "POSTGRESQL" | "EXADATA" => "Databases",
-        "BLOCK_STORAGE" | "OBJECTSTORE" | "FILE_STORAGE" | "ARCHIVE_STORAGE" => "Storage",
-        "NETWORK" | "LOAD_BALANCER" | "FASTCONNECT" | "DNS" => "Networking",
-        "TELEMETRY" | "LOGGING" | "MONITORING" | "NOTIFICATIONS" => "Management and Governance",
-        "ORACLE_STREAMING_SERVICE" | "INTEGRATION" | "API_GATEWAY" => "Integration",
-        "ANALYTICS" | "DATA_FLOW" | "DATA_SCIENCE" => "Analytics",
-        "VAULT" | "WAF" | "CLOUD_GUARD" | "BASTION" => "Security",
-        _ => "Other",
-    }
+/// OCI `product/service` values → FOCUS ServiceCategory and ServiceSubcategory.
+const SERVICES: &[(&str, &str, &str)] = &[
+    ("COMPUTE", "Compute", "Virtual Machines"),
+    ("CONTAINER_ENGINE", "Compute", "Containers"),
+    ("FUNCTIONS", "Compute", "Serverless Compute"),
+    ("DATABASE", "Databases", "Relational Databases"),
+    ("EXADATA", "Databases", "Relational Databases"),
+    ("MYSQL", "Databases", "Relational Databases"),
+    ("POSTGRESQL", "Databases", "Relational Databases"),
+    ("NOSQL", "Databases", "NoSQL Databases"),
+    ("BLOCK_STORAGE", "Storage", "Block Storage"),
+    ("OBJECTSTORE", "Storage", "Object Storage"),
+    ("ARCHIVE_STORAGE", "Storage", "Backup Storage"),
+    ("FILE_STORAGE", "Storage", "File Storage"),
+    ("NETWORK", "Networking", "Network Connectivity"),
+    ("LOAD_BALANCER", "Networking", "Application Networking"),
+    ("FASTCONNECT", "Networking", "Network Connectivity"),
+    ("DNS", "Networking", "Network Routing"),
+    ("WAF", "Networking", "Network Security"),
+    ("TELEMETRY", "Management and Governance", "Observability"),
+    ("LOGGING", "Management and Governance", "Observability"),
+    ("MONITORING", "Management and Governance", "Observability"),
+    ("NOTIFICATIONS", "Integration", "Messaging"),
+    (
+        "ORACLE_STREAMING_SERVICE",
+        "Analytics",
+        "Streaming Analytics",
+    ),
+    ("INTEGRATION", "Integration", "Workflow Orchestration"),
+    ("API_GATEWAY", "Integration", "API Management"),
+    ("ANALYTICS", "Analytics", "Business Intelligence"),
+    ("DATA_FLOW", "Analytics", "Data Processing"),
+    (
+        "DATA_SCIENCE",
+        "AI and Machine Learning",
+        "Machine Learning",
+    ),
+    ("VAULT", "Security", "Secret Management"),
+    ("CLOUD_GUARD", "Security", "Security Posture Management"),
+    ("BASTION", "Identity", "Identity and Access Management"),
+];
+
+/// FOCUS ServiceCategory and ServiceSubcategory of an OCI `product/service`: one pair per
+/// service, `Other (Other)` for a service the table does not know yet.
+pub fn service_category(service: &str) -> (&'static str, &'static str) {
+    SERVICES
+        .iter()
+        .find(|(name, _, _)| *name == service)
+        .map_or(("Other", "Other (Other)"), |(_, c, s)| (*c, *s))
 }
 
 /// Reads one OCI cost report file into lake batches.
@@ -238,56 +275,57 @@ impl OciCostReader {
         };
 
         let b = &mut self.builder;
-        let ix = |name: &str| index_of(name);
-        b.str(ix("AvailabilityZone"), zone);
-        b.dec(ix("BilledCost"), Some(cost));
-        b.str(ix("BillingAccountId"), Some(tenant));
-        b.str(ix("BillingAccountType"), Some("Tenancy"));
-        b.str(ix("BillingCurrency"), Some(currency));
-        b.ts(ix("BillingPeriodEnd"), Some(period_end));
-        b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("ChargeCategory"), Some("Usage"));
-        b.str(ix("ChargeClass"), correction.then_some("Correction"));
-        b.str(ix("ChargeDescription"), description);
-        b.str(ix("ChargeFrequency"), Some("Usage-Based"));
-        b.ts(ix("ChargePeriodEnd"), Some(end));
-        b.ts(ix("ChargePeriodStart"), Some(start));
-        b.dec(ix("ConsumedQuantity"), quantity);
-        b.str(ix("ConsumedUnit"), quantity.and(unit.as_deref()));
-        b.dec(ix("ContractedCost"), Some(cost));
-        b.dec(ix("ContractedUnitPrice"), unit_price);
-        b.dec(ix("EffectiveCost"), Some(cost));
-        b.str(ix("InvoiceIssuerName"), Some("Oracle"));
-        b.dec(ix("ListCost"), Some(cost));
-        b.dec(ix("ListUnitPrice"), unit_price);
-        b.str(ix("PricingCategory"), Some("Standard"));
-        b.str(ix("PricingCurrency"), Some(currency));
-        b.dec(ix("PricingCurrencyContractedUnitPrice"), unit_price);
-        b.dec(ix("PricingCurrencyEffectiveCost"), Some(cost));
-        b.dec(ix("PricingCurrencyListUnitPrice"), unit_price);
-        b.dec(ix("PricingQuantity"), quantity);
-        b.str(ix("PricingUnit"), quantity.and(unit.as_deref()));
-        b.str(ix("ProviderName"), Some("Oracle"));
-        b.str(ix("PublisherName"), Some("Oracle"));
-        b.str(ix("RegionId"), region);
-        b.str(ix("RegionName"), region);
-        b.str(ix("ResourceId"), resource);
-        b.str(ix("ServiceCategory"), Some(service_category(service)));
-        b.str(ix("ServiceName"), Some(service));
-        b.str(ix("SkuId"), sku);
-        b.str(ix("SkuPriceId"), sku);
-        b.str(ix("SubAccountId"), compartment);
-        b.str(ix("SubAccountName"), compartment_name);
-        b.str(ix("SubAccountType"), compartment.map(|_| "Compartment"));
-        b.str(ix("Tags"), (!tags.is_empty()).then_some(tags.as_str()));
-        b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
-        b.str(ix(x::BILLING_PERIOD), Some(&period));
-        b.str(ix(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
-        b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
-        b.int(ix(x::SOURCE_LINE), Some(cells.line as i64));
-        b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
-        b.str(ix(x::LINE_ITEM_TYPE), reference.map(|_| "Usage"));
-        b.str(ix(x::SERVICE_CODE), Some(service));
+        b.str(ix!("AvailabilityZone"), zone);
+        b.dec(ix!("BilledCost"), Some(cost));
+        b.str(ix!("BillingAccountId"), Some(tenant));
+        b.str(ix!("BillingAccountType"), Some("Tenancy"));
+        b.str(ix!("BillingCurrency"), Some(currency));
+        b.ts(ix!("BillingPeriodEnd"), Some(period_end));
+        b.ts(ix!("BillingPeriodStart"), Some(period_start));
+        b.str(ix!("ChargeCategory"), Some("Usage"));
+        b.str(ix!("ChargeClass"), correction.then_some("Correction"));
+        b.str(ix!("ChargeDescription"), description);
+        b.str(ix!("ChargeFrequency"), Some("Usage-Based"));
+        b.ts(ix!("ChargePeriodEnd"), Some(end));
+        b.ts(ix!("ChargePeriodStart"), Some(start));
+        b.dec(ix!("ConsumedQuantity"), quantity);
+        b.str(ix!("ConsumedUnit"), quantity.and(unit.as_deref()));
+        b.dec(ix!("ContractedCost"), Some(cost));
+        b.dec(ix!("ContractedUnitPrice"), unit_price);
+        b.dec(ix!("EffectiveCost"), Some(cost));
+        b.str(ix!("InvoiceIssuerName"), Some("Oracle"));
+        b.dec(ix!("ListCost"), Some(cost));
+        b.dec(ix!("ListUnitPrice"), unit_price);
+        b.str(ix!("PricingCategory"), Some("Standard"));
+        b.str(ix!("PricingCurrency"), Some(currency));
+        b.dec(ix!("PricingCurrencyContractedUnitPrice"), unit_price);
+        b.dec(ix!("PricingCurrencyEffectiveCost"), Some(cost));
+        b.dec(ix!("PricingCurrencyListUnitPrice"), unit_price);
+        b.dec(ix!("PricingQuantity"), quantity);
+        b.str(ix!("PricingUnit"), quantity.and(unit.as_deref()));
+        b.str(ix!("ProviderName"), Some("Oracle"));
+        b.str(ix!("PublisherName"), Some("Oracle"));
+        b.str(ix!("RegionId"), region);
+        b.str(ix!("RegionName"), region);
+        b.str(ix!("ResourceId"), resource);
+        let (category, subcategory) = service_category(service);
+        b.str(ix!("ServiceCategory"), Some(category));
+        b.str(ix!("ServiceSubcategory"), Some(subcategory));
+        b.str(ix!("ServiceName"), Some(service));
+        b.str(ix!("SkuId"), sku);
+        b.str(ix!("SkuPriceId"), sku);
+        b.str(ix!("SubAccountId"), compartment);
+        b.str(ix!("SubAccountName"), compartment_name.or(compartment));
+        b.str(ix!("SubAccountType"), compartment.map(|_| "Compartment"));
+        b.str(ix!("Tags"), (!tags.is_empty()).then_some(tags.as_str()));
+        b.str(ix!(x::CONNECTION_ID), Some(&self.options.connection_id));
+        b.str(ix!(x::BILLING_PERIOD), Some(&period));
+        b.str(ix!(x::SOURCE_FORMAT), Some(SOURCE_FORMAT));
+        b.str(ix!(x::SOURCE_FILE), Some(&self.file_name));
+        b.int(ix!(x::SOURCE_LINE), Some(cells.line as i64));
+        b.str(ix!(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(ix!(x::LINE_ITEM_TYPE), reference.map(|_| "Usage"));
+        b.str(ix!(x::SERVICE_CODE), Some(service));
         b.end_row();
 
         // The source's own total: the cost cells' text, summed exactly.
@@ -403,3 +441,16 @@ impl OciCostReader {
 }
 
 crate::read::batch_reader!(OciCostReader);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_service_has_a_subcategory_of_its_category() {
+        use billow_focus::enums::{ServiceCategory, is_subcategory_of};
+        for (name, _, _) in super::SERVICES {
+            let (category, sub) = super::service_category(name);
+            let category = ServiceCategory::parse(category).expect(name);
+            assert!(is_subcategory_of(category, sub), "{name}: {sub}");
+        }
+    }
+}

@@ -14,8 +14,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use billow_focus::column as ix;
 use billow_focus::money;
-use billow_focus::schema::{index_of, x};
+use billow_focus::schema::x;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -586,54 +587,58 @@ impl SaasReader {
         let unit = row.unit.as_deref().map(billow_focus::units::normalize);
 
         let b = &mut self.builder;
-        let ix = |name: &str| index_of(name);
-        b.dec(ix("BilledCost"), Some(cost));
-        b.str(ix("BillingAccountId"), Some(&account));
-        b.str(ix("BillingAccountName"), row.account_name.as_deref());
-        b.str(ix("BillingAccountType"), Some("Organization"));
-        b.str(ix("BillingCurrency"), Some(&row.currency));
-        b.ts(ix("BillingPeriodEnd"), Some(period_end));
-        b.ts(ix("BillingPeriodStart"), Some(period_start));
-        b.str(ix("ChargeCategory"), Some(row.category));
-        b.str(ix("ChargeDescription"), row.description.as_deref());
+        b.dec(ix!("BilledCost"), Some(cost));
+        b.str(ix!("BillingAccountId"), Some(&account));
+        b.str(ix!("BillingAccountName"), row.account_name.as_deref());
+        b.str(ix!("BillingAccountType"), Some("Organization"));
+        b.str(ix!("BillingCurrency"), Some(&row.currency));
+        b.ts(ix!("BillingPeriodEnd"), Some(period_end));
+        b.ts(ix!("BillingPeriodStart"), Some(period_start));
+        b.str(ix!("ChargeCategory"), Some(row.category));
+        b.str(ix!("ChargeDescription"), row.description.as_deref());
         b.str(
-            ix("ChargeFrequency"),
+            ix!("ChargeFrequency"),
             Some(if usage { "Usage-Based" } else { "One-Time" }),
         );
-        b.ts(ix("ChargePeriodEnd"), Some(row.end.max(row.start)));
-        b.ts(ix("ChargePeriodStart"), Some(row.start));
+        b.ts(ix!("ChargePeriodEnd"), Some(row.end.max(row.start)));
+        b.ts(ix!("ChargePeriodStart"), Some(row.start));
         let quantity = quantity.filter(|_| usage && unit.is_some());
-        b.dec(ix("ConsumedQuantity"), quantity);
-        b.str(ix("ConsumedUnit"), quantity.and(unit.as_deref()));
-        b.dec(ix("ContractedCost"), Some(cost));
-        b.dec(ix("EffectiveCost"), Some(cost));
-        b.str(ix("InvoiceIssuerName"), Some(provider));
-        b.dec(ix("ListCost"), Some(cost));
-        b.str(ix("PricingCategory"), usage.then_some("Standard"));
-        b.str(ix("PricingCurrency"), Some(&row.currency));
-        b.dec(ix("PricingCurrencyEffectiveCost"), Some(cost));
-        b.dec(ix("PricingQuantity"), quantity);
-        b.str(ix("PricingUnit"), quantity.and(unit.as_deref()));
-        b.str(ix("ProviderName"), Some(provider));
-        b.str(ix("PublisherName"), Some(provider));
-        b.str(ix("RegionId"), row.region.as_deref());
-        b.str(ix("RegionName"), row.region.as_deref());
-        b.str(ix("ServiceCategory"), Some(category_name));
-        b.str(ix("ServiceName"), Some(&row.service));
-        b.str(ix("ServiceSubcategory"), Some(subcategory));
-        b.str(ix("SubAccountId"), row.sub_account.as_deref());
-        b.str(ix("SubAccountName"), row.sub_account_name.as_deref());
+        b.dec(ix!("ConsumedQuantity"), quantity);
+        b.str(ix!("ConsumedUnit"), quantity.and(unit.as_deref()));
+        b.dec(ix!("ContractedCost"), Some(cost));
+        b.dec(ix!("EffectiveCost"), Some(cost));
+        b.str(ix!("InvoiceIssuerName"), Some(provider));
+        b.dec(ix!("ListCost"), Some(cost));
+        b.str(ix!("PricingCategory"), usage.then_some("Standard"));
+        b.str(ix!("PricingCurrency"), Some(&row.currency));
+        b.dec(ix!("PricingCurrencyEffectiveCost"), Some(cost));
+        b.dec(ix!("PricingQuantity"), quantity);
+        b.str(ix!("PricingUnit"), quantity.and(unit.as_deref()));
+        b.str(ix!("ProviderName"), Some(provider));
+        b.str(ix!("PublisherName"), Some(provider));
+        b.str(ix!("RegionId"), row.region.as_deref());
+        b.str(ix!("RegionName"), row.region.as_deref());
+        b.str(ix!("ServiceCategory"), Some(category_name));
+        b.str(ix!("ServiceName"), Some(&row.service));
+        b.str(ix!("ServiceSubcategory"), Some(subcategory));
+        b.str(ix!("SubAccountId"), row.sub_account.as_deref());
         b.str(
-            ix("SubAccountType"),
+            ix!("SubAccountName"),
+            row.sub_account_name
+                .as_deref()
+                .or(row.sub_account.as_deref()),
+        );
+        b.str(
+            ix!("SubAccountType"),
             row.sub_account.as_ref().map(|_| "Project"),
         );
-        b.str(ix("Tags"), tags.as_deref());
-        b.str(ix(x::CONNECTION_ID), Some(&self.options.connection_id));
-        b.str(ix(x::BILLING_PERIOD), Some(&period));
-        b.str(ix(x::SOURCE_FORMAT), Some(self.vendor.source_format()));
-        b.str(ix(x::SOURCE_FILE), Some(&self.file_name));
-        b.int(ix(x::SOURCE_LINE), Some(row.position as i64));
-        b.str(ix(x::INGESTION_ID), Some(&self.options.ingestion_id));
+        b.str(ix!("Tags"), tags.as_deref());
+        b.str(ix!(x::CONNECTION_ID), Some(&self.options.connection_id));
+        b.str(ix!(x::BILLING_PERIOD), Some(&period));
+        b.str(ix!(x::SOURCE_FORMAT), Some(self.vendor.source_format()));
+        b.str(ix!(x::SOURCE_FILE), Some(&self.file_name));
+        b.int(ix!(x::SOURCE_LINE), Some(row.position as i64));
+        b.str(ix!(x::INGESTION_ID), Some(&self.options.ingestion_id));
         b.end_row();
 
         add_row(

@@ -19,6 +19,8 @@ use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::format_scaled;
+
 /// Source cost units: 10⁻¹⁴ (quantity 10⁻⁸ × price 10⁻⁶).
 const SOURCE_SCALE: u32 = 14;
 
@@ -381,25 +383,6 @@ fn guid(rng: &mut ChaCha8Rng) -> String {
         &h[17..20],
         &h[20..32]
     )
-}
-
-/// `units` × 10^-`scale` as plain decimal text, trailing zeros trimmed.
-pub fn format_scaled(units: i128, scale: u32) -> String {
-    let negative = units < 0;
-    let abs = units.unsigned_abs();
-    let ten = 10u128.pow(scale);
-    let (int, frac) = (abs / ten, abs % ten);
-    let mut s = String::new();
-    if negative {
-        s.push('-');
-    }
-    s.push_str(&int.to_string());
-    if frac != 0 {
-        let f = format!("{frac:0width$}", width = scale as usize);
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
-    }
-    s
 }
 
 /// Half-even rounding of a 10⁻¹⁴ amount to 10⁻¹².

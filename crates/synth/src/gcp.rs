@@ -293,29 +293,6 @@ struct Resource {
     size: i128,
 }
 
-/// A BigQuery FLOAT64 cost as its JSON export prints it: shortest round-trip text, with an
-/// exponent for tiny values.
-fn float_text(micros: i128) -> String {
-    if micros != 0 && micros.abs() < 100 {
-        let negative = micros < 0;
-        let digits = micros.unsigned_abs().to_string();
-        let exponent = digits.len() as i64 - 1 - i64::from(SCALE);
-        let (head, tail) = digits.split_at(1);
-        let tail = tail.trim_end_matches('0');
-        let mantissa = if tail.is_empty() {
-            head.to_string()
-        } else {
-            format!("{head}.{tail}")
-        };
-        return format!(
-            "{}{mantissa}e-{:02}",
-            if negative { "-" } else { "" },
-            -exponent
-        );
-    }
-    crate::format_scaled(micros, SCALE)
-}
-
 /// Writes one invoice month of export rows under `out`.
 pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x6C9);
@@ -466,7 +443,7 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
                 pname = project.name,
                 plabels = project.labels,
                 labels = r.labels,
-                cost = float_text(cost),
+                cost = crate::decimal::float_json(cost),
                 amount = amount,
                 unit = sku.unit,
                 pamount = crate::format_scaled(pricing_amount, 6),
@@ -477,7 +454,7 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
                     line,
                     r#"{}{{"name":"{name}","amount":{},"full_name":null,"id":"{kind}-{}","type":"{kind}"}}"#,
                     if i == 0 { "" } else { "," },
-                    float_text(*amount),
+                    crate::decimal::float_json(*amount),
                     r.sku
                 );
                 add(&mut expected, "Credit", *amount);
@@ -485,7 +462,7 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
             let _ = write!(
                 line,
                 r#"],"invoice":{{"month":"{invoice}","publisher_type":"GOOGLE"}},"cost_type":"regular","adjustment_info":null,"cost_at_list":{},"transaction_type":"GOOGLE","seller_name":"Google"}}"#,
-                float_text(list)
+                crate::decimal::float_json(list)
             );
             add(&mut expected, "Usage", cost);
             expected.rows += 1;
@@ -531,7 +508,7 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
             pid = project.id,
             pnum = project.number,
             pname = project.name,
-            cost = float_text(amount),
+            cost = crate::decimal::float_json(amount),
         );
         let category = if cost_type == "tax" {
             "Tax"
@@ -550,18 +527,4 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
         files,
         expected,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::float_text;
-
-    #[test]
-    fn costs_print_like_bigquery_json() {
-        assert_eq!(float_text(1_234_567), "1.234567");
-        assert_eq!(float_text(12), "1.2e-05");
-        assert_eq!(float_text(-3), "-3e-06");
-        assert_eq!(float_text(0), "0");
-        assert_eq!(float_text(100), "0.0001");
-    }
 }

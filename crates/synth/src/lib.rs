@@ -14,11 +14,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod api_responses;
 pub mod aws_cur;
 pub mod azure;
 mod decimal;
+pub mod digitalocean;
 pub mod gcp;
 mod parquet_out;
 
-pub use azure::format_scaled;
-pub use decimal::format_units;
+pub use decimal::{format_scaled, format_units};

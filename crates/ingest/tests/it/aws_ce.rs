@@ -117,3 +117,43 @@ async fn a_response_without_cost_metrics_is_refused_with_what_to_ask_for() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_generated_month_of_responses_reconciles_to_its_amounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ce =
+        billow_synth::api_responses::write_cost_explorer(&dir.path().join("ce"), 4, 2026, 4, 3)
+            .unwrap();
+    let lake = lake(dir.path()).await;
+    let reports = ingest_aws_cost_explorer(
+        &lake,
+        &ce.files[0],
+        &IngestOptions::new("ce-gen"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].rows, ce.results);
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.status == ReconcileStatus::Exact),
+        "{rows:?}"
+    );
+    let totals = text_rows(
+        &lake,
+        "SELECT SUM(BilledCost), SUM(EffectiveCost) FROM focus",
+    )
+    .await;
+    let (billed, effective) = totals[0].split_once(' ').unwrap();
+    assert_eq!(
+        (
+            super::normalize_decimal(billed),
+            super::normalize_decimal(effective)
+        ),
+        (
+            billow_synth::format_scaled(ce.billed.0, ce.billed.1),
+            billow_synth::format_scaled(ce.effective.0, ce.effective.1)
+        )
+    );
+}

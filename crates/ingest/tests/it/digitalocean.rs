@@ -183,3 +183,32 @@ async fn a_bad_amount_names_its_line_and_column() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_generated_team_invoice_reconciles_per_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let invoice =
+        billow_synth::digitalocean::write_invoice(&dir.path().join("do"), 3, 2026, 2, 60).unwrap();
+    let lake = lake(dir.path()).await;
+    let reports = ingest_digitalocean(
+        &lake,
+        &invoice.path,
+        &IngestOptions::new("do-gen"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports[0].key.billing_period, "2026-02");
+    assert_eq!(reports[0].rows, invoice.expected.rows);
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert_eq!(rows.len(), invoice.expected.by_category.len());
+    for r in rows {
+        assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}");
+        let cents = invoice.expected.by_category[&r.charge_category];
+        assert_eq!(
+            super::normalize_decimal(&r.lake_billed),
+            billow_synth::format_scaled(cents, 2),
+            "{r:?}"
+        );
+    }
+}

@@ -120,3 +120,33 @@ async fn a_fractional_cent_amount_in_an_atlas_invoice_is_refused() {
     );
     assert!(err.contains("a whole number of cents"), "{err}");
 }
+
+#[tokio::test]
+async fn a_generated_month_of_openai_pages_reconciles() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages =
+        billow_synth::api_responses::write_openai_costs(&dir.path().join("openai"), 6, 2026, 5, 3)
+            .unwrap();
+    assert_eq!(pages.files.len(), 5);
+    let lake = super::lake(dir.path()).await;
+    let reports = ingest_saas(
+        &lake,
+        billow_formats::saas::Vendor::OpenAi,
+        &dir.path().join("openai"),
+        &IngestOptions::new("openai-gen"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports.iter().map(|r| r.rows).sum::<u64>(), pages.results);
+    let rows = reconcile(&lake, None).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.status == ReconcileStatus::Exact),
+        "{rows:?}"
+    );
+    let total = super::text_rows(&lake, "SELECT SUM(BilledCost) FROM focus").await;
+    assert_eq!(
+        super::normalize_decimal(&total[0]),
+        billow_synth::format_scaled(pages.billed.0, pages.billed.1)
+    );
+}
