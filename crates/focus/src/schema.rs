@@ -143,8 +143,12 @@ pub mod x {
     pub const OPERATION: &str = "x_Operation";
     /// Legal entity that issued the invoice (AWS `bill/InvoicingEntity`).
     pub const INVOICING_ENTITY: &str = "x_InvoicingEntity";
-    /// Every `x_` column, in table order.
-    pub const ALL: [&str; 11] = [
+    /// The source's own extension columns that neither FOCUS nor Billow define (Azure's and
+    /// AWS's `x_*`, OCI's `oci_*` as `x_*`), as one JSON object of text values by column name.
+    /// One column keeps every provider's extensions without a table schema per provider.
+    pub const EXTENSIONS: &str = "x_Extensions";
+    /// Every `x_` column, in table order (new columns go last: existing tables gain them).
+    pub const ALL: [&str; 12] = [
         CONNECTION_ID,
         BILLING_PERIOD,
         SOURCE_FORMAT,
@@ -156,6 +160,7 @@ pub mod x {
         USAGE_TYPE,
         OPERATION,
         INVOICING_ENTITY,
+        EXTENSIONS,
     ];
 }
 

@@ -23,7 +23,7 @@ use billow_focus::enums::{
 use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema, x};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, totals_by_period};
+use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
@@ -32,13 +32,30 @@ use crate::{Error, Result};
 
 /// Names a column had in other FOCUS versions (or in provider previews of FOCUS), by the
 /// FOCUS 1.2 name the lake uses.
-const ALIASES: [(&str, &[&str]); 3] = [
+const ALIASES: [(&str, &[&str]); 6] = [
     // 1.3 renamed the two parties; Billow's 1.4 export writes the provider as host and the
     // publisher as service provider, and reads them back the same way. OCI's 1.0 preview
     // files say `Provider`, `Publisher` and `InvoiceIssuer`.
     ("ProviderName", &["HostProviderName", "Provider"]),
     ("PublisherName", &["ServiceProviderName", "Publisher"]),
     ("InvoiceIssuerName", &["InvoiceIssuer"]),
+    // 1.0-preview names (OCI's FOCUS reports still carry them next to the 1.0 ones).
+    ("RegionId", &["Region"]),
+    ("ConsumedQuantity", &["UsageQuantity"]),
+    ("ConsumedUnit", &["UsageUnit"]),
+];
+
+/// Cost and Usage columns of FOCUS 1.3 and 1.4 that the lake's 1.2 schema has no place for:
+/// kept in x_Extensions under their own names.
+const LATER_FOCUS_COLUMNS: [&str; 8] = [
+    "AllocatedMethodId",
+    "AllocatedMethodDetails",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
+    "AllocatedTags",
+    "ContractApplied",
+    "CommitmentProgramEligibilityDetails",
+    "InvoiceDetailId",
 ];
 
 /// `x_` columns of provider FOCUS exports that the lake keeps (AWS writes these three).
@@ -89,6 +106,10 @@ pub struct FocusFileReader {
     record: Record,
     header_len: usize,
     fills: Vec<Fill>,
+    /// Extension columns of the file: the name they keep in x_Extensions, and their index.
+    extensions: Vec<(String, usize)>,
+    /// x_Extensions of the current row, reused.
+    extension_json: String,
     kinds: Vec<Option<FocusType>>,
     names: Vec<&'static str>,
     builder: FocusBatchBuilder,
@@ -185,6 +206,7 @@ impl FocusFileReader {
                         | x::SOURCE_FILE
                         | x::SOURCE_LINE
                         | x::INGESTION_ID
+                        | x::EXTENSIONS
                 ) =>
                 {
                     Fill::Own
@@ -192,6 +214,45 @@ impl FocusFileReader {
                 None => Fill::Absent,
             };
             fills.push(fill);
+        }
+        // The file's own extension columns go into x_Extensions; anything else FOCUS does not
+        // name is not kept, and said so once.
+        let used: std::collections::HashSet<usize> = fills
+            .iter()
+            .filter_map(|f| match f {
+                Fill::Column(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let mut extensions = Vec::new();
+        let mut ignored = Vec::new();
+        for (i, raw) in header.iter().enumerate() {
+            let name = String::from_utf8_lossy(raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw))
+                .trim()
+                .to_string();
+            if used.contains(&i) || name.is_empty() {
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            if lower.starts_with("x_") {
+                extensions.push((name, i));
+            } else if lower.starts_with("oci_") {
+                extensions.push((format!("x_{}", &name[4..]), i));
+            } else if LATER_FOCUS_COLUMNS
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&name))
+            {
+                extensions.push((name, i));
+            } else {
+                ignored.push(name);
+            }
+        }
+        if !ignored.is_empty() {
+            tracing::warn!(
+                file = %path.display(),
+                "columns that are neither FOCUS nor extensions (x_…) are not kept: {}",
+                ignored.join(", ")
+            );
         }
         if !missing.is_empty() {
             return Err(Error::MissingColumn {
@@ -212,6 +273,8 @@ impl FocusFileReader {
             record: Record::new(),
             header_len: header.len(),
             fills,
+            extensions,
+            extension_json: String::new(),
             kinds,
             names,
             builder: FocusBatchBuilder::new(options.batch_rows),
@@ -292,6 +355,31 @@ impl FocusFileReader {
                     x::SOURCE_FORMAT => builder.str(i, Some(self.format)),
                     x::SOURCE_FILE => builder.str(i, Some(&self.file_name)),
                     x::INGESTION_ID => builder.str(i, Some(&self.options.ingestion_id)),
+                    x::EXTENSIONS => {
+                        self.extension_json.clear();
+                        for (key, column) in &self.extensions {
+                            let Some(value) = cell(record, Fill::Column(*column)) else {
+                                continue;
+                            };
+                            self.extension_json.push(if self.extension_json.is_empty() {
+                                '{'
+                            } else {
+                                ','
+                            });
+                            push_json_string(&mut self.extension_json, key);
+                            self.extension_json.push(':');
+                            push_json_string(
+                                &mut self.extension_json,
+                                &String::from_utf8_lossy(value),
+                            );
+                        }
+                        if self.extension_json.is_empty() {
+                            builder.str(i, None);
+                        } else {
+                            self.extension_json.push('}');
+                            builder.str(i, Some(&self.extension_json));
+                        }
+                    }
                     _ => builder.int(i, Some(line as i64)),
                 },
                 (_, Some(FocusType::Decimal)) => {

@@ -194,11 +194,6 @@ impl Lake {
         schema: &SchemaRef,
         partitions: &[&str],
     ) -> Result<DeltaTable> {
-        if let Some(t) = self.load(name).await? {
-            return Ok(t);
-        }
-        let url = ensure_table_uri(self.table_dir(name).to_string_lossy()).table(name)?;
-        let table = DeltaTable::try_from_url(url).await.table(name)?;
         let kernel: StructType = schema
             .as_ref()
             .try_into_kernel()
@@ -206,6 +201,27 @@ impl Lake {
                 table: name,
                 source: deltalake::DeltaTableError::Generic(e.to_string()),
             })?;
+        if let Some(table) = self.load(name).await? {
+            // A table written by an earlier Billow gains the columns added since (always
+            // nullable, always last) in one metadata commit; its rows read them as null.
+            let existing = table.snapshot().table(name)?.schema();
+            let missing: Vec<_> = kernel
+                .fields()
+                .filter(|f| existing.field(f.name()).is_none())
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                return Ok(table);
+            }
+            tracing::info!(
+                table = name,
+                columns = %missing.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+                "adding new columns to the table"
+            );
+            return table.add_columns().with_fields(missing).await.table(name);
+        }
+        let url = ensure_table_uri(self.table_dir(name).to_string_lossy()).table(name)?;
+        let table = DeltaTable::try_from_url(url).await.table(name)?;
         let created = table
             .create()
             .with_table_name(name)

@@ -126,3 +126,35 @@ fn an_empty_folder_says_what_it_looked_for() {
     let e = discover(dir.path()).unwrap_err().to_string();
     assert!(e.contains("FOCUS files"), "{e}");
 }
+
+#[test]
+fn extension_columns_are_kept_as_one_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    // Azure's FocusCost x_ columns, OCI's oci_ columns (kept as x_), a FOCUS 1.3 column the
+    // 1.2 lake has no place for, OCI's 1.0-preview names, and a column nobody defines.
+    let header = format!(
+        "{HEADER},x_ResourceGroupName,x_SkuMeterId,oci_CompartmentName,AllocatedResourceId,Region,UsageQuantity,UsageUnit,Provider,Comment"
+    );
+    let first = format!(
+        "{},rg-web,0b8e-11,prod-compartment,pod-7,us-ashburn-1,2.5,Hours,Oracle,hello",
+        row("Usage", "").replacen("NULL", "1.25", 1)
+    );
+    let second = format!(
+        "{},,,NULL,,,,,Oracle,",
+        row("Usage", "").replacen("NULL", "1.25", 1)
+    );
+    let batches = read(dir.path(), &format!("{header}\n{first}\n{second}\n")).unwrap();
+    let b = &batches[0];
+    let text = |name: &str, i: usize| {
+        arrow::util::display::array_value_to_string(b.column_by_name(name).unwrap(), i).unwrap()
+    };
+    assert_eq!(
+        text("x_Extensions", 0),
+        r#"{"x_ResourceGroupName":"rg-web","x_SkuMeterId":"0b8e-11","x_CompartmentName":"prod-compartment","AllocatedResourceId":"pod-7"}"#
+    );
+    assert_eq!(text("x_Extensions", 1), "");
+    assert_eq!(text("RegionId", 0), "us-ashburn-1");
+    assert_eq!(text("ConsumedQuantity", 0), "2.500000000000");
+    assert_eq!(text("ConsumedUnit", 0), "Hours");
+    assert_eq!(text("ProviderName", 0), "Oracle");
+}

@@ -164,3 +164,47 @@ async fn one_commit_publishes_one_ingestion_or_nothing() {
     );
     assert!(counts(&lake).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_table_from_an_earlier_release_gains_new_columns_and_keeps_its_rows() {
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+    let dir = tempfile::tempdir().unwrap();
+    // The table as a release without x_Extensions wrote it: one partition of two rows.
+    let full = batch("old", &["2024-09", "2024-09"], "i-old", 5);
+    let keep: Vec<usize> = (0..full.num_columns())
+        .filter(|&i| full.schema().field(i).name() != x::EXTENSIONS)
+        .collect();
+    let old_rows = full.project(&keep).unwrap();
+    let old_schema: deltalake::kernel::StructType =
+        old_rows.schema().as_ref().try_into_kernel().unwrap();
+    let table_dir = dir.path().join("lake").join("focus");
+    std::fs::create_dir_all(&table_dir).unwrap();
+    let url = deltalake::ensure_table_uri(table_dir.to_string_lossy()).unwrap();
+    let table = deltalake::DeltaTable::try_from_url(url)
+        .await
+        .unwrap()
+        .create()
+        .with_table_name("focus")
+        .with_columns(old_schema.fields().cloned())
+        .with_partition_columns([x::CONNECTION_ID, x::BILLING_PERIOD])
+        .await
+        .unwrap();
+    table.write(vec![old_rows]).await.unwrap();
+
+    let lake = Lake::open(dir.path()).await.unwrap();
+    let new = stage(&lake, "new", "2024-10", "i-new", 3, 7).await;
+    lake.commit_partitions(vec![new]).await.unwrap();
+    let batches = lake
+        .sql(
+            "SELECT x_ConnectionId, COUNT(*), COUNT(x_Extensions) FROM focus \
+             GROUP BY 1 ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    // The old rows read the new column as null; the new rows have it.
+    assert!(text.contains("| new            | 3        | 3"), "{text}");
+    assert!(text.contains("| old            | 2        | 0"), "{text}");
+}
