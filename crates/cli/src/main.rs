@@ -216,6 +216,8 @@ enum AzureDataset {
     Actual,
     Amortized,
     Usage,
+    /// Cost Management's FocusCost export.
+    Focus,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -825,6 +827,7 @@ fn named_format(source: IngestSource) -> (Format, IngestArgs) {
                 AzureDataset::Actual => billow_formats::azure::Dataset::Actual,
                 AzureDataset::Amortized => billow_formats::azure::Dataset::Amortized,
                 AzureDataset::Usage => billow_formats::azure::Dataset::Usage,
+                AzureDataset::Focus => billow_formats::azure::Dataset::Focus,
             });
             (
                 Format::Azure {

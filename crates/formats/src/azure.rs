@@ -44,6 +44,9 @@ pub enum Dataset {
     Amortized,
     /// Legacy pay-as-you-go `Usage` export (usage only, no purchases).
     Usage,
+    /// `FocusCost`: Cost Management's own FOCUS export (actual and amortized in one), read by
+    /// the FOCUS reader.
+    Focus,
 }
 
 impl Dataset {
@@ -53,6 +56,7 @@ impl Dataset {
             Dataset::Actual => "ActualCost",
             Dataset::Amortized => "AmortizedCost",
             Dataset::Usage => "Usage",
+            Dataset::Focus => "FocusCost",
         }
     }
 
@@ -62,6 +66,7 @@ impl Dataset {
             "actualcost" | "actual" => Some(Dataset::Actual),
             "amortizedcost" | "amortized" => Some(Dataset::Amortized),
             "usage" => Some(Dataset::Usage),
+            "focuscost" | "focus" => Some(Dataset::Focus),
             _ => None,
         }
     }
@@ -510,6 +515,8 @@ pub struct Delivery {
     pub amortized: Vec<PathBuf>,
     /// Legacy pay-as-you-go `Usage` files.
     pub usage: Vec<PathBuf>,
+    /// `FocusCost` files.
+    pub focus: Vec<PathBuf>,
 }
 
 /// One export run, as its `manifest.json` describes it.
@@ -569,6 +576,7 @@ pub fn discover_exports(root: &Path) -> Result<Option<Delivery>> {
             Dataset::Actual => delivery.actual.extend(run.files),
             Dataset::Amortized => delivery.amortized.extend(run.files),
             Dataset::Usage => delivery.usage.extend(run.files),
+            Dataset::Focus => delivery.focus.extend(run.files),
         }
     }
     Ok(Some(delivery))
@@ -593,8 +601,8 @@ fn read_manifest(path: &Path) -> Result<Run> {
     })?;
     let dataset = Dataset::from_export_type(export_type).ok_or_else(|| {
         bad(format!(
-            "exportConfig.type is {export_type:?}; Billow reads ActualCost, AmortizedCost and \
-             Usage exports here (a FocusCost export goes through `billow ingest focus`)"
+            "exportConfig.type is {export_type:?}; Billow reads ActualCost, AmortizedCost, \
+             FocusCost and Usage exports (not price sheets or reservation exports)"
         ))
     })?;
     let month = str_at("/runInfo/startDate")

@@ -165,7 +165,22 @@ pub async fn ingest_focus(
     progress: &dyn Progress,
 ) -> Result<Vec<PeriodReport>> {
     check_connection(&options.connection_id)?;
-    let export = Export::row_dated(billow_formats::focus_file::discover(path)?, "focus");
+    ingest_focus_files(
+        lake,
+        billow_formats::focus_file::discover(path)?,
+        options,
+        progress,
+    )
+    .await
+}
+
+async fn ingest_focus_files(
+    lake: &Lake,
+    files: Vec<PathBuf>,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    let export = Export::row_dated(files, "focus");
     let open = |path: &Path, options: &ReadOptions| {
         billow_formats::focus_file::FocusFileReader::open(path, options.clone())
     };
@@ -224,10 +239,24 @@ pub async fn ingest_azure(
                 Dataset::Actual => d.actual = files,
                 Dataset::Amortized => d.amortized = files,
                 Dataset::Usage => d.usage = files,
+                Dataset::Focus => d.focus = files,
             }
             d
         }
     };
+    if !delivery.focus.is_empty() {
+        if delivery.actual.is_empty() && delivery.amortized.is_empty() && delivery.usage.is_empty()
+        {
+            return ingest_focus_files(lake, delivery.focus, options, progress).await;
+        }
+        // The FocusCost export holds the same charges as the cost details exports: adding
+        // both would count every charge twice.
+        tracing::warn!(
+            files = delivery.focus.len(),
+            "FocusCost export runs are skipped: the actual/amortized exports in the same folder \
+             hold the same costs, and Billow never adds both; point Billow at one of them"
+        );
+    }
     if let Some(amortized) = amortized {
         delivery.amortized.extend(files_of(amortized)?);
     }

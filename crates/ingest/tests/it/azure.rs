@@ -768,3 +768,88 @@ async fn a_generated_enrollment_month_reconciles_to_its_exact_source_and_rounded
         ]
     );
 }
+
+#[tokio::test]
+async fn a_focus_cost_export_reads_through_the_focus_reader_and_never_adds_to_cost_details() {
+    let dir = tempfile::tempdir().unwrap();
+    // A FocusCost run (Cost Management's FOCUS 1.0 export) with Azure's x_ columns.
+    let focus = dir.path().join("focus.csv");
+    std::fs::write(
+        &focus,
+        "BilledCost,BillingAccountId,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,ChargeCategory,ChargePeriodEnd,ChargePeriodStart,EffectiveCost,ProviderName,x_ResourceGroupName,x_BilledCostInUsd\n\
+         2.304,8611537,USD,2024-11-01T00:00:00Z,2024-10-01T00:00:00Z,Usage,2024-10-04T00:00:00Z,2024-10-03T00:00:00Z,2.304,Microsoft,web,2.304\n\
+         876,8611537,USD,2024-11-01T00:00:00Z,2024-10-01T00:00:00Z,Purchase,2024-10-02T00:00:00Z,2024-10-01T00:00:00Z,0,Microsoft,,876\n",
+    )
+    .unwrap();
+    let root = dir.path().join("focus-only");
+    export_run(
+        &root,
+        "ea-focus",
+        "FocusCost",
+        "run-1",
+        "2024-10-06T02:00:00Z",
+        &focus,
+    );
+    let lake = lake(dir.path()).await;
+    let reports = ingest_azure(
+        &lake,
+        &root,
+        None,
+        None,
+        &IngestOptions::new("f"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports[0].rows, 2);
+    assert_eq!(source_sum(&reports, true), "878.304");
+    let ext = text_rows(
+        &lake,
+        "SELECT x_Extensions FROM focus WHERE x_ConnectionId = 'f' ORDER BY x_SourceLine",
+    )
+    .await;
+    assert_eq!(
+        ext[0],
+        r#"{"x_ResourceGroupName":"web","x_BilledCostInUsd":"2.304"}"#
+    );
+
+    // Beside the cost details exports of the same scope, the FocusCost run is skipped.
+    let (actual, amortized) = ea_files(dir.path());
+    let both = dir.path().join("both");
+    export_run(
+        &both,
+        "ea-actual",
+        "ActualCost",
+        "run-2",
+        "2024-10-06T02:00:00Z",
+        &actual,
+    );
+    export_run(
+        &both,
+        "ea-amortized",
+        "AmortizedCost",
+        "run-3",
+        "2024-10-06T03:00:00Z",
+        &amortized,
+    );
+    export_run(
+        &both,
+        "ea-focus",
+        "FocusCost",
+        "run-4",
+        "2024-10-06T04:00:00Z",
+        &focus,
+    );
+    let reports = ingest_azure(
+        &lake,
+        &both,
+        None,
+        None,
+        &IngestOptions::new("b"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(source_sum(&reports, true), "879.504");
+    assert_eq!(reports[0].rows, 7);
+}
