@@ -656,15 +656,66 @@ pub enum Pairing {
 
 /// FOCUS ChargeCategory, ChargeClass and CommitmentDiscountStatus of an Azure `ChargeType`.
 fn charge(charge_type: &str) -> (&'static str, Option<&'static str>, Option<&'static str>) {
-    match charge_type.to_ascii_lowercase().as_str() {
-        "" | "usage" => ("Usage", None, None),
-        "purchase" => ("Purchase", None, None),
-        "tax" => ("Tax", None, None),
+    let is = |name: &str| charge_type.eq_ignore_ascii_case(name);
+    if charge_type.is_empty() || is("usage") {
+        ("Usage", None, None)
+    } else if is("purchase") {
+        ("Purchase", None, None)
+    } else if is("tax") {
+        ("Tax", None, None)
+    } else if is("refund") {
         // A refund corrects an earlier purchase (a cancelled reservation).
-        "refund" => ("Purchase", Some("Correction"), None),
-        "unusedreservation" | "unusedsavingsplan" => ("Usage", None, Some("Unused")),
-        _ => ("Adjustment", None, None),
+        ("Purchase", Some("Correction"), None)
+    } else if is("unusedreservation") || is("unusedsavingsplan") {
+        ("Usage", None, Some("Unused"))
+    } else {
+        ("Adjustment", None, None)
     }
+}
+
+/// Azure's `PricingModel`, read without regard to case or spaces (`On Demand`, `OnDemand`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PricingModel {
+    OnDemand,
+    Spot,
+    Reservation,
+    SavingsPlan,
+    Other,
+}
+
+impl PricingModel {
+    fn of(text: &str) -> Self {
+        let same = |name: &str| {
+            text.bytes()
+                .filter(|b| *b != b' ')
+                .map(|b| b.to_ascii_lowercase())
+                .eq(name.bytes())
+        };
+        if same("ondemand") {
+            PricingModel::OnDemand
+        } else if same("spot") {
+            PricingModel::Spot
+        } else if same("reservation") {
+            PricingModel::Reservation
+        } else if same("savingsplan") {
+            PricingModel::SavingsPlan
+        } else {
+            PricingModel::Other
+        }
+    }
+}
+
+/// Where `needle` (ASCII) first / last occurs in `haystack`, ignoring ASCII case.
+fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+fn rfind_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    (0..=h.len().checked_sub(n.len())?)
+        .rev()
+        .find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// FOCUS ServiceCategory of an Azure `ConsumedService` resource provider.
@@ -784,8 +835,10 @@ fn service_of<'a>(
 ) -> (&'a str, &'static str, std::borrow::Cow<'static, str>) {
     use std::borrow::Cow;
     if let Some(name) = meter_category {
-        let lower = name.to_ascii_lowercase();
-        return match METER_CATEGORIES.iter().find(|(n, _, _)| *n == lower) {
+        return match METER_CATEGORIES
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        {
             Some((_, category, sub)) => (name, category, Cow::Borrowed(*sub)),
             None => (name, "Other", Cow::Borrowed("Other (Other)")),
         };
@@ -882,9 +935,14 @@ pub struct AzureCostReader {
     builder: FocusBatchBuilder,
     options: ReadOptions,
     totals: PeriodTotals,
+    /// Tags JSON by raw cell.
+    tag_cache: HashMap<Box<[u8]>, Option<String>>,
     rows: u64,
     state: ReadState,
 }
+
+/// Distinct tag cells remembered per reader (a few MB at most).
+const TAG_CACHE_ENTRIES: usize = 16_384;
 
 impl AzureCostReader {
     /// Opens `path` and reads its header.
@@ -905,6 +963,7 @@ impl AzureCostReader {
             builder: FocusBatchBuilder::new(options.batch_rows),
             options,
             totals: BTreeMap::new(),
+            tag_cache: HashMap::new(),
             rows: 0,
             state: ReadState::default(),
         })
@@ -1020,22 +1079,25 @@ impl AzureCostReader {
         let benefit_name = cells
             .text(Role::BenefitName, "benefitName")?
             .or(cells.text(Role::ReservationName, "ReservationName")?);
-        let model = pricing_model.to_ascii_lowercase().replace(' ', "");
-        let savings_plan = model == "savingsplan"
+        let model = PricingModel::of(pricing_model);
+        let savings_plan = model == PricingModel::SavingsPlan
             || charge_type.eq_ignore_ascii_case("unusedsavingsplan")
-            || benefit_id.is_some_and(|b| b.to_ascii_lowercase().contains("billingbenefits"));
+            || benefit_id.is_some_and(|b| find_ignore_case(b, "billingbenefits").is_some());
         let reservation = !savings_plan
-            && (model == "reservation" || charge_type.eq_ignore_ascii_case("unusedreservation"));
+            && (model == PricingModel::Reservation
+                || charge_type.eq_ignore_ascii_case("unusedreservation"));
         let commitment = savings_plan || reservation;
         if commitment && status.is_none() && category == "Usage" {
             status = Some("Used");
         }
-        let pricing_category = match model.as_str() {
-            "ondemand" => Some("Standard"),
-            "spot" => Some("Dynamic"),
+        let pricing_category = match model {
+            PricingModel::OnDemand => Some("Standard"),
+            PricingModel::Spot => Some("Dynamic"),
             // The purchase of a commitment is bought at its standard price; only the usage it
             // covers is priced by the commitment (the spec's purchase scenarios).
-            "reservation" | "savingsplan" if category == "Usage" => Some("Committed"),
+            PricingModel::Reservation | PricingModel::SavingsPlan if category == "Usage" => {
+                Some("Committed")
+            }
             _ if matches!(category, "Usage" | "Purchase") => Some("Standard"),
             _ => None,
         };
@@ -1094,14 +1156,23 @@ impl AzureCostReader {
         let meter_sub = cells.text(Role::MeterSubCategory, "MeterSubCategory")?;
         let meter_name = cells.text(Role::MeterName, "MeterName")?;
         let product = cells.text(Role::ProductName, "ProductName")?;
+        // A resource's tags repeat on every day of the month: each distinct cell is parsed
+        // once (the cache is emptied when it grows past a bound).
         let raw_tags = cells.raw(Role::Tags);
-        let tags = tags_json(raw_tags).map_err(|_| {
-            cells.bad(
-                "Tags",
-                raw_tags,
-                "a JSON object of tags, with or without its braces",
-            )
-        })?;
+        if !self.tag_cache.contains_key(raw_tags) {
+            let parsed = tags_json(raw_tags).map_err(|_| {
+                cells.bad(
+                    "Tags",
+                    raw_tags,
+                    "a JSON object of tags, with or without its braces",
+                )
+            })?;
+            if self.tag_cache.len() >= TAG_CACHE_ENTRIES {
+                self.tag_cache.clear();
+            }
+            self.tag_cache.insert(raw_tags.into(), parsed);
+        }
+        let tags = self.tag_cache.get(raw_tags).and_then(Option::as_deref);
         let subscription_name = cells.text(Role::SubscriptionName, "SubscriptionName")?;
         let account_name = match agreement {
             Agreement::Mca => cells.text(Role::BillingProfileName, "billingProfileName")?,
@@ -1212,7 +1283,7 @@ impl AzureCostReader {
             subscription_name.or(sub_account.as_deref()),
         );
         b.str(ix!("SubAccountType"), subscription.map(|_| "Subscription"));
-        b.str(ix!("Tags"), tags.as_deref());
+        b.str(ix!("Tags"), tags);
         b.str(ix!(x::CONNECTION_ID), Some(&self.options.connection_id));
         b.str(ix!(x::BILLING_PERIOD), Some(&period));
         b.str(ix!(x::SOURCE_FORMAT), Some(agreement.source_format()));
@@ -1308,8 +1379,7 @@ impl<'a> Cells<'a> {
 
 /// `Microsoft.Compute/virtualMachines` from a resource id's provider segment.
 fn resource_type_of(resource_id: &str) -> Option<String> {
-    let lower = resource_id.to_ascii_lowercase();
-    let at = lower.rfind("/providers/")?;
+    let at = rfind_ignore_case(resource_id, "/providers/")?;
     let rest = &resource_id[at + "/providers/".len()..];
     let mut parts = rest.split('/');
     let namespace = parts.next()?;
