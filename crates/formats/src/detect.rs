@@ -44,7 +44,7 @@ impl Format {
 }
 
 /// What detection looks for, for the error when nothing matches.
-const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON with billing_account_id); a DigitalOcean invoice (CSV columns product and USD, or JSON invoice_items); an AWS Cost Explorer response (JSON ResultsByTime); OpenAI costs (organization.costs.result), Datadog cost (cost_by_org), MongoDB Atlas invoice (lineItems with totalPriceCents), Snowflake USAGE_IN_CURRENCY_DAILY (USAGE_IN_CURRENCY)";
+const LOOKED_FOR: &str = "an AWS CUR manifest (*-Manifest.json) or CUR columns (lineItem/UnblendedCost, line_item_unblended_cost); an Azure export manifest.json or cost details columns (CostInBillingCurrency, PreTaxCost); FOCUS columns (BilledCost and ChargePeriodStart); OCI cost report columns (lineItem/tenantId); Google Cloud billing export rows (JSON, Parquet or Avro with billing_account_id); a DigitalOcean invoice (CSV columns product and USD, or JSON invoice_items); an AWS Cost Explorer response (JSON ResultsByTime); OpenAI costs (organization.costs.result), Datadog cost (cost_by_org), MongoDB Atlas invoice (lineItems with totalPriceCents), Snowflake USAGE_IN_CURRENCY_DAILY (USAGE_IN_CURRENCY)";
 
 /// Recognizes the export at `path` (a file, or a folder searched for manifests and then for
 /// its first data file).
@@ -74,7 +74,7 @@ pub fn detect(path: &Path) -> Result<Format> {
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         [
-            ".csv", ".csv.gz", ".gz", ".zip", ".parquet", ".json", ".jsonl", ".ndjson",
+            ".csv", ".csv.gz", ".gz", ".zip", ".parquet", ".avro", ".json", ".jsonl", ".ndjson",
         ]
         .iter()
         .any(|ext| name.ends_with(ext))
@@ -120,6 +120,20 @@ fn detect_file(path: &Path) -> Result<Format> {
     }
     if name == "manifest.json" {
         return Ok(Format::AzureCostDetails);
+    }
+    if source::sniff(path)? == source::Compression::Avro {
+        // An Avro container names its fields in the schema at the start of the file.
+        let mut head = vec![0u8; 65536];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| source::read_up_to(&mut f, &mut head))
+            .unwrap_or(0);
+        if String::from_utf8_lossy(&head[..n]).contains("\"billing_account_id\"") {
+            return Ok(Format::GcpBillingExport);
+        }
+        return Err(Error::UnknownFormat {
+            path: path.to_path_buf(),
+            looked_for: LOOKED_FOR,
+        });
     }
     // JSON rows (GCP): the first bytes, decompressed, start an object.
     let mut head = vec![0u8; 4096];

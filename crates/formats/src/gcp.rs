@@ -1,9 +1,10 @@
 //! Google Cloud billing export rows (standard and detailed usage cost tables) as JSON: one
 //! object per line, as `bq extract --destination_format NEWLINE_DELIMITED_JSON` writes them
 //! and as `SELECT TO_JSON_STRING(t)` returns them, or a BigQuery `jobs.query` response whose
-//! rows carry that JSON string (`{"rows":[{"f":[{"v":"{...}"}]}]}`), or a Parquet export of
-//! the table (`bq extract --destination_format PARQUET`), whose rows are read as the same JSON
-//! one batch at a time (FLOAT64 money as its shortest round-trip text, as BigQuery holds it).
+//! rows carry that JSON string (`{"rows":[{"f":[{"v":"{...}"}]}]}`), or a Parquet or Avro
+//! export of the table (`bq extract --destination_format PARQUET|AVRO`), whose rows are read as
+//! the same JSON one batch at a time (FLOAT64 money as its shortest round-trip text, as
+//! BigQuery holds it).
 //!
 //! Money is read from the JSON number's own text, never through a binary float. A row's
 //! `cost` is before credits; each credit becomes its own Credit row with the usage row's
@@ -15,6 +16,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
 use billow_focus::column as ix;
 use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::x;
@@ -281,13 +284,15 @@ fn number(raw: &RawValue) -> std::result::Result<(i128, String), String> {
 enum Input {
     Lines(Box<dyn BufRead>),
     Rows(VecDeque<String>),
-    Parquet {
-        batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    /// A Parquet or Avro export, read a batch at a time and turned into the same JSON rows.
+    Columnar {
+        batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>>>,
         pending: VecDeque<String>,
+        format: &'static str,
     },
 }
 
-/// The rows of one Parquet batch as JSON objects, one per row.
+/// The rows of one Parquet or Avro batch as JSON objects, one per row.
 fn batch_as_json_rows(
     batch: &arrow::record_batch::RecordBatch,
 ) -> std::result::Result<Vec<String>, String> {
@@ -319,23 +324,45 @@ impl GcpBillingReader {
     /// Opens `path` (plain, gzip or zip).
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
         let compression = source::sniff(path)?;
-        if compression == source::Compression::Parquet {
+        if matches!(
+            compression,
+            source::Compression::Parquet | source::Compression::Avro
+        ) {
+            let format = if compression == source::Compression::Parquet {
+                "parquet"
+            } else {
+                "avro"
+            };
             let corrupt = |detail: String| Error::Corrupt {
                 path: path.to_path_buf(),
-                compression: "parquet",
+                compression: format,
                 detail,
             };
             let file = std::fs::File::open(path).map_err(|e| Error::Io {
                 path: path.to_path_buf(),
                 source: e,
             })?;
-            let batches =
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .and_then(|b| b.with_batch_size(4096).build())
-                    .map_err(|e| corrupt(e.to_string()))?;
-            let input = Input::Parquet {
+            let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>>> =
+                if compression == source::Compression::Parquet {
+                    Box::new(
+                        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                            file,
+                        )
+                        .and_then(|b| b.with_batch_size(4096).build())
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    )
+                } else {
+                    Box::new(
+                        arrow_avro::reader::ReaderBuilder::new()
+                            .with_batch_size(4096)
+                            .build(BufReader::with_capacity(1 << 20, file))
+                            .map_err(|e| corrupt(e.to_string()))?,
+                    )
+                };
+            let input = Input::Columnar {
                 batches,
                 pending: VecDeque::new(),
+                format,
             };
             return Ok(Self::with_input(path, input, options));
         }
@@ -412,7 +439,11 @@ impl GcpBillingReader {
                     Some(t) => self.text = t,
                     None => return Ok(false),
                 },
-                Input::Parquet { batches, pending } => {
+                Input::Columnar {
+                    batches,
+                    pending,
+                    format,
+                } => {
                     while pending.is_empty() {
                         match batches.next() {
                             None => return Ok(false),
@@ -425,7 +456,7 @@ impl GcpBillingReader {
                                     Err(detail) => {
                                         return Err(Error::Corrupt {
                                             path: self.path.clone(),
-                                            compression: "parquet",
+                                            compression: format,
                                             detail,
                                         });
                                     }

@@ -20,6 +20,8 @@ pub enum Compression {
     Zip,
     /// A Parquet file: columnar, read through [`crate::rows`], never as a text stream.
     Parquet,
+    /// An Avro object container file (BigQuery's Avro export): records, never a text stream.
+    Avro,
 }
 
 /// Detects the compression from the first bytes of the file.
@@ -37,6 +39,7 @@ pub fn sniff(path: &Path) -> Result<Compression> {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => Compression::Zip,
         [b'P', b'A', b'R', b'1'] => Compression::Parquet,
+        [b'O', b'b', b'j', 1] => Compression::Avro,
         _ => Compression::None,
     })
 }
@@ -68,6 +71,7 @@ impl Decompressed {
             Compression::Gzip => "gzip",
             Compression::Zip => "zip",
             Compression::Parquet => "parquet",
+            Compression::Avro => "avro",
             Compression::None => {
                 return Error::Io {
                     path: path.to_path_buf(),
@@ -124,12 +128,16 @@ pub fn open(path: &Path) -> Result<Decompressed> {
     };
     let file = File::open(path).map_err(io_err)?;
     let inner: Box<dyn Read> = match compression {
-        Compression::Parquet => {
+        Compression::Parquet | Compression::Avro => {
+            let (compression, what) = if compression == Compression::Parquet {
+                ("parquet", "a Parquet file is read by columns")
+            } else {
+                ("avro", "an Avro file holds records")
+            };
             return Err(Error::Corrupt {
                 path: path.to_path_buf(),
-                compression: "parquet",
-                detail: "a Parquet file is read by columns, not as text; this reader expected CSV"
-                    .into(),
+                compression,
+                detail: format!("{what}, not as text; this reader expected CSV"),
             });
         }
         Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),

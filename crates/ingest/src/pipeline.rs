@@ -407,8 +407,9 @@ pub async fn ingest_gcp(
                 ".jsonl.gz",
                 ".ndjson.gz",
                 ".parquet",
+                ".avro",
             ],
-            "Cloud Billing export rows (.json, .jsonl or .ndjson, optionally gzipped, or .parquet) directly in this folder",
+            "Cloud Billing export rows (.json, .jsonl or .ndjson, optionally gzipped, .parquet or .avro) directly in this folder",
         )?,
         billow_formats::gcp::SOURCE_FORMAT,
     );

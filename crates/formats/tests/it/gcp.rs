@@ -114,3 +114,27 @@ fn storage_byte_seconds_are_consumed_in_their_pricing_unit() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_damaged_avro_export_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("000000000000.avro");
+    // The container's magic, then bytes that are no Avro header.
+    std::fs::write(&p, b"Obj\x01\xff\xff\xff\xffnot an avro header").unwrap();
+    let err = match GcpBillingReader::open(&p, ReadOptions::new("c", "i")) {
+        Err(e) => e,
+        Ok(reader) => reader
+            .filter_map(Result::err)
+            .next()
+            .expect("a damaged file is an error"),
+    };
+    match &err {
+        Error::Corrupt {
+            path, compression, ..
+        } => {
+            assert_eq!((path.as_path(), *compression), (p.as_path(), "avro"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("000000000000.avro"), "{err}");
+}

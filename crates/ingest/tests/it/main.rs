@@ -851,7 +851,7 @@ async fn a_bigquery_query_response_reads_like_the_export() {
 /// A Parquet export of the same rows (BigQuery's FLOAT64 money as doubles, TIMESTAMP columns
 /// as UTC timestamps, nested records and repeated credits) maps to the same FOCUS rows.
 #[tokio::test]
-async fn a_parquet_export_reads_like_the_json_export() {
+async fn parquet_and_avro_exports_read_like_the_json_export() {
     use std::sync::Arc;
 
     use arrow::array::{Array, RecordBatch};
@@ -922,6 +922,34 @@ async fn a_parquet_export_reads_like_the_json_export() {
     for r in reconcile(&lake_parquet, None).await.unwrap() {
         assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}");
     }
+
+    // The same table exported as Avro (BigQuery's other binary export format), in a folder.
+    let avro_dir = dir.path().join("avro-export");
+    std::fs::create_dir_all(&avro_dir).unwrap();
+    let avro = avro_dir.join("000000000000.avro");
+    let mut writer = arrow_avro::writer::AvroWriter::new(
+        std::fs::File::create(&avro).unwrap(),
+        batches[0].schema().as_ref().clone(),
+    )
+    .unwrap();
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    writer.finish().unwrap();
+    drop(writer);
+    assert_eq!(
+        billow_formats::detect::detect(&avro_dir).unwrap(),
+        billow_formats::detect::Format::GcpBillingExport
+    );
+    let lake_avro = lake(&dir.path().join("avro")).await;
+    let from_avro = billow_ingest::ingest_gcp(&lake_avro, &avro_dir, &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(shape(&from_avro), shape(&from_json));
+    assert_eq!(
+        focus_rows(&lake_avro, "gcp", columns).await,
+        focus_rows(&lake_json, "gcp", columns).await
+    );
 }
 
 /// AWS Data Exports write `<export>/data/BILLING_PERIOD=YYYY-MM/` (the overwrite delivery)
