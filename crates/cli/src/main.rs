@@ -898,7 +898,32 @@ async fn ingest(
             billow_ingest::ingest_aws_cost_explorer(lake, path, &options, &progress).await
         }
         Format::DigitalOcean => {
-            billow_ingest::ingest_digitalocean(lake, path, &options, &progress).await
+            let reports = billow_ingest::ingest_digitalocean(lake, path, &options, &progress).await;
+            if reports.is_ok() {
+                // A balance response saved beside the preview checks the month to date.
+                let checks =
+                    billow_ingest::check_digitalocean_balances(lake, path, &options.connection_id)
+                        .await;
+                for c in checks.into_iter().flatten() {
+                    if !c.matches {
+                        tracing::warn!(
+                            "{}: DigitalOcean's balance of {} says month-to-date usage is {}, the \
+                             invoice preview in the lake has {}; fetch the preview and the balance \
+                             together to compare like with like",
+                            c.billing_period,
+                            c.generated_at,
+                            c.balance_usage,
+                            c.lake_usage
+                        );
+                    } else if !quiet {
+                        eprintln!(
+                            "{}: month-to-date usage {} matches DigitalOcean's balance of {}",
+                            c.billing_period, c.lake_usage, c.generated_at
+                        );
+                    }
+                }
+            }
+            reports
         }
         Format::Azure { dataset, amortized } => {
             billow_ingest::ingest_azure(

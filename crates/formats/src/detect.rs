@@ -164,7 +164,8 @@ fn detect_file(path: &Path) -> Result<Format> {
         if text.contains("\"lineItems\"") || text.contains("totalPriceCents") {
             return Ok(Format::Saas(Vendor::MongoDbAtlas));
         }
-        if text.contains("\"invoice_items\"") {
+        // An invoice page, or the balance response saved beside the preview.
+        if text.contains("\"invoice_items\"") || text.contains("\"month_to_date_usage\"") {
             return Ok(Format::DigitalOceanInvoice);
         }
         return Err(Error::UnknownFormat {

@@ -21,7 +21,7 @@ use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
 use crate::timestamp::{month_bounds, parse_utc_micros, year_month};
-use crate::{Error, Result};
+use crate::{Error, Result, source};
 
 /// `x_SourceFormat` of invoice CSV rows.
 pub const SOURCE_FORMAT_CSV: &str = "digitalocean-invoice-csv";
@@ -520,4 +520,70 @@ mod tests {
             assert_eq!(plain_amount(raw).as_deref(), plain, "{raw}");
         }
     }
+}
+
+/// The account balance (`GET /v2/customers/my/balance`): what DigitalOcean counts as this
+/// month's usage so far, which the month-to-date invoice preview must add up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// `month_to_date_usage`, exact, at the lake's scale.
+    pub month_to_date_usage: i128,
+    /// `account_balance`, exact.
+    pub account_balance: i128,
+    /// `month_to_date_balance`, exact.
+    pub month_to_date_balance: i128,
+    /// The billing period `YYYY-MM` the balance was generated in.
+    pub billing_period: String,
+    /// `generated_at` as written.
+    pub generated_at: String,
+}
+
+/// Reads a balance response; `Ok(None)` when the JSON file is something else (an invoice page).
+pub fn read_balance(path: &Path) -> Result<Option<Balance>> {
+    let text = source::read_all(path)?;
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&text)
+    else {
+        return Ok(None);
+    };
+    if !map.contains_key("month_to_date_usage") {
+        return Ok(None);
+    }
+    let bad = |field: &str, found: &serde_json::Value, expected: &'static str| Error::BadItem {
+        path: path.to_path_buf(),
+        item: 1,
+        field: field.to_string(),
+        found: found.to_string(),
+        expected,
+        hint: "Save the response of GET /v2/customers/my/balance (doctl balance get -o json) as it is.",
+    };
+    let amount = |field: &str| -> Result<i128> {
+        let value = map.get(field).unwrap_or(&serde_json::Value::Null);
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return Err(bad(field, value, "a dollar amount like \"23.44\"")),
+        };
+        money::parse_decimal(text.trim().as_bytes())
+            .map(|p| p.value)
+            .map_err(|_| bad(field, value, "a dollar amount like \"23.44\""))
+    };
+    let generated = map
+        .get("generated_at")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let Some(at) = parse_utc_micros(generated.as_bytes()) else {
+        return Err(bad(
+            "generated_at",
+            map.get("generated_at").unwrap_or(&serde_json::Value::Null),
+            "a UTC date/time like 2019-07-09T15:01:12Z",
+        ));
+    };
+    Ok(Some(Balance {
+        month_to_date_usage: amount("month_to_date_usage")?,
+        account_balance: amount("account_balance")?,
+        month_to_date_balance: amount("month_to_date_balance")?,
+        billing_period: year_month(at),
+        generated_at: generated,
+    }))
 }

@@ -26,8 +26,8 @@ mod reconcile;
 
 pub use error::{Error, Result};
 pub use pipeline::{
-    IngestOptions, NoProgress, Outcome, PeriodReport, Progress, ingest_aws_cost_explorer,
-    ingest_aws_cur, ingest_azure, ingest_digitalocean, ingest_focus, ingest_gcp, ingest_oci,
-    ingest_saas,
+    BalanceCheck, IngestOptions, NoProgress, Outcome, PeriodReport, Progress,
+    check_digitalocean_balances, ingest_aws_cost_explorer, ingest_aws_cur, ingest_azure,
+    ingest_digitalocean, ingest_focus, ingest_gcp, ingest_oci, ingest_saas,
 };
 pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile};

@@ -371,18 +371,105 @@ pub async fn ingest_digitalocean(
     progress: &dyn Progress,
 ) -> Result<Vec<PeriodReport>> {
     check_connection(&options.connection_id)?;
-    let export = Export::row_dated(
-        billow_formats::rows::discover_with(
-            path,
-            &[".csv", ".csv.gz", ".json", ".json.gz"],
-            "DigitalOcean invoice CSV files or JSON invoice item pages directly in this folder",
-        )?,
-        billow_formats::digitalocean::SOURCE_FORMAT_CSV,
-    );
+    let (_, invoices) = digitalocean_files(path)?;
+    if invoices.is_empty() {
+        return Err(billow_formats::Error::UnknownFormat {
+            path: path.to_path_buf(),
+            looked_for: "DigitalOcean invoice CSV files or JSON invoice item pages (a balance response alone holds no charges)",
+        }
+        .into());
+    }
+    let export = Export::row_dated(invoices, billow_formats::digitalocean::SOURCE_FORMAT_CSV);
     let open = |path: &Path, options: &ReadOptions| {
         billow_formats::digitalocean::DigitalOceanInvoiceReader::open(path, options.clone())
     };
     ingest_export(lake, export, open, options, progress).await
+}
+
+/// A DigitalOcean delivery's balance responses and its invoice files.
+fn digitalocean_files(
+    path: &Path,
+) -> Result<(Vec<billow_formats::digitalocean::Balance>, Vec<PathBuf>)> {
+    let files = billow_formats::rows::discover_with(
+        path,
+        &[".csv", ".csv.gz", ".json", ".json.gz"],
+        "DigitalOcean invoice CSV files or JSON invoice item pages directly in this folder",
+    )?;
+    let (mut balances, mut invoices) = (Vec::new(), Vec::new());
+    for file in files {
+        let is_json = file
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".json"));
+        match is_json
+            .then(|| billow_formats::digitalocean::read_balance(&file))
+            .transpose()?
+            .flatten()
+        {
+            Some(balance) => balances.push(balance),
+            None => invoices.push(file),
+        }
+    }
+    Ok((balances, invoices))
+}
+
+/// The month-to-date preview in the lake against the account balance DigitalOcean reports
+/// for the same month (`month_to_date_usage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceCheck {
+    /// `YYYY-MM` the balance was generated in.
+    pub billing_period: String,
+    /// When DigitalOcean generated the balance.
+    pub generated_at: String,
+    /// `month_to_date_usage` (decimal text).
+    pub balance_usage: String,
+    /// Σ BilledCost of the connection's Usage rows of that month in the lake.
+    pub lake_usage: String,
+    /// Whether they are equal.
+    pub matches: bool,
+}
+
+/// Compares every balance response under `path` (`GET /v2/customers/my/balance`, saved next
+/// to the invoice preview) with the connection's month in the lake. A preview and a balance
+/// generated hours apart differ by the usage in between, so a difference is reported, not
+/// an error.
+pub async fn check_digitalocean_balances(
+    lake: &Lake,
+    path: &Path,
+    connection_id: &str,
+) -> Result<Vec<BalanceCheck>> {
+    check_connection(connection_id)?;
+    let (balances, _) = digitalocean_files(path)?;
+    let mut checks = Vec::with_capacity(balances.len());
+    for balance in balances {
+        let ctx = lake.session().await?;
+        let rows = billow_lake::collect_sql(
+            &ctx,
+            &format!(
+                "SELECT CAST(COALESCE(SUM(BilledCost), 0) AS VARCHAR) FROM focus \
+                 WHERE x_ConnectionId = '{connection_id}' AND x_BillingPeriod = '{}' \
+                 AND ChargeCategory = 'Usage'",
+                balance.billing_period
+            ),
+        )
+        .await?;
+        let lake_text = rows
+            .first()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| billow_lake::string_column(b, 0).map(|c| c.value(0).to_string()))
+            .transpose()?
+            .unwrap_or_else(|| "0".into());
+        let lake_value = billow_focus::money::parse_decimal(lake_text.as_bytes())
+            .map(|p| p.value)
+            .unwrap_or(0);
+        checks.push(BalanceCheck {
+            billing_period: balance.billing_period,
+            generated_at: balance.generated_at,
+            balance_usage: billow_focus::money::format_decimal(balance.month_to_date_usage),
+            lake_usage: billow_focus::money::format_decimal(lake_value),
+            matches: lake_value == balance.month_to_date_usage,
+        });
+    }
+    Ok(checks)
 }
 
 /// Ingests Google Cloud billing export rows (newline-delimited JSON, or BigQuery query

@@ -212,3 +212,70 @@ async fn a_generated_team_invoice_reconciles_per_category() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_balance_beside_the_preview_checks_the_month_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path()).await;
+    let folder = dir.path().join("do");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("preview.json"),
+        items_page(&[
+            ("Droplets", "8.00", "2020-01-01T00:00:00Z"),
+            ("Volumes", "3.21", "2020-01-01T00:00:00Z"),
+        ]),
+    )
+    .unwrap();
+    // DigitalOcean's documented example response, with this month's usage.
+    let balance = |usage: &str| {
+        format!(
+            r#"{{"month_to_date_balance": "23.44", "account_balance": "12.23", "month_to_date_usage": "{usage}", "generated_at": "2020-01-09T15:01:12Z"}}"#
+        )
+    };
+    std::fs::write(folder.join("balance.json"), balance("11.21")).unwrap();
+    let options = IngestOptions::new("do-team");
+    let reports = ingest_digitalocean(&lake, &folder, &options, &NoProgress)
+        .await
+        .unwrap();
+    // The balance is a check, not charges.
+    assert_eq!(reports[0].rows, 2);
+    let checks = billow_ingest::check_digitalocean_balances(&lake, &folder, "do-team")
+        .await
+        .unwrap();
+    assert_eq!(
+        checks,
+        [billow_ingest::BalanceCheck {
+            billing_period: "2020-01".into(),
+            generated_at: "2020-01-09T15:01:12Z".into(),
+            balance_usage: "11.21".into(),
+            lake_usage: "11.21".into(),
+            matches: true,
+        }]
+    );
+    std::fs::write(folder.join("balance.json"), balance("12.00")).unwrap();
+    let checks = billow_ingest::check_digitalocean_balances(&lake, &folder, "do-team")
+        .await
+        .unwrap();
+    assert!(!checks[0].matches);
+    assert_eq!(checks[0].lake_usage, "11.21");
+
+    // A balance that is not a dollar amount names its field.
+    std::fs::write(
+        folder.join("balance.json"),
+        balance("12.00").replace("\"12.23\"", "\"n/a\""),
+    )
+    .unwrap();
+    let err = check_err(&lake, &folder).await;
+    assert!(
+        err.contains("balance.json") && err.contains("account_balance"),
+        "{err}"
+    );
+}
+
+async fn check_err(lake: &billow_lake::Lake, folder: &std::path::Path) -> String {
+    billow_ingest::check_digitalocean_balances(lake, folder, "do-team")
+        .await
+        .unwrap_err()
+        .to_string()
+}
