@@ -289,12 +289,29 @@ fn cur_row(
     )
 }
 
+/// The commitment's periodic fees and its unused part. A usage scenario leaves the fee out;
+/// the bill has it: what was used plus what was not.
+fn fees(lines: &[Line]) -> (Vec<String>, i128) {
+    let (mut recurring, mut unused, mut covered) = (Vec::new(), 0i128, 0i128);
+    for line in lines {
+        match *line {
+            Recurring(cost) => recurring.push(cost.to_string()),
+            Covered { effective, .. } => covered += exact(effective),
+            Unused(cost) => unused += exact(cost),
+            Upfront(_) | OnDemand { .. } => {}
+        }
+    }
+    if recurring.is_empty() && (covered != 0 || unused != 0) {
+        recurring.push(format_decimal(covered + unused));
+    }
+    (recurring, unused)
+}
+
 /// An RI's life as CUR 1 writes it: covered usage costs 0 and carries the amortized
 /// `reservation/EffectiveCost`; the monthly `RIFee` carries the fee and the unused part; the
 /// upfront payment is a `Fee` row with the reservation's ARN.
 fn aws_reserved_instance(lines: &[Line]) -> String {
     let mut rows = Vec::new();
-    let (mut recurring, mut unused, mut covered) = (Vec::new(), 0i128, 0i128);
     for line in lines {
         match *line {
             Upfront(cost) => rows.push(cur_row(
@@ -305,13 +322,11 @@ fn aws_reserved_instance(lines: &[Line]) -> String {
                 cost,
                 [RI_ARN, "", "", "", "", "", "", ""],
             )),
-            Recurring(cost) => recurring.push(cost),
             Covered {
                 resource,
                 effective,
                 ..
             } => {
-                covered += exact(effective);
                 rows.push(cur_row(
                     rows.len(),
                     "DiscountedUsage",
@@ -321,17 +336,13 @@ fn aws_reserved_instance(lines: &[Line]) -> String {
                     [RI_ARN, effective, "", "", "", "", "", ""],
                 ));
             }
-            Unused(cost) => unused += exact(cost),
             OnDemand { resource, cost } => {
                 rows.push(cur_row(rows.len(), "Usage", resource, "1", cost, [""; 8]))
             }
+            Recurring(_) | Unused(_) => {}
         }
     }
-    // A usage scenario leaves the fee out; the bill has it: what was used plus what was not.
-    let fee = format_decimal(covered + unused);
-    if recurring.is_empty() && (covered != 0 || unused != 0) {
-        recurring.push(&fee);
-    }
+    let (recurring, unused) = fees(lines);
     let unused_text = format_decimal(unused);
     for (i, cost) in recurring.iter().enumerate() {
         let unused_here = if i == 0 { unused_text.as_str() } else { "0" };
@@ -352,7 +363,6 @@ fn aws_reserved_instance(lines: &[Line]) -> String {
 /// hourly `SavingsPlanRecurringFee` with the commitment and how much of it was used.
 fn aws_savings_plan(lines: &[Line]) -> String {
     let mut rows = Vec::new();
-    let (mut recurring, mut unused, mut covered) = (Vec::new(), 0i128, 0i128);
     for line in lines {
         match *line {
             Upfront(cost) => rows.push(cur_row(
@@ -363,13 +373,11 @@ fn aws_savings_plan(lines: &[Line]) -> String {
                 cost,
                 ["", "", "", "", SP_ARN, "", "", ""],
             )),
-            Recurring(cost) => recurring.push(cost),
             Covered {
                 resource,
                 effective,
                 on_demand,
             } => {
-                covered += exact(effective);
                 rows.push(cur_row(
                     rows.len(),
                     "SavingsPlanCoveredUsage",
@@ -388,16 +396,13 @@ fn aws_savings_plan(lines: &[Line]) -> String {
                     ["", "", "", "", SP_ARN, "", "", ""],
                 ));
             }
-            Unused(cost) => unused += exact(cost),
             OnDemand { resource, cost } => {
                 rows.push(cur_row(rows.len(), "Usage", resource, "1", cost, [""; 8]))
             }
+            Recurring(_) | Unused(_) => {}
         }
     }
-    let fee = format_decimal(covered + unused);
-    if recurring.is_empty() && (covered != 0 || unused != 0) {
-        recurring.push(&fee);
-    }
+    let (recurring, unused) = fees(lines);
     for (i, cost) in recurring.iter().enumerate() {
         // The first fee row of the hour carries the usage; the commitment is its fee.
         let used = if i == 0 {
