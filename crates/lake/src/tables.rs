@@ -165,7 +165,63 @@ impl Lake {
             path: root.clone(),
             source,
         })?;
-        Ok(Lake { root })
+        let lake = Lake { root };
+        for (name, schema) in [
+            (FOCUS, focus_schema()),
+            (INGESTIONS, ingestions_schema()),
+            (TOTALS, totals_schema()),
+        ] {
+            lake.add_new_columns(name, &schema).await?;
+        }
+        Ok(lake)
+    }
+
+    /// A table written by an earlier Billow gains the columns added since (always nullable,
+    /// always last) in one metadata commit; its rows read them as null. Done when the lake
+    /// opens, before any ingestion takes a snapshot, so no commit of an ingestion races it.
+    async fn add_new_columns(&self, name: &'static str, schema: &SchemaRef) -> Result<()> {
+        let kernel: StructType = schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| Error::Delta {
+                table: name,
+                source: deltalake::DeltaTableError::Generic(e.to_string()),
+            })?;
+        let missing = |table: &DeltaTable| -> Result<Vec<deltalake::kernel::StructField>> {
+            let existing = table.snapshot().table(name)?.schema();
+            Ok(kernel
+                .fields()
+                .filter(|f| existing.field(f.name()).is_none())
+                .cloned()
+                .collect())
+        };
+        let Some(table) = self.load(name).await? else {
+            return Ok(());
+        };
+        let fields = missing(&table)?;
+        if fields.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            table = name,
+            columns = %fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+            "adding new columns to the table"
+        );
+        if let Err(e) = table.add_columns().with_fields(fields).await {
+            // Another process may have added them first.
+            let reloaded = self.load(name).await?;
+            if reloaded
+                .map(|t| missing(&t))
+                .transpose()?
+                .is_none_or(|m| !m.is_empty())
+            {
+                return Err(Error::Delta {
+                    table: name,
+                    source: e,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -202,23 +258,7 @@ impl Lake {
                 source: deltalake::DeltaTableError::Generic(e.to_string()),
             })?;
         if let Some(table) = self.load(name).await? {
-            // A table written by an earlier Billow gains the columns added since (always
-            // nullable, always last) in one metadata commit; its rows read them as null.
-            let existing = table.snapshot().table(name)?.schema();
-            let missing: Vec<_> = kernel
-                .fields()
-                .filter(|f| existing.field(f.name()).is_none())
-                .cloned()
-                .collect();
-            if missing.is_empty() {
-                return Ok(table);
-            }
-            tracing::info!(
-                table = name,
-                columns = %missing.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
-                "adding new columns to the table"
-            );
-            return table.add_columns().with_fields(missing).await.table(name);
+            return Ok(table);
         }
         let url = ensure_table_uri(self.table_dir(name).to_string_lossy()).table(name)?;
         let table = DeltaTable::try_from_url(url).await.table(name)?;

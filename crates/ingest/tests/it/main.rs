@@ -1115,3 +1115,58 @@ fn normalize_decimal(text: &str) -> String {
         text.to_string()
     }
 }
+
+/// A data directory from a release whose `focus` table lacked a column added since: the lake
+/// adds it when it opens, and a delivery of several months then publishes in one commit (the
+/// column used to be added while the months were staged, and the commit then lost a race with
+/// that metadata change).
+#[tokio::test]
+async fn a_lake_from_an_earlier_release_ingests_several_months_at_once() {
+    use billow_focus::schema::{focus_schema, x};
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+    let dir = tempfile::tempdir().unwrap();
+    let old: Vec<arrow::datatypes::Field> = focus_schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != x::EXTENSIONS)
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let old: deltalake::kernel::StructType = (&arrow::datatypes::Schema::new(old))
+        .try_into_kernel()
+        .unwrap();
+    let table_dir = dir.path().join("data/lake/focus");
+    std::fs::create_dir_all(&table_dir).unwrap();
+    let url = deltalake::ensure_table_uri(table_dir.to_string_lossy()).unwrap();
+    deltalake::DeltaTable::try_from_url(url)
+        .await
+        .unwrap()
+        .create()
+        .with_table_name("focus")
+        .with_columns(old.fields().cloned())
+        .with_partition_columns([x::CONNECTION_ID, x::BILLING_PERIOD])
+        .await
+        .unwrap();
+
+    let src = dir.path().join("src");
+    for month in [8, 9] {
+        write_delivery(
+            &src,
+            &CurSpec::new(5, 2026, month).with_rows(600).with_files(2),
+        )
+        .unwrap();
+    }
+    let lake = lake(dir.path()).await;
+    let report_dir = src.join("cur/billow-cur");
+    let reports = ingest_aws_cur(&lake, &report_dir, &IngestOptions::new("old"), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(
+        text_rows(
+            &lake,
+            "SELECT COUNT(DISTINCT x_BillingPeriod), COUNT(x_Extensions) FROM focus"
+        )
+        .await,
+        ["2 0"]
+    );
+}
