@@ -58,8 +58,15 @@ const LATER_FOCUS_COLUMNS: [&str; 8] = [
     "InvoiceDetailId",
 ];
 
-/// `x_` columns of provider FOCUS exports that the lake keeps (AWS writes these three).
-const KEPT_X_COLUMNS: [&str; 3] = [x::SERVICE_CODE, x::USAGE_TYPE, x::OPERATION];
+/// `x_` columns of provider FOCUS exports that the lake keeps as its own columns (AWS writes
+/// the first three; Billow's exports write them all).
+const KEPT_X_COLUMNS: [&str; 5] = [
+    x::SERVICE_CODE,
+    x::USAGE_TYPE,
+    x::OPERATION,
+    x::LINE_ITEM_TYPE,
+    x::INVOICING_ENTITY,
+];
 
 /// Cells that mean "no value" in FOCUS files seen in the wild.
 fn is_null(cell: &[u8]) -> bool {
@@ -108,6 +115,8 @@ pub struct FocusFileReader {
     fills: Vec<Fill>,
     /// Extension columns of the file: the name they keep in x_Extensions, and their index.
     extensions: Vec<(String, usize)>,
+    /// The file's own x_Extensions column (a Billow export read back).
+    earlier_extensions: Option<usize>,
     /// x_Extensions of the current row, reused.
     extension_json: String,
     kinds: Vec<Option<FocusType>>,
@@ -225,6 +234,7 @@ impl FocusFileReader {
             })
             .collect();
         let mut extensions = Vec::new();
+        let mut earlier_extensions = None;
         let mut ignored = Vec::new();
         for (i, raw) in header.iter().enumerate() {
             let name = String::from_utf8_lossy(raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw))
@@ -234,7 +244,13 @@ impl FocusFileReader {
                 continue;
             }
             let lower = name.to_ascii_lowercase();
-            if lower.starts_with("x_") {
+            if name.eq_ignore_ascii_case(x::EXTENSIONS) {
+                // A Billow export read back: its extensions carry over.
+                earlier_extensions = Some(i);
+            } else if x::ALL.iter().any(|c| c.eq_ignore_ascii_case(&name)) {
+                // Billow's own bookkeeping of an export read back is assigned anew.
+                continue;
+            } else if lower.starts_with("x_") {
                 extensions.push((name, i));
             } else if lower.starts_with("oci_") {
                 extensions.push((format!("x_{}", &name[4..]), i));
@@ -274,6 +290,7 @@ impl FocusFileReader {
             header_len: header.len(),
             fills,
             extensions,
+            earlier_extensions,
             extension_json: String::new(),
             kinds,
             names,
@@ -357,6 +374,35 @@ impl FocusFileReader {
                     x::INGESTION_ID => builder.str(i, Some(&self.options.ingestion_id)),
                     x::EXTENSIONS => {
                         self.extension_json.clear();
+                        type Object = serde_json::Map<String, serde_json::Value>;
+                        let earlier = match self
+                            .earlier_extensions
+                            .and_then(|c| cell(record, Fill::Column(c)))
+                        {
+                            None => None,
+                            Some(raw) => Some(serde_json::from_slice::<Object>(raw).map_err(|_| {
+                                bad(
+                                    x::EXTENSIONS,
+                                    raw,
+                                    "a JSON object of extension columns",
+                                    "The cell was changed after Billow exported it; export the month again.",
+                                )
+                            })?),
+                        };
+                        for (key, value) in earlier.iter().flatten() {
+                            let value = match value {
+                                serde_json::Value::String(v) => v.clone(),
+                                other => other.to_string(),
+                            };
+                            self.extension_json.push(if self.extension_json.is_empty() {
+                                '{'
+                            } else {
+                                ','
+                            });
+                            push_json_string(&mut self.extension_json, key);
+                            self.extension_json.push(':');
+                            push_json_string(&mut self.extension_json, &value);
+                        }
                         for (key, column) in &self.extensions {
                             let Some(value) = cell(record, Fill::Column(*column)) else {
                                 continue;

@@ -158,3 +158,33 @@ fn extension_columns_are_kept_as_one_json_object() {
     assert_eq!(text("ConsumedUnit", 0), "Hours");
     assert_eq!(text("ProviderName", 0), "Oracle");
 }
+
+#[test]
+fn a_billow_export_read_back_keeps_its_extensions_and_drops_its_bookkeeping() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{HEADER},x_Extensions,x_ConnectionId,x_SourceLine,x_LineItemType,x_Team");
+    let good = format!(
+        r#"{},"{{""x_ResourceGroupName"":""rg-web""}}",old-connection,7,Usage,web"#,
+        row("Usage", "").replacen("NULL", "1.25", 1)
+    );
+    let batches = read(dir.path(), &format!("{header}\n{good}\n")).unwrap();
+    let b = &batches[0];
+    let text = |name: &str| {
+        arrow::util::display::array_value_to_string(b.column_by_name(name).unwrap(), 0).unwrap()
+    };
+    assert_eq!(
+        text("x_Extensions"),
+        r#"{"x_ResourceGroupName":"rg-web","x_Team":"web"}"#
+    );
+    assert_eq!(text("x_ConnectionId"), "c");
+    assert_eq!(text("x_SourceLine"), "2");
+    assert_eq!(text("x_LineItemType"), "Usage");
+    // A cell that is no longer a JSON object is refused where it is.
+    let bad = good.replace(r#""{""x_ResourceGroupName"":""rg-web""}""#, "rg-web");
+    match read(dir.path(), &format!("{header}\n{bad}\n")).unwrap_err() {
+        Error::BadValue { line, column, .. } => {
+            assert_eq!((line, column.as_str()), (2, "x_Extensions"))
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -656,7 +656,8 @@ async fn billows_own_focus_1_4_parquet_export_ingests_back_to_the_same_rows() {
     let same = "BilledCost, EffectiveCost, ListCost, ContractedCost, PricingQuantity, \
                 ChargeCategory, ChargePeriodStart, ProviderName, PublisherName, ServiceName, \
                 ServiceCategory, RegionId, ResourceId, SubAccountId, Tags, \
-                CommitmentDiscountStatus, x_UsageType, x_Operation, x_ServiceCode";
+                CommitmentDiscountStatus, x_UsageType, x_Operation, x_ServiceCode, \
+                x_LineItemType, x_InvoicingEntity, x_Extensions";
     let a = lake
         .sql(&format!(
             "SELECT {same} FROM focus WHERE x_ConnectionId = 'native' ORDER BY x_SourceLine, ChargeCategory, CommitmentDiscountStatus"
