@@ -1,9 +1,11 @@
 //! Deterministic generators of native billing deliveries.
 //!
 //! This crate owns realistic test data: for a seed it writes a provider's delivery exactly as
-//! the provider lays it out (today the AWS CUR 1 versioned layout: period manifest, assembly
-//! folder, several gzip CSV files, ~130 columns, the real mix of line item types) and the
-//! exact expected totals beside it, computed independently of Billow's readers. Tests,
+//! the provider lays it out (the AWS CUR 1 versioned layout with period manifest, assembly
+//! folder, gzip CSV files, ~130 columns and the real mix of line item types; Azure EA actual
+//! and amortized exports with their manifests; GCP billing export JSON; a DigitalOcean
+//! invoice; Cost Explorer and OpenAI API responses) and the exact expected totals beside it,
+//! computed independently of Billow's readers. Tests,
 //! benchmarks and `billow demo` use it; production code paths never do.
 //!
 //! ```no_run
