@@ -264,6 +264,23 @@ where
         .collect()
 }
 
+/// Appends `"key":"value"` to a JSON object of text values being built in `out`, opening
+/// the object on its first member; [`close_json_object`] ends it. An object without members
+/// stays empty text, which readers store as null.
+pub(crate) fn push_json_member(out: &mut String, key: &str, value: &str) {
+    out.push(if out.is_empty() { '{' } else { ',' });
+    push_json_string(out, key);
+    out.push(':');
+    push_json_string(out, value);
+}
+
+/// Ends an object started by [`push_json_member`]; an empty one stays empty.
+pub(crate) fn close_json_object(out: &mut String) {
+    if !out.is_empty() {
+        out.push('}');
+    }
+}
+
 /// Appends `s` to `out` as a JSON string literal (for Tags objects built cell by cell).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');

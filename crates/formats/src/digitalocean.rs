@@ -540,6 +540,22 @@ pub struct Balance {
 
 /// Reads a balance response; `Ok(None)` when the JSON file is something else (an invoice page).
 pub fn read_balance(path: &Path) -> Result<Option<Balance>> {
+    // A balance response is a few hundred bytes: an invoice page is told apart by its first
+    // bytes, without reading it all.
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| source::read_up_to(&mut f, &mut head))
+        .map_err(io)?;
+    if !head[..n]
+        .windows(b"\"month_to_date_usage\"".len())
+        .any(|w| w == b"\"month_to_date_usage\"")
+    {
+        return Ok(None);
+    }
     let text = source::read_all(path)?;
     let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&text)
     else {

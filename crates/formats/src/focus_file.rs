@@ -23,7 +23,9 @@ use billow_focus::enums::{
 use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::{FOCUS_COLUMNS, FocusType, LAKE_REQUIRED, focus_schema, x};
 
-use crate::batch::{FocusBatchBuilder, GroupTotals, push_json_string, totals_by_period};
+use crate::batch::{
+    FocusBatchBuilder, GroupTotals, close_json_object, push_json_member, totals_by_period,
+};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
@@ -394,37 +396,23 @@ impl FocusFileReader {
                                 serde_json::Value::String(v) => v.clone(),
                                 other => other.to_string(),
                             };
-                            self.extension_json.push(if self.extension_json.is_empty() {
-                                '{'
-                            } else {
-                                ','
-                            });
-                            push_json_string(&mut self.extension_json, key);
-                            self.extension_json.push(':');
-                            push_json_string(&mut self.extension_json, &value);
+                            push_json_member(&mut self.extension_json, key, &value);
                         }
                         for (key, column) in &self.extensions {
                             let Some(value) = cell(record, Fill::Column(*column)) else {
                                 continue;
                             };
-                            self.extension_json.push(if self.extension_json.is_empty() {
-                                '{'
-                            } else {
-                                ','
-                            });
-                            push_json_string(&mut self.extension_json, key);
-                            self.extension_json.push(':');
-                            push_json_string(
+                            push_json_member(
                                 &mut self.extension_json,
+                                key,
                                 &String::from_utf8_lossy(value),
                             );
                         }
-                        if self.extension_json.is_empty() {
-                            builder.str(i, None);
-                        } else {
-                            self.extension_json.push('}');
-                            builder.str(i, Some(&self.extension_json));
-                        }
+                        close_json_object(&mut self.extension_json);
+                        builder.str(
+                            i,
+                            Some(self.extension_json.as_str()).filter(|j| !j.is_empty()),
+                        );
                     }
                     _ => builder.int(i, Some(line as i64)),
                 },

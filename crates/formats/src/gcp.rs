@@ -24,7 +24,9 @@ use billow_focus::schema::x;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::batch::{FocusBatchBuilder, PeriodTotals, push_json_string, totals_by_period};
+use crate::batch::{
+    FocusBatchBuilder, PeriodTotals, close_json_object, push_json_member, totals_by_period,
+};
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::source;
 use crate::timestamp::parse_utc_micros;
@@ -556,14 +558,9 @@ impl GcpBillingReader {
             let Some(value) = label.value.as_deref() else {
                 continue;
             };
-            self.tags.push(if self.tags.is_empty() { '{' } else { ',' });
-            push_json_string(&mut self.tags, &label.key);
-            self.tags.push(':');
-            push_json_string(&mut self.tags, value);
+            push_json_member(&mut self.tags, &label.key, value);
         }
-        if !self.tags.is_empty() {
-            self.tags.push('}');
-        }
+        close_json_object(&mut self.tags);
 
         let project = row.project.unwrap_or_default();
         let location = row.location.unwrap_or_default();

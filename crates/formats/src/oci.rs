@@ -20,7 +20,8 @@ use billow_focus::money::{self, ExactSum};
 use billow_focus::schema::x;
 
 use crate::batch::{
-    FocusBatchBuilder, PeriodTotals, add_row_sums, push_json_string, totals_by_period,
+    FocusBatchBuilder, PeriodTotals, add_row_sums, close_json_object, push_json_member,
+    totals_by_period,
 };
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
@@ -263,14 +264,9 @@ impl OciCostReader {
                 if value.is_empty() {
                     continue;
                 }
-                json.push(if json.is_empty() { '{' } else { ',' });
-                push_json_string(json, key);
-                json.push(':');
-                push_json_string(json, &String::from_utf8_lossy(value));
+                push_json_member(json, key, &String::from_utf8_lossy(value));
             }
-            if !json.is_empty() {
-                json.push('}');
-            }
+            close_json_object(json);
             &self.tag_json
         };
 

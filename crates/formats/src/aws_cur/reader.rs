@@ -10,7 +10,9 @@ use billow_focus::schema::{index_of, x};
 
 use super::SOURCE_FORMAT;
 use super::services::service_category;
-use crate::batch::{FocusBatchBuilder, GroupTotals, SourceTotals, push_json_string};
+use crate::batch::{
+    FocusBatchBuilder, GroupTotals, SourceTotals, close_json_object, push_json_member,
+};
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::rows::{self, Rows};
@@ -961,12 +963,7 @@ impl CurFileReader {
             if value.is_empty() {
                 continue;
             }
-            let value = String::from_utf8_lossy(value);
-            self.tag_json
-                .push(if self.tag_json.is_empty() { '{' } else { ',' });
-            push_json_string(&mut self.tag_json, key);
-            self.tag_json.push(':');
-            push_json_string(&mut self.tag_json, &value);
+            push_json_member(&mut self.tag_json, key, &String::from_utf8_lossy(value));
         }
         if let Some(i) = c.tag_map {
             for (key, value) in self.json_map(i, "resource_tags")? {
@@ -978,16 +975,10 @@ impl CurFileReader {
                 if value.is_empty() {
                     continue;
                 }
-                self.tag_json
-                    .push(if self.tag_json.is_empty() { '{' } else { ',' });
-                push_json_string(&mut self.tag_json, tag_key(&key));
-                self.tag_json.push(':');
-                push_json_string(&mut self.tag_json, &value);
+                push_json_member(&mut self.tag_json, tag_key(&key), &value);
             }
         }
-        if !self.tag_json.is_empty() {
-            self.tag_json.push('}');
-        }
+        close_json_object(&mut self.tag_json);
         let row = FocusRow {
             availability_zone: get(c.availability_zone),
             billed,

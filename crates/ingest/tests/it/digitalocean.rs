@@ -266,16 +266,12 @@ async fn a_balance_beside_the_preview_checks_the_month_to_date() {
         balance("12.00").replace("\"12.23\"", "\"n/a\""),
     )
     .unwrap();
-    let err = check_err(&lake, &folder).await;
+    let err = billow_ingest::check_digitalocean_balances(&lake, &folder, "do-team")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("balance.json") && err.contains("account_balance"),
         "{err}"
     );
-}
-
-async fn check_err(lake: &billow_lake::Lake, folder: &std::path::Path) -> String {
-    billow_ingest::check_digitalocean_balances(lake, folder, "do-team")
-        .await
-        .unwrap_err()
-        .to_string()
 }
