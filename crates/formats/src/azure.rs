@@ -587,6 +587,7 @@ fn read_manifest(path: &Path) -> Result<Run> {
     let bad = |detail: String| Error::Manifest {
         path: path.to_path_buf(),
         detail,
+        expected: "a Cost Management exports manifest.json (manifestVersion 2024-04-01 or 2021-01-01) beside the run's data files",
     };
     let text = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),

@@ -114,18 +114,18 @@ pub enum Error {
         hint: &'static str,
     },
     /// The manifest is unusable.
-    #[error(
-        "{path}: invalid manifest: {detail}. Expected the AWS CUR manifest JSON with assemblyId, billingPeriod and reportKeys; re-download the period folder."
-    )]
+    #[error("{path}: invalid manifest: {detail}. Expected {expected}.")]
     Manifest {
         /// Manifest file.
         path: PathBuf,
         /// What is wrong.
         detail: String,
+        /// The manifest Billow reads there, and what to do.
+        expected: &'static str,
     },
     /// The manifest lists a data file that is not there.
     #[error(
-        "{manifest}: reportKey {key} is not on disk (looked for {looked_for}). The delivery is incomplete: wait for AWS to finish writing it, or download the whole {period} folder again."
+        "{manifest}: the manifest lists {key}, which is not on disk (looked for {looked_for}). The delivery is incomplete: wait for AWS to finish writing it, or download the whole {period} folder again."
     )]
     MissingReportFile {
         /// Manifest file.

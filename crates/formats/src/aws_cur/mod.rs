@@ -111,11 +111,16 @@ fn export_partition_period(dir: &Path) -> Option<String> {
     .then(|| period.to_string())
 }
 
-/// A Data Exports partition: AWS rewrites the partition's files on every refresh (the
-/// "overwrite" delivery), so the files in it are the period's current version. A partition
-/// holding run folders instead ("create new") has several versions; which one is current
-/// is for the user to say.
+/// A Data Exports partition. Its manifest (`<export>/metadata/BILLING_PERIOD=YYYY-MM/
+/// <export>-Manifest.json`) names the files of the current version, and its `executionId` is
+/// the version. Without a manifest, the files in the partition are taken as the current
+/// version: the "overwrite" delivery rewrites them on every refresh. A partition holding run
+/// folders ("create new") and no manifest has several versions; which one is current is for
+/// the user to say.
 fn delivery_from_export_partition(dir: &Path, period: String) -> Result<Delivery> {
+    if let Some(manifest) = export_manifest(dir) {
+        return manifest::delivery_from_export_manifest(dir, period, manifest);
+    }
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -142,43 +147,48 @@ fn delivery_from_export_partition(dir: &Path, period: String) -> Result<Delivery
         return Err(Error::Manifest {
             path: dir.to_path_buf(),
             detail: if runs.is_empty() {
-                "the partition holds no data files; wait for the export to be delivered".into()
+                "the partition holds no data files and there is no manifest".into()
             } else {
                 format!(
-                    "the partition holds {} export runs (the \"create new\" delivery) and no \
-                     files of its own; ingest the run folder that is current, e.g. {}",
+                    "the partition holds {} export runs (the \"create new\" delivery), no files \
+                     of its own, and there is no manifest to say which run is current; ingest \
+                     the run folder that is current, e.g. {}",
                     runs.len(),
                     runs.last()
                         .map(|r| r.display().to_string())
                         .unwrap_or_default()
                 )
             },
+            expected: if runs.is_empty() {
+                "the export's data files here; wait for the export to be delivered"
+            } else {
+                "the export's manifest beside the data folder; download <export>/metadata/ too"
+            },
         });
     }
     files.sort();
-    // The export's manifest sits in <export>/metadata/BILLING_PERIOD=YYYY-MM/.
-    let manifest = dir
-        .parent()
-        .and_then(Path::parent)
-        .map(|export| {
-            export
-                .join("metadata")
-                .join(dir.file_name().unwrap_or_default())
-        })
-        .and_then(|metadata| std::fs::read_dir(metadata).ok())
-        .and_then(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| p.to_string_lossy().ends_with("-Manifest.json"))
-        });
     Ok(Delivery {
         billing_period: period,
         assembly_id: None,
         payer_account: None,
         files,
-        manifest,
+        manifest: None,
     })
+}
+
+/// The manifest of a Data Exports partition: `<export>-Manifest.json` in the partition's twin
+/// under `metadata/`.
+fn export_manifest(partition: &Path) -> Option<PathBuf> {
+    let export = partition.parent()?.parent()?;
+    let metadata = export.join("metadata").join(partition.file_name()?);
+    let mut found: Vec<PathBuf> = std::fs::read_dir(metadata)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.to_string_lossy().ends_with("-Manifest.json"))
+        .collect();
+    found.sort();
+    found.into_iter().next()
 }
 
 fn single_file(path: &Path) -> Result<Delivery> {

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use billow_focus::money::{self, ExactSum, ONE};
 use billow_focus::schema::{index_of, x};
 
-use super::SOURCE_FORMAT;
 use super::services::service_category;
+use super::{SOURCE_FORMAT, manifest};
 use crate::batch::{
     FocusBatchBuilder, GroupTotals, SourceTotals, close_json_object, push_json_member,
 };
@@ -554,6 +554,7 @@ impl CurFileReader {
                     Error::Manifest {
                         path: path.to_path_buf(),
                         detail: format!("billing period {p:?} is not YYYY-MM"),
+                        expected: manifest::CUR_EXPECTED,
                     }
                 })?;
                 Some((start, p.to_string()))

@@ -968,12 +968,15 @@ async fn data_exports_partitions_are_deliveries_of_their_period() {
         let name = export.file_name().unwrap().to_string_lossy().to_string();
         let part = export.join("data/BILLING_PERIOD=2026-06");
         std::fs::create_dir_all(&part).unwrap();
+        let mut keys = Vec::new();
         for (i, f) in files.iter().enumerate() {
-            std::fs::copy(f, part.join(format!("{name}-{:05}.{extension}", i + 1))).unwrap();
+            let file = format!("{name}-{:05}.{extension}", i + 1);
+            std::fs::copy(f, part.join(&file)).unwrap();
+            keys.push(format!(
+                "s3://billing-bucket/exports/{name}/data/BILLING_PERIOD=2026-06/{file}"
+            ));
         }
-        let metadata = export.join("metadata/BILLING_PERIOD=2026-06");
-        std::fs::create_dir_all(&metadata).unwrap();
-        std::fs::write(metadata.join(format!("{name}-Manifest.json")), "{}").unwrap();
+        export_manifest(export, "2026-06", "exec-1", &keys);
     };
     let bucket = dir.path().join("bucket/exports");
     lay_out(&bucket.join("cur2-export"), &d.files, "csv.gz");
@@ -1037,8 +1040,9 @@ async fn data_exports_partitions_are_deliveries_of_their_period() {
     };
     assert_eq!(strip(&totals[0]), strip(&totals[1]), "{totals:?}");
 
-    // The "create new" delivery keeps one folder per run: which run is current is for the
-    // user to say, so Billow names the runs instead of guessing or adding them up.
+    // The "create new" delivery keeps one folder per run. Without the manifest, which run is
+    // current is for the user to say, so Billow names the runs instead of guessing or adding
+    // them up.
     let runs = bucket.join("create-new/data/BILLING_PERIOD=2026-06");
     for run in ["20260602T010203Z", "20260603T010203Z"] {
         std::fs::create_dir_all(runs.join(run)).unwrap();
@@ -1052,6 +1056,132 @@ async fn data_exports_partitions_are_deliveries_of_their_period() {
         err.contains("2 export runs") && err.contains("20260603T010203Z"),
         "{err}"
     );
+}
+
+/// A Data Exports manifest in the shape AWS writes (`executionId`, `exportArn`, `columns`,
+/// `dataFiles` as `s3://` URIs, `billingPeriod`) to `<export>/metadata/BILLING_PERIOD=…/`.
+fn export_manifest(export: &Path, period: &str, execution: &str, data_files: &[String]) {
+    let name = export.file_name().unwrap().to_string_lossy().to_string();
+    let metadata = export.join(format!("metadata/BILLING_PERIOD={period}"));
+    std::fs::create_dir_all(&metadata).unwrap();
+    let manifest = serde_json::json!({
+        "executionId": execution,
+        "exportArn": format!("arn:aws:bcm-data-exports:us-east-1:111122223333:export/{name}-0a1b"),
+        "bucket": "billing-bucket",
+        "billingPeriod": {
+            "start": format!("{period}-01T00:00:00.000Z"),
+        },
+        "columns": [
+            {"name": "line_item_unblended_cost", "type": "double"},
+            {"name": "resource_tags", "type": "map<string,string>"},
+        ],
+        "dataFiles": data_files,
+    });
+    std::fs::write(
+        metadata.join(format!("{name}-Manifest.json")),
+        manifest.to_string(),
+    )
+    .unwrap();
+}
+
+/// In the "create new" delivery every refresh is a run folder of its own, and the manifest
+/// names the current run's files: only those count, a refresh replaces the period, the same
+/// run again is a no-op, and a manifest that lists a file not on disk or sits in the wrong
+/// partition is refused with the published version intact.
+#[tokio::test]
+async fn the_data_exports_manifest_names_the_current_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write_delivery(
+        &dir.path().join("v1"),
+        &CurSpec::new(43, 2026, 6).with_rows(400).with_cur2(),
+    )
+    .unwrap();
+    let second = write_delivery(
+        &dir.path().join("v2"),
+        &CurSpec::new(44, 2026, 6)
+            .with_rows(500)
+            .with_files(2)
+            .with_cur2(),
+    )
+    .unwrap();
+    let export = dir.path().join("bucket/cur2/finance");
+    let part = export.join("data/BILLING_PERIOD=2026-06");
+    let put_run = |run: &str, files: &[PathBuf]| -> Vec<String> {
+        std::fs::create_dir_all(part.join(run)).unwrap();
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let file = format!("finance-{:05}.csv.gz", i + 1);
+                std::fs::copy(f, part.join(run).join(&file)).unwrap();
+                format!("s3://billing-bucket/cur2/finance/data/BILLING_PERIOD=2026-06/{run}/{file}")
+            })
+            .collect()
+    };
+    let lake = lake(dir.path()).await;
+    let options = IngestOptions::new("finance");
+    let keys = put_run("20260602T010203Z", &first.files);
+    export_manifest(&export, "2026-06", "exec-1", &keys);
+    let reports = ingest_aws_cur(&lake, &export, &options, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(reports[0].export_version.as_deref(), Some("exec-1"));
+    assert_reconciles_exactly_to(&lake, "finance", &first.expected).await;
+
+    // The next refresh: a new run folder beside the old one, and a new manifest.
+    let keys = put_run("20260603T010203Z", &second.files);
+    export_manifest(&export, "2026-06", "exec-2", &keys);
+    let reports = ingest_aws_cur(&lake, &export, &options, &NoProgress)
+        .await
+        .unwrap();
+    assert!(matches!(reports[0].outcome, Outcome::Published { .. }));
+    assert_reconciles_exactly_to(&lake, "finance", &second.expected).await;
+    let reports = ingest_aws_cur(&lake, &export, &options, &NoProgress)
+        .await
+        .unwrap();
+    assert!(matches!(reports[0].outcome, Outcome::Unchanged));
+
+    // A manifest whose file is not (yet) on disk.
+    let mut missing = keys.clone();
+    missing.push(
+        "s3://billing-bucket/cur2/finance/data/BILLING_PERIOD=2026-06/20260604T010203Z/finance-00001.csv.gz"
+            .into(),
+    );
+    export_manifest(&export, "2026-06", "exec-3", &missing);
+    let err = ingest_aws_cur(&lake, &export, &options, &NoProgress)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("finance-Manifest.json")
+            && err.contains("20260604T010203Z/finance-00001.csv.gz")
+            && err.contains("not on disk"),
+        "{err}"
+    );
+
+    // A manifest of another period in this partition's folder.
+    let metadata = export.join("metadata/BILLING_PERIOD=2026-06/finance-Manifest.json");
+    let text = std::fs::read_to_string(&metadata)
+        .unwrap()
+        .replace("2026-06-01T", "2026-05-01T");
+    std::fs::write(&metadata, text).unwrap();
+    let err = ingest_aws_cur(&lake, &export, &options, &NoProgress)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("billingPeriod says 2026-05") && err.contains("dataFiles"),
+        "{err}"
+    );
+
+    // One without a file list.
+    std::fs::write(&metadata, r#"{"executionId": "exec-4"}"#).unwrap();
+    let err = ingest_aws_cur(&lake, &export, &options, &NoProgress)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no dataFiles list"), "{err}");
+    assert_reconciles_exactly_to(&lake, "finance", &second.expected).await;
 }
 
 #[tokio::test]
