@@ -200,6 +200,21 @@ pub fn mul(a: i128, b: i128) -> Option<i128> {
     (value.abs() <= MAX_ABS).then_some(value)
 }
 
+/// `a × b ÷ c` of lake-scale values (a share of an amount), truncated toward zero, with a
+/// 256-bit intermediate so the product never overflows; `None` when `c` is 0 or the result
+/// leaves the lake's range (±10¹⁵).
+pub fn mul_div(a: i128, b: i128, c: i128) -> Option<i128> {
+    use arrow::datatypes::i256;
+    if c == 0 {
+        return None;
+    }
+    let value = i256::from_i128(a)
+        .checked_mul(i256::from_i128(b))?
+        .checked_div(i256::from_i128(c))?
+        .to_i128()?;
+    (value.abs() <= MAX_ABS).then_some(value)
+}
+
 fn pow10(n: i64) -> Option<i128> {
     let n = u32::try_from(n).ok()?;
     10i128.checked_pow(n)
@@ -389,6 +404,25 @@ impl fmt::Display for ExactSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_truncate_and_never_overflow_in_between() {
+        let v = |t: &str| parse_decimal(t.as_bytes()).unwrap().value;
+        assert_eq!(mul_div(v("1.00"), v("0.75"), v("1.00")), Some(v("0.75")));
+        assert_eq!(mul_div(v("1"), v("1"), v("3")), Some(v("0.333333333333")));
+        assert_eq!(mul_div(v("-1"), v("1"), v("3")), Some(v("-0.333333333333")));
+        // 10¹⁴ × 10¹⁴ at scale 12 is 10⁵², far past i128, before the division brings it back.
+        assert_eq!(
+            mul_div(
+                v("100000000000000"),
+                v("100000000000000"),
+                v("100000000000000")
+            ),
+            Some(v("100000000000000"))
+        );
+        assert_eq!(mul_div(v("1"), v("1"), 0), None);
+        assert_eq!(mul_div(v("1000000000000000"), v("10"), v("1")), None);
+    }
 
     #[test]
     fn products_round_half_even_to_the_lake_scale() {

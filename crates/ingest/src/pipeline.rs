@@ -500,8 +500,28 @@ pub async fn ingest_gcp(
         )?,
         billow_formats::gcp::SOURCE_FORMAT,
     );
-    let open = |path: &Path, options: &ReadOptions| {
-        billow_formats::gcp::GcpBillingReader::open(path, options.clone())
+    // A commitment's fee and the usage it paid for may be in different files, so the first
+    // file opened gathers the commitments of all of them; an export already in the lake is
+    // never opened, and costs no extra pass.
+    let files = export.files.clone();
+    let scanned: std::sync::Mutex<Option<Arc<billow_formats::gcp::Commitments>>> =
+        std::sync::Mutex::new(None);
+    let open = move |path: &Path, options: &ReadOptions| {
+        let commitments = {
+            let mut done = scanned.lock().unwrap_or_else(|e| e.into_inner());
+            match done.as_ref() {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let c = Arc::new(billow_formats::gcp::scan_commitments(
+                        &files,
+                        options.threads,
+                    )?);
+                    *done = Some(Arc::clone(&c));
+                    c
+                }
+            }
+        };
+        billow_formats::gcp::GcpBillingReader::open_with(path, options.clone(), commitments)
     };
     ingest_export(lake, export, open, options, progress).await
 }

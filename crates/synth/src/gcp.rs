@@ -89,10 +89,12 @@ pub struct GcpExpected {
     pub billing_period: String,
     /// Export rows.
     pub rows: u64,
-    /// FOCUS rows: each row, plus one per credit.
+    /// FOCUS rows: each row, plus one per credit other than a committed use discount's (those
+    /// are part of the usage they cover), plus each day's Unused commitment row.
     pub focus_rows: u64,
-    /// (billing account, category) → Σ cost (billed = effective for GCP).
-    pub by_account_category: BTreeMap<(String, String), i128>,
+    /// (billing account, category) → (Σ billed, Σ effective): a commitment's fee is billed as
+    /// a Purchase and is effective on the usage it paid for (Usage).
+    pub by_account_category: BTreeMap<(String, String), (i128, i128)>,
     /// Rows whose usage started before the invoice month.
     pub late_rows: u64,
 }
@@ -100,7 +102,7 @@ pub struct GcpExpected {
 impl GcpExpected {
     /// Net cost (Σ cost + Σ credits) as decimal text.
     pub fn net_total(&self) -> String {
-        crate::format_scaled(self.by_account_category.values().sum(), SCALE)
+        crate::format_scaled(self.by_account_category.values().map(|v| v.0).sum(), SCALE)
     }
 }
 
@@ -134,6 +136,14 @@ struct Sku {
 }
 
 const GIB: i128 = 1 << 30;
+
+const CORE_SKU: &str = "N2 Instance Core running in Americas";
+const RAM_SKU: &str = "N2 Instance Ram running in Americas";
+const CPU_FEE_SKU: &str = "Commitment v1: N2 Cpu in Americas for 1 Year";
+const RAM_FEE_SKU: &str = "Commitment v1: N2 Ram in Americas for 1 Year";
+/// 1-year commitment prices per vCPU-hour and GiB-hour, 10⁻⁶ (37% under on-demand).
+const CPU_FEE_PRICE: i128 = 19_915;
+const RAM_FEE_PRICE: i128 = 2_669;
 
 const SKUS: &[Sku] = &[
     Sku {
@@ -342,13 +352,61 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
         })
         .collect();
 
+    // Resource-based committed use discounts in the first region: a vCPU commitment exactly as
+    // large as the N2 cores of the first half of that region's core VMs (always fully used),
+    // and a memory commitment 8 GiB larger than the memory of the first half of its memory
+    // VMs (8 GiB-hours unused every hour).
+    let committed = |sku_name: &str| -> Vec<usize> {
+        let matching: Vec<usize> = resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.region == 0 && SKUS[r.sku].sku == sku_name)
+            .map(|(i, _)| i)
+            .collect();
+        matching[..matching.len().div_ceil(2)].to_vec()
+    };
+    let covered_cores = committed(CORE_SKU);
+    let covered_memory = committed(RAM_SKU);
+    let units = |covered: &[usize]| -> i128 {
+        covered
+            .iter()
+            .map(|&i| SKUS[resources[i].sku].pricing * (resources[i].size / 25))
+            .sum()
+    };
+    let commitments: Vec<(&str, &str, &str, i128, i128)> = [
+        (CPU_FEE_SKU, "hour", units(&covered_cores), CPU_FEE_PRICE),
+        (
+            RAM_FEE_SKU,
+            "gibibyte hour",
+            units(&covered_memory) + 8_000_000,
+            RAM_FEE_PRICE,
+        ),
+    ]
+    .into_iter()
+    .filter(|c| c.2 > 0)
+    .enumerate()
+    .map(|(i, (sku, unit, quantity, price))| {
+        let id = if i == 0 {
+            "6192831150123"
+        } else {
+            "6192831150124"
+        };
+        (sku, unit, id, quantity, quantity * price / 1_000_000)
+    })
+    .collect();
+    let covered: std::collections::HashSet<usize> = covered_cores
+        .iter()
+        .chain(&covered_memory)
+        .copied()
+        .collect();
+
     let dir = out.to_path_buf();
     fs::create_dir_all(&dir)?;
     let mut expected = GcpExpected {
         billing_period: format!("{:04}-{:02}", spec.year, spec.month),
         ..GcpExpected::default()
     };
-    let total_rows = resource_count * (hours as usize + late_hours) + 6;
+    let total_rows = (resource_count + commitments.len()) * (hours as usize + late_hours) + 6;
     let per_file = total_rows.div_ceil(spec.files);
     let mut files = Vec::new();
     let mut out_file: Option<BufWriter<GzEncoder<File>>> = None;
@@ -380,20 +438,50 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
         Ok(())
     };
     let account = spec.billing_account.as_str();
-    let add = |expected: &mut GcpExpected, category: &str, cost: i128| {
-        *expected
+    let add_amounts = |expected: &mut GcpExpected, category: &str, billed: i128, effective| {
+        let e = expected
             .by_account_category
             .entry((account.to_string(), category.to_string()))
-            .or_default() += cost;
+            .or_default();
+        e.0 += billed;
+        e.1 += effective;
+    };
+    let add = |expected: &mut GcpExpected, category: &str, cost: i128| {
+        add_amounts(expected, category, cost, cost);
         expected.focus_rows += 1;
     };
+    let (region0, country0) = REGIONS[0];
+    let mut days = std::collections::BTreeSet::new();
     // The previous month's last hours first (late usage on this invoice), then the month.
     let start = NaiveDateTime::from(first) - Duration::hours(late_hours as i64);
     for hour in 0..(hours + late_hours as i64) {
         let from = start + Duration::hours(hour);
         let to = from + Duration::hours(1);
         let late = from < NaiveDateTime::from(first);
-        for r in &resources {
+        days.insert(from.date());
+        for (sku, unit, id, quantity, fee) in &commitments {
+            line.clear();
+            use std::fmt::Write as _;
+            let _ = write!(
+                line,
+                r#"{{"billing_account_id":"{account}","service":{{"id":"6F81-5844-456A","description":"Compute Engine"}},"sku":{{"id":"{skid}","description":"{sku}"}},"usage_start_time":"{from}","usage_end_time":"{to}","project":null,"labels":[],"system_labels":[],"location":{{"location":"{region0}","country":"{country0}","region":"{region0}","zone":null}},"export_time":"{export_time}","cost":{cost},"currency":"USD","currency_conversion_rate":1,"usage":{{"amount":{q},"unit":"{unit}","amount_in_pricing_units":{q},"pricing_unit":"{unit}"}},"credits":[],"invoice":{{"month":"{invoice}","publisher_type":"GOOGLE"}},"cost_type":"regular","adjustment_info":null,"cost_at_list":{cost},"transaction_type":"GOOGLE","seller_name":"Google","subscription":{{"instance_id":"{id}"}}}}"#,
+                skid = if unit == &"hour" {
+                    "F61D-7A9E-2B61"
+                } else {
+                    "2C7C-1C62-04E0"
+                },
+                from = from.format("%Y-%m-%dT%H:%M:%SZ"),
+                to = to.format("%Y-%m-%dT%H:%M:%SZ"),
+                cost = crate::decimal::float_json(*fee),
+                q = crate::format_scaled(*quantity, 6),
+            );
+            add_amounts(&mut expected, "Purchase", *fee, 0);
+            add_amounts(&mut expected, "Usage", 0, *fee);
+            expected.focus_rows += 1;
+            expected.rows += 1;
+            write_line(&line, &mut files, &mut out_file)?;
+        }
+        for (index, r) in resources.iter().enumerate() {
             let sku = &SKUS[r.sku];
             let project = &projects[r.project];
             let scale = r.size / 25;
@@ -402,7 +490,10 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
             let list = (pricing_amount * sku.price / 1_000_000).max(1);
             let cost = list * i128::from(100 - (r.project as u32 % 5) * 5) / 100;
             let mut credits = Vec::new();
-            if sku.sustained && rng.random_range(0..3) == 0 {
+            let cud = covered.contains(&index);
+            if cud {
+                credits.push(("Committed use discount", "COMMITTED_USAGE_DISCOUNT", -cost));
+            } else if sku.sustained && rng.random_range(0..3) == 0 {
                 credits.push((
                     "Sustained Usage Discount",
                     "SUSTAINED_USAGE_DISCOUNT",
@@ -457,7 +548,11 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
                     crate::decimal::float_json(*amount),
                     r.sku
                 );
-                add(&mut expected, "Credit", *amount);
+                if *kind == "COMMITTED_USAGE_DISCOUNT" {
+                    add_amounts(&mut expected, "Usage", *amount, *amount);
+                } else {
+                    add(&mut expected, "Credit", *amount);
+                }
             }
             let _ = write!(
                 line,
@@ -472,10 +567,14 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
             write_line(&line, &mut files, &mut out_file)?;
         }
     }
+    // The memory commitment's unused 8 GiB-hours make one Unused row a day.
+    if commitments.iter().any(|c| c.0 == RAM_FEE_SKU) {
+        expected.focus_rows += days.len() as u64;
+    }
     // Taxes and adjustments of the invoice month.
     let last_day = NaiveDateTime::from(next) - Duration::hours(1);
     // Sales taxes on the month's net usage (state and local), then adjustments.
-    let net: i128 = expected.by_account_category.values().sum();
+    let net: i128 = expected.by_account_category.values().map(|v| v.0).sum();
     for (i, (cost_type, amount)) in [
         ("tax", net * 625 / 10_000),
         ("tax", net * 100 / 10_000),

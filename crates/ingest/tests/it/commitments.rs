@@ -1,15 +1,17 @@
 //! The FOCUS specification's commitment-discount scenarios (FOCUS_Spec `specification/data`:
 //! purchases, usage, utilization with and without size flexibility), reproduced exactly
 //! through the FOCUS reader and through the native readers that carry commitments: AWS CUR
-//! reserved instances and savings plans, and Azure reservations and savings plans (actual and
-//! amortized exports paired).
+//! reserved instances and savings plans, Azure reservations and savings plans (actual and
+//! amortized exports paired), and Google Cloud resource-based committed use discounts.
 //!
 //! The published files are the expected values. Each scenario is also told once in
 //! provider-neutral terms ([`Line`]), and each provider's writer turns that into the rows its
 //! bill really has (an RI-covered CUR row costs 0 and carries `reservation/EffectiveCost`; a
 //! savings-plan-covered row shows the on-demand cost and a negation row cancels it; Azure's
 //! actual export shows covered usage at 0 and its amortized export at the amortized cost, with
-//! the unused part only there). The lake must then hold the scenario's BilledCost and
+//! the unused part only there; Google bills the commitment's fee and shows covered usage at
+//! its on-demand cost with a credit cancelling the covered part, all in one row when only part
+//! of it was covered). The lake must then hold the scenario's BilledCost and
 //! EffectiveCost per (ChargeCategory, ChargeFrequency, PricingCategory,
 //! CommitmentDiscountStatus).
 
@@ -17,7 +19,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use billow_focus::money::{format_decimal, parse_decimal};
-use billow_ingest::{IngestOptions, NoProgress, ingest_aws_cur, ingest_azure, ingest_focus};
+use billow_ingest::{
+    IngestOptions, NoProgress, ingest_aws_cur, ingest_azure, ingest_focus, ingest_gcp,
+};
 
 use super::{lake, sample, text_rows};
 
@@ -517,6 +521,83 @@ fn azure_commitment(lines: &[Line], savings_plan: bool) -> (String, String) {
     (csv(AZURE_HEADER, &actual), csv(AZURE_HEADER, &amortized))
 }
 
+/// One Cloud Billing export row of Compute Engine in one hour, as newline-delimited JSON.
+fn gcp_row(sku: &str, cost: &str, priced: &str, credits: &str, subscription: &str) -> String {
+    let sku_id = if sku.starts_with("Commitment") {
+        "F61D-7A9E-2B61"
+    } else {
+        "CF4E-A0C7-E3BF"
+    };
+    format!(
+        r#"{{"billing_account_id":"01A2B3-C4D5E6-F7A8B9","service":{{"id":"6F81-5844-456A","description":"Compute Engine"}},"sku":{{"id":"{sku_id}","description":"{sku}"}},"usage_start_time":"2023-01-01T00:00:00Z","usage_end_time":"2023-01-01T01:00:00Z","project":{{"id":"shop-prod","name":"shop-prod"}},"location":{{"location":"us-central1","region":"us-central1"}},"cost":{cost},"currency":"USD","usage":{{"amount":{priced},"unit":"hour","amount_in_pricing_units":{priced},"pricing_unit":"hour"}},"credits":[{credits}],"invoice":{{"month":"202301"}},"cost_type":"regular"{subscription}}}"#
+    )
+}
+
+/// A resource-based committed use discount's life as the Cloud Billing export writes it: the
+/// commitment's fee (its quantity is what it commits, at 1 unit per dollar of fee here), and
+/// each VM's usage at its on-demand cost with a `COMMITTED_USAGE_DISCOUNT` credit for the
+/// covered part, covered and on-demand usage of one VM being one row. Google sells these
+/// commitments only for monthly fees, so scenarios with an upfront payment have no GCP form.
+fn gcp_resource_cud(lines: &[Line]) -> Option<String> {
+    if lines.iter().any(|l| matches!(l, Upfront(_))) {
+        return None;
+    }
+    let fee_sku = "Commitment v1: Cpu in Americas for 1 Year";
+    let subscription = r#","subscription":{"instance_id":"1234567890123"}"#;
+    let (recurring, _) = fees(lines);
+    let mut rows: Vec<String> = recurring
+        .iter()
+        .map(|fee| gcp_row(fee_sku, fee, fee, "", subscription))
+        .collect();
+    // (covered on-demand cost, covered quantity, on-demand cost) per VM, in order.
+    let mut vms: Vec<(&str, i128, i128, i128)> = Vec::new();
+    for line in lines {
+        let (resource, covered, quantity, on_demand) = match *line {
+            Covered {
+                resource,
+                effective,
+                on_demand,
+            } => (resource, exact(on_demand), exact(effective), 0),
+            OnDemand { resource, cost } => (resource, 0, 0, exact(cost)),
+            _ => continue,
+        };
+        match vms.iter_mut().find(|v| v.0 == resource) {
+            Some(vm) => {
+                vm.1 += covered;
+                vm.2 += quantity;
+                vm.3 += on_demand;
+            }
+            None => vms.push((resource, covered, quantity, on_demand)),
+        }
+    }
+    for (_, covered, quantity, on_demand) in vms {
+        let cost = covered + on_demand;
+        // The row's quantity is what makes `quantity` its covered part (quantity × cost ÷
+        // covered); without coverage, one hour.
+        let priced = if covered == 0 {
+            billow_focus::money::ONE
+        } else {
+            billow_focus::money::mul_div(quantity, cost, covered).unwrap()
+        };
+        let credits = if covered == 0 {
+            String::new()
+        } else {
+            format!(
+                r#"{{"name":"Committed use discount: CPU","full_name":"Committed use discount: CPU","id":"CommittedUsageDiscount","type":"COMMITTED_USAGE_DISCOUNT","amount":-{}}}"#,
+                format_decimal(covered)
+            )
+        };
+        rows.push(gcp_row(
+            "E2 Instance Core running in Americas",
+            &format_decimal(cost),
+            &format_decimal(priced),
+            &credits,
+            "",
+        ));
+    }
+    Some(rows.join("\n") + "\n")
+}
+
 fn csv(header: &str, rows: &[String]) -> String {
     let mut text = format!("{header}\n");
     for r in rows {
@@ -546,6 +627,7 @@ async fn native_readers_reproduce_the_spec_commitment_scenarios() {
     }
     let dir = tempfile::tempdir().unwrap();
     let lake = lake(dir.path()).await;
+    let mut gcp_scenarios = 0;
     for (n, (file, lines)) in SCENARIOS.iter().enumerate() {
         let published = sample(&format!("focus_spec_data/{file}")).unwrap();
         let expected = expected_sums(&published);
@@ -575,6 +657,25 @@ async fn native_readers_reproduce_the_spec_commitment_scenarios() {
             "AWS savings plan, {file}"
         );
 
+        if let Some(export) = gcp_resource_cud(lines) {
+            let export = write(&work, "gcp.jsonl", &export);
+            let connection = format!("gcp-{n}");
+            ingest_gcp(
+                &lake,
+                &export,
+                &IngestOptions::new(&connection),
+                &NoProgress,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                lake_sums(&lake, &connection, &shown).await,
+                expected,
+                "GCP resource-based CUD, {file}"
+            );
+            gcp_scenarios += 1;
+        }
+
         for savings_plan in [false, true] {
             let (actual, amortized) = azure_commitment(lines, savings_plan);
             let actual = write(&work, &format!("actual-{savings_plan}.csv"), &actual);
@@ -602,6 +703,8 @@ async fn native_readers_reproduce_the_spec_commitment_scenarios() {
             );
         }
     }
+    // Every scenario without an upfront payment.
+    assert_eq!(gcp_scenarios, SCENARIOS.len() - 2);
 }
 
 #[tokio::test]
@@ -681,5 +784,149 @@ async fn the_focus_reader_reproduces_the_spec_scenarios_row_by_row() {
             expected_sums(&published),
             "{file}"
         );
+    }
+}
+
+/// A resource-based commitment's fee in one file of the export and the usage it covered in
+/// another, over two hours and two resources: the fees become Purchase rows at EffectiveCost
+/// 0, the covered usage takes them by covered on-demand cost as far as it used the
+/// commitment, a VM covered only in part splits into its covered and on-demand parts, the rest
+/// of the vCPU commitment is one Unused row, and every total still reconciles to the export's
+/// own cost and credit cells.
+#[tokio::test]
+async fn gcp_commitment_fees_are_amortized_across_the_files_of_an_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir_all(&export).unwrap();
+    let hour = |h: u32, row: String| {
+        row.replace(
+            "\"usage_start_time\":\"2023-01-01T00:00:00Z\",\"usage_end_time\":\"2023-01-01T01:00:00Z\"",
+            &format!(
+                "\"usage_start_time\":\"2023-01-01T{h:02}:00:00Z\",\"usage_end_time\":\"2023-01-01T{:02}:00:00Z\"",
+                h + 1
+            ),
+        )
+    };
+    let cud = |amount: &str| {
+        format!(
+            r#"{{"name":"Committed use discount: CPU","type":"COMMITTED_USAGE_DISCOUNT","amount":{amount}}}"#
+        )
+    };
+    let subscription = r#","subscription":{"instance_id":"1234567890123"}"#;
+    let cpu_fee = "Commitment v1: Cpu in Americas for 1 Year";
+    let ram_fee = "Commitment v1: Ram in Americas for 1 Year";
+    let fees = [
+        hour(0, gcp_row(cpu_fee, "0.70", "10", "", subscription)),
+        hour(1, gcp_row(cpu_fee, "0.70", "10", "", subscription)),
+        hour(0, gcp_row(ram_fee, "0.30", "40", "", subscription)),
+    ];
+    std::fs::write(export.join("a.jsonl"), fees.join("\n") + "\n").unwrap();
+    let core = "E2 Instance Core running in Americas";
+    let usage = [
+        hour(0, gcp_row(core, "0.40", "4", &cud("-0.40"), "")),
+        hour(0, gcp_row(core, "0.80", "8", &cud("-0.50"), "")),
+        hour(1, gcp_row(core, "0.40", "4", &cud("-0.40"), "")),
+        hour(
+            0,
+            gcp_row(
+                "E2 Instance Ram running in Americas",
+                "0.40",
+                "40",
+                &cud("-0.40"),
+                "",
+            ),
+        ),
+        // A spend-based commitment's credit is not amortized: it stays a credit.
+        hour(
+            0,
+            gcp_row(
+                core,
+                "0.10",
+                "1",
+                r#"{"name":"Committed use discount - dollar based","type":"COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE","amount":-0.03}"#,
+                "",
+            ),
+        ),
+    ];
+    std::fs::write(export.join("b.jsonl"), usage.join("\n") + "\n").unwrap();
+
+    let lake = lake(dir.path()).await;
+    ingest_gcp(&lake, &export, &IngestOptions::new("gcp"), &NoProgress)
+        .await
+        .unwrap();
+    let rows = text_rows(
+        &lake,
+        "SELECT ChargeCategory, COALESCE(PricingCategory, '-'), \
+         COALESCE(CommitmentDiscountStatus, '-'), BilledCost, EffectiveCost, \
+         COALESCE(CAST(PricingQuantity AS VARCHAR), '-'), \
+         COALESCE(CAST(CommitmentDiscountQuantity AS VARCHAR), '-') \
+         FROM focus ORDER BY x_SourceFile, x_SourceLine, ChargeCategory DESC, \
+         PricingCategory, CommitmentDiscountStatus DESC",
+    )
+    .await;
+    let d = |text: &str| format_decimal(exact(text));
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.split(' ')
+                .map(|cell| {
+                    if cell
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_digit() || c == '-')
+                        && cell != "-"
+                    {
+                        d(cell)
+                    } else {
+                        cell.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    // vCPU pool of the day: 20 committed, 13 covered (4 + 5 + 4), so 13/20 of 1.40 is used
+    // (0.91: 0.28, 0.35 and 0.28 by covered cost 0.40, 0.50, 0.40) and 0.49 is unused.
+    assert_eq!(
+        got,
+        [
+            "Usage Committed Unused 0 0.49 - 7",
+            "Purchase Standard - 0.7 0 10 10",
+            "Purchase Standard - 0.7 0 10 10",
+            "Purchase Standard - 0.3 0 40 40",
+            "Usage Committed Used 0 0.28 4 4",
+            "Usage Committed Used 0 0.35 5 5",
+            "Usage Standard - 0.3 0.3 3 -",
+            "Usage Committed Used 0 0.28 4 4",
+            "Usage Committed Used 0 0.3 40 40",
+            "Usage Standard - 0.1 0.1 1 -",
+            "Credit - - -0.03 -0.03 - -",
+        ]
+    );
+    let ids = text_rows(
+        &lake,
+        "SELECT DISTINCT CommitmentDiscountId FROM focus WHERE CommitmentDiscountId IS NOT NULL \
+         ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        ids,
+        [
+            "billingAccounts/01A2B3-C4D5E6-F7A8B9/commitments/us-central1/memory",
+            "billingAccounts/01A2B3-C4D5E6-F7A8B9/commitments/us-central1/vcpu",
+        ]
+    );
+    // What was paid is what it cost: fees 1.70 plus usage net of its credits 0.37.
+    let totals = text_rows(
+        &lake,
+        "SELECT SUM(BilledCost), SUM(EffectiveCost) FROM focus",
+    )
+    .await;
+    let (billed, effective) = totals[0].split_once(' ').unwrap();
+    assert_eq!((d(billed), d(effective)), ("2.07".into(), "2.07".into()));
+    let reconciled = billow_ingest::reconcile(&lake, None).await.unwrap();
+    assert!(!reconciled.is_empty());
+    for r in &reconciled {
+        assert_eq!(r.status, billow_ingest::ReconcileStatus::Exact, "{r:?}");
     }
 }

@@ -1205,7 +1205,7 @@ async fn files_without_rows_publish_nothing_and_say_so() {
 async fn a_generated_gcp_month_reconciles_exactly_with_late_rows_on_its_invoice() {
     use billow_synth::gcp::{GcpSpec, write_export};
     let dir = tempfile::tempdir().unwrap();
-    let spec = GcpSpec::new(9, 2026, 3).with_rows(6_000).with_files(3);
+    let spec = GcpSpec::new(9, 2026, 3).with_rows(40_000).with_files(3);
     let export = write_export(&dir.path().join("export"), &spec).unwrap();
     let e = &export.expected;
     assert!(e.late_rows > 0);
@@ -1227,13 +1227,49 @@ async fn a_generated_gcp_month_reconciles_exactly_with_late_rows_on_its_invoice(
     assert_eq!(rows.len(), e.by_account_category.len());
     for r in &rows {
         assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}");
-        let want = billow_synth::format_scaled(
-            e.by_account_category[&(r.billing_account_id.clone(), r.charge_category.clone())],
-            6,
+        let (billed, effective) =
+            e.by_account_category[&(r.billing_account_id.clone(), r.charge_category.clone())];
+        let want = |v| billow_synth::format_scaled(v, 6);
+        assert_eq!(normalize_decimal(&r.lake_billed), want(billed), "{r:?}");
+        assert_eq!(
+            normalize_decimal(&r.lake_effective),
+            want(effective),
+            "{r:?}"
         );
-        assert_eq!(normalize_decimal(&r.lake_billed), want, "{r:?}");
-        assert_eq!(normalize_decimal(&r.lake_effective), want, "{r:?}");
     }
+    // The commitments: fees bought, covered usage at BilledCost 0, one Unused row a day.
+    let commitment_rows = text_rows(
+        &lake,
+        "SELECT ChargeCategory, COALESCE(CommitmentDiscountStatus, '-'), COUNT(*), \
+         SUM(BilledCost) = 0, SUM(EffectiveCost) > 0 FROM focus \
+         WHERE CommitmentDiscountId IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .await;
+    let shapes: Vec<String> = commitment_rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<&str> = r.split(' ').collect();
+            format!("{} {} {} {}", cells[0], cells[1], cells[3], cells[4])
+        })
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            "Purchase - false false",
+            "Usage Unused true true",
+            "Usage Used true true"
+        ]
+    );
+    let unused_days: Vec<String> = text_rows(
+        &lake,
+        "SELECT COUNT(*) FROM focus WHERE CommitmentDiscountStatus = 'Unused'",
+    )
+    .await;
+    assert_eq!(
+        unused_days,
+        ["32"],
+        "31 days of March and the late hours' day"
+    );
     let net = text_rows(&lake, "SELECT SUM(BilledCost) FROM focus").await;
     assert_eq!(normalize_decimal(&net[0]), e.net_total());
 }

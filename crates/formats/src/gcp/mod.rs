@@ -10,11 +10,16 @@
 //! `cost` is before credits; each credit becomes its own Credit row with the usage row's
 //! service, SKU, project and labels, so net cost is cost + Σ credits without multiplying
 //! rows. The billing period is `invoice.month`, whose months begin at midnight in
-//! America/Los_Angeles: late usage and adjustments land on later invoices.
+//! America/Los_Angeles: late usage and adjustments land on later invoices. Resource-based
+//! committed use discounts are the exception: their credits are folded into the usage they
+//! cover, and their fees amortized onto it ([`commitments`]).
+
+mod commitments;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -25,12 +30,17 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::batch::{
-    FocusBatchBuilder, PeriodTotals, close_json_object, push_json_member, totals_by_period,
+    FocusBatchBuilder, GroupTotals, PeriodTotals, close_json_object, push_json_member,
+    totals_by_period,
 };
 use crate::read::{FileSummary, ReadOptions, ReadState};
 use crate::source;
 use crate::timestamp::parse_utc_micros;
 use crate::{Error, Result};
+
+pub use commitments::{Commitments, Gathering};
+
+use commitments::{COMMITMENT_TYPE, CUD_CREDIT, PoolKey, Role};
 
 /// `x_SourceFormat` of GCP billing export rows.
 pub const SOURCE_FORMAT: &str = "gcp-billing-export";
@@ -83,6 +93,11 @@ struct Credit {
 }
 
 #[derive(Deserialize, Default)]
+struct Subscription {
+    instance_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
 struct Invoice {
     month: Option<String>,
 }
@@ -116,6 +131,8 @@ struct Row {
     invoice: Invoice,
     cost_type: Option<String>,
     seller_name: Option<String>,
+    #[serde(default)]
+    subscription: Option<Subscription>,
 }
 
 /// A BigQuery `jobs.query` response of `SELECT TO_JSON_STRING(t)`.
@@ -319,12 +336,73 @@ pub struct GcpBillingReader {
     totals: PeriodTotals,
     tags: String,
     rows: u64,
+    commitments: Arc<Commitments>,
     state: ReadState,
 }
 
+/// Gathers the resource-based commitments of every file of one export (a first pass, on up to
+/// `threads` threads), so that [`GcpBillingReader::open_with`] can amortize a fee onto usage
+/// in another file.
+pub fn scan_commitments(files: &[PathBuf], threads: usize) -> Result<Commitments> {
+    let threads = threads.clamp(1, files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let gathered: Vec<Result<Gathering>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut gathering = Gathering::default();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = files.get(i) else {
+                            return Ok(gathering);
+                        };
+                        let mut reader =
+                            GcpBillingReader::open_input(path, ReadOptions::new("", ""))?;
+                        reader.gather(&mut gathering)?;
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let overflow = || Error::TotalOverflow {
+        path: files.first().cloned().unwrap_or_default(),
+        column: "cost",
+    };
+    let mut all = Gathering::default();
+    for g in gathered {
+        all.merge(g?).map_err(|_| overflow())?;
+    }
+    all.settle().map_err(|_| overflow())
+}
+
 impl GcpBillingReader {
-    /// Opens `path` (plain, gzip or zip).
+    /// Opens `path` (plain, gzip or zip, Parquet or Avro). Its commitments are amortized
+    /// within the file; for an export of several files use [`scan_commitments`] and
+    /// [`GcpBillingReader::open_with`].
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
+        let commitments = scan_commitments(&[path.to_path_buf()], 1)?;
+        Self::open_with(path, options, Arc::new(commitments))
+    }
+
+    /// Opens `path` with the commitments of the whole export it belongs to.
+    pub fn open_with(
+        path: &Path,
+        options: ReadOptions,
+        commitments: Arc<Commitments>,
+    ) -> Result<Self> {
+        let mut reader = Self::open_input(path, options)?;
+        reader.commitments = commitments;
+        Ok(reader)
+    }
+
+    fn open_input(path: &Path, options: ReadOptions) -> Result<Self> {
         let compression = source::sniff(path)?;
         if matches!(
             compression,
@@ -416,8 +494,116 @@ impl GcpBillingReader {
             totals: BTreeMap::new(),
             tags: String::new(),
             rows: 0,
+            commitments: Arc::default(),
             state: ReadState::default(),
         }
+    }
+
+    /// The first pass: adds the file's commitment fees and covered usage to `into`. Only rows
+    /// that name a commitment are parsed.
+    fn gather(&mut self, into: &mut Gathering) -> Result<()> {
+        while self.next_text()? {
+            if !self.text.contains("\"Commitment v")
+                && !self.text.contains("\"COMMITTED_USAGE_DISCOUNT\"")
+            {
+                continue;
+            }
+            let row = self.parse_row()?;
+            if let Some((key, role)) = self.pool_entry(&row)? {
+                into.add(key, role, &self.path, self.line)
+                    .map_err(|_| Error::TotalOverflow {
+                        path: self.path.clone(),
+                        column: "cost",
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_row(&self) -> Result<Row> {
+        serde_json::from_str(&self.text).map_err(|e| {
+            self.bad(
+                "(row)",
+                &e.to_string(),
+                "a Cloud Billing export row as a JSON object",
+            )
+        })
+    }
+
+    /// Where a resource-based commitment's fee row or a row it covered pools, and what it
+    /// adds there.
+    fn pool_entry(&self, row: &Row) -> Result<Option<(PoolKey, Role)>> {
+        let sku = row.sku.description.as_deref().unwrap_or_default();
+        let fee = commitments::is_fee_sku(sku);
+        let credits = row.credits.as_deref().unwrap_or_default();
+        let cud = |c: &&Credit| c.kind.as_deref() == Some(CUD_CREDIT);
+        if !fee && !credits.iter().any(|c| cud(&c)) {
+            return Ok(None);
+        }
+        if !matches!(row.cost_type.as_deref(), None | Some("regular")) {
+            return Ok(None);
+        }
+        let (Some(month), Some(account)) = (
+            row.invoice.month.as_deref(),
+            row.billing_account_id.as_deref(),
+        ) else {
+            return Ok(None);
+        };
+        let Some((period, ..)) = invoice_month_bounds(month) else {
+            return Ok(None);
+        };
+        let time = |value: Option<&str>, column: &str| -> Result<i64> {
+            let text = value.unwrap_or_default();
+            parse_utc_micros(text.as_bytes())
+                .ok_or_else(|| self.bad(column, text, "a UTC timestamp like 2024-01-01T00:00:00Z"))
+        };
+        let start = time(row.usage_start_time.as_deref(), "usage_start_time")?;
+        let end = time(row.usage_end_time.as_deref(), "usage_end_time")?;
+        let cost = match row.cost.as_deref() {
+            Some(raw) => {
+                number(raw)
+                    .map_err(|t| self.bad("cost", &t, "a decimal number within ±10^15"))?
+                    .0
+            }
+            None => return Ok(None),
+        };
+        let priced = match row
+            .usage
+            .as_ref()
+            .and_then(|u| u.amount_in_pricing_units.as_deref())
+        {
+            Some(raw) => Some(
+                number(raw)
+                    .map_err(|t| self.bad("usage.amount_in_pricing_units", &t, "a decimal number"))?
+                    .0,
+            ),
+            None => None,
+        };
+        let region = row.location.as_ref().and_then(|l| l.region.as_deref());
+        let key = PoolKey::new(&period, account, start, region, sku);
+        if fee {
+            return Ok(Some((
+                key,
+                Role::Fee {
+                    fee: cost,
+                    committed: priced,
+                    bounds: (start, end),
+                },
+            )));
+        }
+        let mut covered = 0i128;
+        for c in credits.iter().filter(cud) {
+            let amount = number(&c.amount)
+                .map_err(|t| self.bad("credits.amount", &t, "a decimal number"))?
+                .0;
+            covered -= amount;
+        }
+        if covered <= 0 || cost <= 0 {
+            return Ok(None);
+        }
+        let covered = covered.min(cost);
+        let quantity = priced.and_then(|q| money::mul_div(q, covered, cost));
+        Ok(Some((key, Role::Covered { covered, quantity })))
     }
 
     fn bad(&self, column: &str, found: &str, expected: &'static str) -> Error {
@@ -486,13 +672,8 @@ impl GcpBillingReader {
     }
 
     fn map_row(&mut self) -> Result<()> {
-        let row: Row = serde_json::from_str(&self.text).map_err(|e| {
-            self.bad(
-                "(row)",
-                &e.to_string(),
-                "a Cloud Billing export row as a JSON object",
-            )
-        })?;
+        let row = self.parse_row()?;
+        let pooled = self.pool_entry(&row)?;
         let Some(month) = row.invoice.month.as_deref() else {
             return Err(self.bad("invoice.month", "", "the invoice month (YYYYMM)"));
         };
@@ -547,11 +728,20 @@ impl GcpBillingReader {
             Some("adjustment") | Some("rounding_error") => "Adjustment",
             _ => "Usage",
         };
+        // A covered row's commitment credits are part of it; every other credit is a row.
+        let folds_credits = matches!(pooled, Some((_, Role::Covered { .. })));
         let mut credits = Vec::new();
+        let mut folded = Vec::new();
+        let mut folded_sum = 0i128;
         for c in row.credits.as_deref().unwrap_or_default() {
             let (amount, text) = number(&c.amount)
                 .map_err(|t| self.bad("credits.amount", &t, "a decimal number"))?;
-            credits.push((amount, text, c));
+            if folds_credits && c.kind.as_deref() == Some(CUD_CREDIT) {
+                folded_sum += amount;
+                folded.push(text);
+            } else {
+                credits.push((amount, text, c));
+            }
         }
         self.tags.clear();
         for label in row.labels.as_deref().unwrap_or_default() {
@@ -595,60 +785,188 @@ impl GcpBillingReader {
             tags,
             line,
         };
-        let b = &mut self.builder;
-        let ctx = (&self.options, self.file_name.as_str());
-        push(
-            b,
-            ctx,
-            &base,
-            Charge {
-                category,
-                billed: cost,
-                list,
-                description: base.sku_description,
-                kind: row.cost_type.as_deref(),
-                quantity: priced.map(|q| (q, usage.pricing_unit.as_deref())),
-                consumed: consumed.map(|q| (q, consumed_unit)),
+        let usage_charge = Charge {
+            category,
+            frequency: if category == "Usage" {
+                "Usage-Based"
+            } else {
+                "One-Time"
             },
-        );
-        for (amount, _, credit) in &credits {
-            push(
-                b,
-                ctx,
-                &base,
-                Charge {
-                    category: "Credit",
-                    billed: *amount,
-                    list: *amount,
-                    description: credit.full_name.as_deref().or(credit.name.as_deref()),
-                    kind: credit.kind.as_deref(),
-                    quantity: None,
-                    consumed: None,
-                },
-            );
-        }
-
-        // The source's own totals: cost cells by the row's category, credit amounts as
-        // Credit, each summed exactly from its JSON text.
+            pricing: (category == "Usage").then_some("Standard"),
+            billed: cost,
+            effective: cost,
+            contracted: cost,
+            list,
+            description: base.sku_description,
+            kind: row.cost_type.as_deref(),
+            quantity: priced.map(|q| (q, usage.pricing_unit.as_deref())),
+            consumed: consumed.map(|q| (q, consumed_unit)),
+            commitment: None,
+        };
+        let pool_id = pooled.as_ref().map(|(key, _)| key.commitment_id());
         let path = self.path.clone();
         let overflow = move || Error::TotalOverflow {
             path: path.clone(),
             column: "cost",
         };
         let groups = self.totals.entry(period.clone()).or_default();
-        let g = groups.entry((account.to_string(), category)).or_default();
-        let mut sum = ExactSum::default();
-        sum.add_text(cost_text.as_bytes()).map_err(|_| overflow())?;
-        g.billed.merge(&sum).map_err(|_| overflow())?;
-        g.effective.merge(&sum).map_err(|_| overflow())?;
-        g.rows += 1;
-        for (_, text, _) in &credits {
-            let g = groups.entry((account.to_string(), "Credit")).or_default();
-            let mut sum = ExactSum::default();
-            sum.add_text(text.as_bytes()).map_err(|_| overflow())?;
-            g.billed.merge(&sum).map_err(|_| overflow())?;
-            g.effective.merge(&sum).map_err(|_| overflow())?;
-            g.rows += 1;
+        let b = &mut self.builder;
+        let ctx = (&self.options, self.file_name.as_str());
+        match (&pooled, pool_id.as_deref()) {
+            (Some((key, Role::Fee { .. })), Some(pool_id)) => {
+                // The fee is bought, not used: its EffectiveCost goes to the usage it paid
+                // for and to the pool's Unused row.
+                let unit = unit_of(usage_charge.quantity);
+                push(
+                    b,
+                    ctx,
+                    &GcpRow {
+                        resource_id: row
+                            .subscription
+                            .as_ref()
+                            .and_then(|s| s.instance_id.as_deref())
+                            .or(Some(pool_id)),
+                        resource_name: base.sku_description,
+                        resource_type: Some("Commitment"),
+                        ..base
+                    },
+                    Charge {
+                        category: "Purchase",
+                        frequency: "Recurring",
+                        effective: 0,
+                        consumed: None,
+                        commitment: Some(Commitment {
+                            id: pool_id,
+                            name: base.sku_description,
+                            status: None,
+                            quantity: priced,
+                            unit: unit.clone(),
+                        }),
+                        ..usage_charge.clone()
+                    },
+                );
+                add_texts(groups, account, "Purchase", &[&cost_text], &[], 1)
+                    .map_err(|_| overflow())?;
+                add_texts(groups, account, "Usage", &[], &[&cost_text], 0)
+                    .map_err(|_| overflow())?;
+                if let Some((unused, bounds)) =
+                    self.commitments.unused_at(key, &self.path, self.line)
+                {
+                    push(
+                        b,
+                        ctx,
+                        &GcpRow {
+                            charge_bounds: bounds,
+                            resource_id: Some(pool_id),
+                            resource_name: None,
+                            resource_type: Some("Commitment"),
+                            ..base
+                        },
+                        Charge {
+                            category: "Usage",
+                            frequency: "Usage-Based",
+                            pricing: Some("Committed"),
+                            billed: 0,
+                            effective: unused,
+                            contracted: 0,
+                            list: 0,
+                            description: Some("Unused committed use discount"),
+                            kind: Some("unused_commitment"),
+                            quantity: None,
+                            consumed: None,
+                            commitment: Some(Commitment {
+                                id: pool_id,
+                                name: base.sku_description,
+                                status: Some("Unused"),
+                                quantity: self.commitments.unused_quantity(key),
+                                unit,
+                            }),
+                        },
+                    );
+                    add_texts(groups, account, "Usage", &[], &[], 1).map_err(|_| overflow())?;
+                }
+            }
+            (Some((key, Role::Covered { covered, quantity })), Some(pool_id)) => {
+                let share = self.commitments.share(key, *covered, &self.path, self.line);
+                let part = |v: i128| money::mul_div(v, *covered, cost).unwrap_or(0);
+                let unit = unit_of(usage_charge.quantity);
+                let covered_quantity = quantity.map(|q| (q, usage.pricing_unit.as_deref()));
+                push(
+                    b,
+                    ctx,
+                    &base,
+                    Charge {
+                        pricing: Some("Committed"),
+                        // 0, unless the credits exceed the cost they cover.
+                        billed: covered + folded_sum,
+                        effective: covered + folded_sum + share,
+                        contracted: *covered,
+                        list: part(list),
+                        quantity: covered_quantity,
+                        consumed: consumed.map(|q| (part(q), consumed_unit)),
+                        commitment: Some(Commitment {
+                            id: pool_id,
+                            name: None,
+                            status: Some("Used"),
+                            quantity: *quantity,
+                            unit,
+                        }),
+                        ..usage_charge.clone()
+                    },
+                );
+                let rest = cost - covered;
+                let split = rest != 0;
+                if split {
+                    // Usage beyond what the commitment covered, at its own rate.
+                    push(
+                        b,
+                        ctx,
+                        &base,
+                        Charge {
+                            billed: rest,
+                            effective: rest,
+                            contracted: rest,
+                            list: list - part(list),
+                            quantity: priced
+                                .zip(*quantity)
+                                .map(|(p, q)| (p - q, usage.pricing_unit.as_deref())),
+                            consumed: consumed.map(|q| (q - part(q), consumed_unit)),
+                            ..usage_charge.clone()
+                        },
+                    );
+                }
+                let mut texts: Vec<&str> = vec![&cost_text];
+                texts.extend(folded.iter().map(String::as_str));
+                add_texts(groups, account, "Usage", &texts, &texts, 1 + split as u64)
+                    .map_err(|_| overflow())?;
+            }
+            _ => {
+                push(b, ctx, &base, usage_charge);
+                add_texts(groups, account, category, &[&cost_text], &[&cost_text], 1)
+                    .map_err(|_| overflow())?;
+            }
+        }
+        for (amount, text, credit) in &credits {
+            push(
+                b,
+                ctx,
+                &base,
+                Charge {
+                    category: "Credit",
+                    frequency: "One-Time",
+                    pricing: None,
+                    billed: *amount,
+                    effective: *amount,
+                    contracted: *amount,
+                    list: *amount,
+                    description: credit.full_name.as_deref().or(credit.name.as_deref()),
+                    kind: credit.kind.as_deref(),
+                    quantity: None,
+                    consumed: None,
+                    commitment: None,
+                },
+            );
+            add_texts(groups, account, "Credit", &[text], &[text], 1).map_err(|_| overflow())?;
         }
         self.rows += 1 + credits.len() as u64;
         Ok(())
@@ -687,15 +1005,56 @@ struct GcpRow<'a> {
     line: i64,
 }
 
-/// What differs between a usage row and a credit row.
+/// What differs between the rows a source row becomes: its usage, its credits, a commitment's
+/// purchase, covered and unused parts.
+#[derive(Clone)]
 struct Charge<'a> {
     category: &'static str,
+    frequency: &'static str,
+    pricing: Option<&'static str>,
     billed: i128,
+    effective: i128,
+    contracted: i128,
     list: i128,
     description: Option<&'a str>,
     kind: Option<&'a str>,
     quantity: Option<(i128, Option<&'a str>)>,
     consumed: Option<(i128, Option<&'a str>)>,
+    commitment: Option<Commitment<'a>>,
+}
+
+/// The commitment columns of a row a resource-based commitment bought, covered or left unused.
+#[derive(Clone)]
+struct Commitment<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    status: Option<&'static str>,
+    quantity: Option<i128>,
+    unit: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Adds a source row's exact cost texts to its (billing account, category) group.
+fn add_texts(
+    groups: &mut BTreeMap<(String, &'static str), GroupTotals>,
+    account: &str,
+    category: &'static str,
+    billed: &[&str],
+    effective: &[&str],
+    rows: u64,
+) -> std::result::Result<(), ()> {
+    let g = groups.entry((account.to_string(), category)).or_default();
+    for text in billed {
+        let mut sum = ExactSum::default();
+        sum.add_text(text.as_bytes()).map_err(|_| ())?;
+        g.billed.merge(&sum).map_err(|_| ())?;
+    }
+    for text in effective {
+        let mut sum = ExactSum::default();
+        sum.add_text(text.as_bytes()).map_err(|_| ())?;
+        g.effective.merge(&sum).map_err(|_| ())?;
+    }
+    g.rows += rows;
+    Ok(())
 }
 
 /// The FOCUS unit of a quantity that has one.
@@ -723,29 +1082,31 @@ fn push(
     b.ts(ix!("BillingPeriodStart"), Some(r.period_bounds.0));
     b.str(ix!("ChargeCategory"), Some(c.category));
     b.str(ix!("ChargeDescription"), c.description);
-    b.str(
-        ix!("ChargeFrequency"),
-        Some(if c.category == "Usage" {
-            "Usage-Based"
-        } else {
-            "One-Time"
-        }),
-    );
+    b.str(ix!("ChargeFrequency"), Some(c.frequency));
+    if let Some(cd) = &c.commitment {
+        b.str(ix!("CommitmentDiscountCategory"), Some("Usage"));
+        b.str(ix!("CommitmentDiscountId"), Some(cd.id));
+        b.str(ix!("CommitmentDiscountName"), cd.name);
+        b.dec(ix!("CommitmentDiscountQuantity"), cd.quantity);
+        b.str(ix!("CommitmentDiscountStatus"), cd.status);
+        b.str(ix!("CommitmentDiscountType"), Some(COMMITMENT_TYPE));
+        b.str(
+            ix!("CommitmentDiscountUnit"),
+            cd.quantity.and(cd.unit.as_deref()),
+        );
+    }
     b.ts(ix!("ChargePeriodEnd"), Some(r.charge_bounds.1));
     b.ts(ix!("ChargePeriodStart"), Some(r.charge_bounds.0));
     b.dec(ix!("ConsumedQuantity"), c.consumed.map(|q| q.0));
     b.str(ix!("ConsumedUnit"), consumed_unit.as_deref());
-    b.dec(ix!("ContractedCost"), Some(c.billed));
-    b.dec(ix!("EffectiveCost"), Some(c.billed));
+    b.dec(ix!("ContractedCost"), Some(c.contracted));
+    b.dec(ix!("EffectiveCost"), Some(c.effective));
     // Google invoices everything on a billing account, Marketplace purchases included.
     b.str(ix!("InvoiceIssuerName"), Some("Google Cloud"));
     b.dec(ix!("ListCost"), Some(c.list));
-    b.str(
-        ix!("PricingCategory"),
-        (c.category == "Usage").then_some("Standard"),
-    );
+    b.str(ix!("PricingCategory"), c.pricing);
     b.str(ix!("PricingCurrency"), Some(r.currency));
-    b.dec(ix!("PricingCurrencyEffectiveCost"), Some(c.billed));
+    b.dec(ix!("PricingCurrencyEffectiveCost"), Some(c.effective));
     b.dec(ix!("PricingQuantity"), c.quantity.map(|q| q.0));
     b.str(ix!("PricingUnit"), pricing_unit.as_deref());
     b.str(ix!("ProviderName"), Some("Google Cloud"));
