@@ -42,7 +42,7 @@ pub enum Error {
     },
     /// A connection name that cannot be used as a partition value.
     #[error(
-        "connection name {0:?} is invalid: use letters, digits, '-', '_' or '.', at most 64 characters"
+        "connection name {0:?} is invalid: start with a letter or digit, then use letters, digits, '-', '_' or '.', at most 64 characters"
     )]
     BadConnection(String),
 }

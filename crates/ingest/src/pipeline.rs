@@ -101,7 +101,8 @@ fn now_micros() -> i64 {
 }
 
 fn check_connection(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
+    // It names folders (the lake's partitions, rollups): no `.`/`..` or hidden names.
+    let ok = id.starts_with(|c: char| c.is_ascii_alphanumeric())
         && id.len() <= 64
         && id
             .chars()
@@ -568,6 +569,7 @@ where
     let started = std::time::Instant::now();
     let started_at = now_micros();
     let connection = options.connection_id.clone();
+    lake.upgrade_tables().await?;
     let files = {
         let paths = export.files.clone();
         let threads = options.threads;
@@ -783,7 +785,12 @@ where
             .collect();
         lake.append_records(&record, &totals_records).await?;
     }
+    let keys: Vec<PartitionKey> = staged.iter().map(|s| s.key().clone()).collect();
     let commit = lake.commit_partitions(staged).await?;
+    // The rows are published; a rollup that fails to write only makes `costs` read them.
+    if let Err(e) = lake.write_rollups(&keys, &ingestion_id).await {
+        tracing::warn!(error = %e, "daily rollups not written; cost queries read the rows instead");
+    }
     let reports: Vec<PeriodReport> = totals
         .into_iter()
         .map(|(period, t)| {

@@ -83,77 +83,118 @@ pub fn is_billing_period(p: &str) -> bool {
 }
 
 impl Lake {
-    /// Totals of one billing period (or all) grouped by `by`, largest billed cost first.
+    /// Totals of one billing period (or all) grouped by `by`, largest billed cost first
+    /// (days in order). Read from the partitions' daily rollups when every partition has a
+    /// current one (tags are not in rollups), otherwise from the `focus` rows.
     pub async fn costs(
         &self,
         billing_period: Option<&str>,
         connection: Option<&str>,
         by: &GroupBy,
     ) -> Result<Vec<CostRow>> {
-        let mut filters = Vec::new();
-        if let Some(p) = billing_period {
-            if !is_billing_period(p) {
-                return Err(Error::Inconsistent(format!(
-                    "billing period {p:?} is not YYYY-MM"
-                )));
+        // A bad period is refused before anything is read.
+        filter_clause(billing_period, connection)?;
+        if !matches!(by, GroupBy::Tag(_))
+            && let Some(files) = self.current_rollups(billing_period, connection).await?
+        {
+            if files.is_empty() {
+                return Ok(Vec::new());
             }
-            filters.push(format!("x_BillingPeriod = '{p}'"));
+            let key = match by {
+                GroupBy::Day => "x_Day",
+                other => other.expression(),
+            };
+            let query = format!(
+                "SELECT {key} AS k, SUM(BilledCost), SUM(EffectiveCost), SUM(ListCost), \
+                 SUM(x_Rows) FROM rollup GROUP BY 1"
+            );
+            let batches = self.query_rollups(&files, &query).await?;
+            return summarize(&batches, by);
         }
-        if let Some(c) = connection {
-            filters.push(format!("x_ConnectionId = '{}'", c.replace('\'', "''")));
-        }
-        let filter = if filters.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", filters.join(" AND "))
-        };
+        self.costs_from_focus(billing_period, connection, by).await
+    }
+
+    /// [`Lake::costs`] summed from the `focus` rows themselves, whatever rollups there are.
+    pub async fn costs_from_focus(
+        &self,
+        billing_period: Option<&str>,
+        connection: Option<&str>,
+        by: &GroupBy,
+    ) -> Result<Vec<CostRow>> {
+        let filter = filter_clause(billing_period, connection)?;
         let query = format!(
             "SELECT {} AS k, SUM(BilledCost), SUM(EffectiveCost), SUM(ListCost), COUNT(*) FROM focus {filter} GROUP BY 1",
             by.expression()
         );
         let batches = self.sql(&query).await?;
-        let mut groups: BTreeMap<String, CostRow> = BTreeMap::new();
-        for b in &batches {
-            let keys = crate::string_column(b, 0)?;
-            let (billed, effective, list) = (
-                b.column(1).as_primitive::<Decimal128Type>(),
-                b.column(2).as_primitive::<Decimal128Type>(),
-                b.column(3).as_primitive::<Decimal128Type>(),
-            );
-            let rows = b.column(4).as_primitive::<Int64Type>();
-            for r in 0..b.num_rows() {
-                let raw = if keys.is_null(r) {
-                    None
-                } else {
-                    Some(keys.value(r))
-                };
-                let key = match by {
-                    GroupBy::Tag(tag) => tag_value(raw, tag),
-                    _ => raw.unwrap_or("(none)").to_string(),
-                };
-                let g = groups.entry(key.clone()).or_insert(CostRow {
-                    key,
-                    billed: 0,
-                    effective: 0,
-                    list: 0,
-                    rows: 0,
-                });
-                let v =
-                    |a: &arrow::array::Decimal128Array| if a.is_null(r) { 0 } else { a.value(r) };
-                g.billed += v(billed);
-                g.effective += v(effective);
-                g.list += v(list);
-                g.rows += rows.value(r) as u64;
-            }
-        }
-        let mut out: Vec<CostRow> = groups.into_values().collect();
-        if *by == GroupBy::Day {
-            out.sort_by(|a, b| a.key.cmp(&b.key));
-        } else {
-            out.sort_by(|a, b| b.billed.cmp(&a.billed).then_with(|| a.key.cmp(&b.key)));
-        }
-        Ok(out)
+        summarize(&batches, by)
     }
+}
+
+/// `WHERE` of a billing period and connection filter (empty for neither).
+fn filter_clause(billing_period: Option<&str>, connection: Option<&str>) -> Result<String> {
+    let mut filters = Vec::new();
+    if let Some(p) = billing_period {
+        if !is_billing_period(p) {
+            return Err(Error::Inconsistent(format!(
+                "billing period {p:?} is not YYYY-MM"
+            )));
+        }
+        filters.push(format!("x_BillingPeriod = '{p}'"));
+    }
+    if let Some(c) = connection {
+        filters.push(format!("x_ConnectionId = '{}'", c.replace('\'', "''")));
+    }
+    Ok(if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    })
+}
+
+/// Groups of (key, Σ billed, Σ effective, Σ list, rows) batches, merged by display key (tag
+/// values of different JSON objects may be equal) and ordered.
+fn summarize(batches: &[arrow::record_batch::RecordBatch], by: &GroupBy) -> Result<Vec<CostRow>> {
+    let mut groups: BTreeMap<String, CostRow> = BTreeMap::new();
+    for b in batches {
+        let keys = crate::string_column(b, 0)?;
+        let (billed, effective, list) = (
+            b.column(1).as_primitive::<Decimal128Type>(),
+            b.column(2).as_primitive::<Decimal128Type>(),
+            b.column(3).as_primitive::<Decimal128Type>(),
+        );
+        let rows = b.column(4).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let raw = if keys.is_null(r) {
+                None
+            } else {
+                Some(keys.value(r))
+            };
+            let key = match by {
+                GroupBy::Tag(tag) => tag_value(raw, tag),
+                _ => raw.unwrap_or("(none)").to_string(),
+            };
+            let g = groups.entry(key.clone()).or_insert(CostRow {
+                key,
+                billed: 0,
+                effective: 0,
+                list: 0,
+                rows: 0,
+            });
+            let v = |a: &arrow::array::Decimal128Array| if a.is_null(r) { 0 } else { a.value(r) };
+            g.billed += v(billed);
+            g.effective += v(effective);
+            g.list += v(list);
+            g.rows += rows.value(r) as u64;
+        }
+    }
+    let mut out: Vec<CostRow> = groups.into_values().collect();
+    if *by == GroupBy::Day {
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+    } else {
+        out.sort_by(|a, b| b.billed.cmp(&a.billed).then_with(|| a.key.cmp(&b.key)));
+    }
+    Ok(out)
 }
 
 fn tag_value(tags: Option<&str>, key: &str) -> String {

@@ -7,7 +7,8 @@
 //! reader sees the old versions or the new ones, never a mix. The `ingestions` and
 //! `ingestion_totals` tables record every ingestion with its source files, content hashes
 //! and the source's own exact totals, so reconciliation and "what changed" are SQL queries
-//! (DataFusion). It knows nothing of provider formats.
+//! (DataFusion). Each published month also gets a daily rollup, read by cost queries only
+//! while it matches the month's current rows. It knows nothing of provider formats.
 //!
 //! ```no_run
 //! # async fn demo() -> billow_lake::Result<()> {
@@ -20,6 +21,7 @@
 pub mod costs;
 mod error;
 mod records;
+mod rollup;
 mod tables;
 
 /// DataFusion expression helpers for callers that filter lake tables.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use billow_focus::schema::{focus_schema, x};
-use datafusion::datasource::MemTable;
+use datafusion::catalog::SchemaProvider;
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
 use delta_kernel::expressions::Scalar;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -28,7 +30,7 @@ use crate::records::{
 };
 use crate::{Error, Result};
 
-const FOCUS: &str = "focus";
+pub(crate) const FOCUS: &str = "focus";
 const INGESTIONS: &str = "ingestions";
 const TOTALS: &str = "ingestion_totals";
 const PARTITION_COLUMNS: [&str; 2] = [x::CONNECTION_ID, x::BILLING_PERIOD];
@@ -82,6 +84,11 @@ impl StagedPartition {
             adds: parts.into_iter().flat_map(|p| p.adds).collect(),
             rows,
         }
+    }
+
+    /// The partition it replaces.
+    pub fn key(&self) -> &PartitionKey {
+        &self.key
     }
 
     /// Rows written.
@@ -165,20 +172,62 @@ impl Lake {
             path: root.clone(),
             source,
         })?;
-        let lake = Lake { root };
+        Ok(Lake { root })
+    }
+
+    /// Brings tables written by an earlier Billow up to this release's schemas before anything
+    /// is written: each gains the columns added since (always nullable, always last) in one
+    /// metadata commit, and its rows read them as null. A writer calls this before it takes
+    /// any snapshot, so no commit of its own races the change; readers need not, since a query
+    /// sees each table as its log describes it.
+    pub async fn upgrade_tables(&self) -> Result<()> {
         for (name, schema) in [
             (FOCUS, focus_schema()),
             (INGESTIONS, ingestions_schema()),
             (TOTALS, totals_schema()),
         ] {
-            lake.add_new_columns(name, &schema).await?;
+            self.add_new_columns(name, &schema).await?;
+            self.set_new_properties(name).await?;
         }
-        Ok(lake)
+        Ok(())
     }
 
-    /// A table written by an earlier Billow gains the columns added since (always nullable,
-    /// always last) in one metadata commit; its rows read them as null. Done when the lake
-    /// opens, before any ingestion takes a snapshot, so no commit of an ingestion races it.
+    /// A table from an earlier Billow takes this release's table properties; files written
+    /// before keep the statistics they have.
+    async fn set_new_properties(&self, name: &'static str) -> Result<()> {
+        let wanted: HashMap<String, String> = table_properties(name)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.unwrap_or_default()))
+            .collect();
+        let Some(table) = self.load(name).await? else {
+            return Ok(());
+        };
+        let has_them = |table: &DeltaTable| -> Result<bool> {
+            let current = table.snapshot().table(name)?.metadata().configuration();
+            Ok(wanted
+                .iter()
+                .all(|(k, v)| current.get(k).is_some_and(|c| c == v)))
+        };
+        if has_them(&table)? {
+            return Ok(());
+        }
+        if let Err(e) = table
+            .set_tbl_properties()
+            .with_properties(wanted.clone())
+            .await
+        {
+            // Another process may have set them first.
+            let reloaded = self.load(name).await?;
+            if !reloaded.map(|t| has_them(&t)).transpose()?.unwrap_or(false) {
+                return Err(Error::Delta {
+                    table: name,
+                    source: e,
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn add_new_columns(&self, name: &'static str, schema: &SchemaRef) -> Result<()> {
         let kernel: StructType = schema
             .as_ref()
@@ -234,7 +283,7 @@ impl Lake {
         self.root.join("lake").join(name)
     }
 
-    async fn load(&self, name: &'static str) -> Result<Option<DeltaTable>> {
+    pub(crate) async fn load(&self, name: &'static str) -> Result<Option<DeltaTable>> {
         let dir = self.table_dir(name);
         if !dir.join("_delta_log").is_dir() {
             return Ok(None);
@@ -267,6 +316,7 @@ impl Lake {
             .with_table_name(name)
             .with_columns(kernel.fields().cloned())
             .with_partition_columns(partitions.iter().map(|p| p.to_string()))
+            .with_configuration(table_properties(name))
             .with_save_mode(SaveMode::Ignore)
             .await
             .table(name)?;
@@ -455,22 +505,15 @@ impl Lake {
         let config = SessionConfig::new()
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let ctx = SessionContext::new_with_config(config);
-        for (name, schema) in [
-            (FOCUS, focus_schema()),
-            (INGESTIONS, ingestions_schema()),
-            (TOTALS, totals_schema()),
-        ] {
-            match self.load(name).await? {
-                Some(table) => {
-                    table.update_datafusion_session(&ctx.state()).table(name)?;
-                    let provider = table.table_provider().await?;
-                    ctx.register_table(name, provider)?;
-                }
-                None => {
-                    ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-                }
-            }
-        }
+        let tables = Arc::new(LakeTables {
+            lake: self.clone(),
+            runtime: ctx.runtime_env(),
+            loaded: tokio::sync::Mutex::new(HashMap::new()),
+        });
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| Error::Inconsistent("the session has no default catalog".into()))?;
+        catalog.register_schema("public", tables)?;
         Ok(ctx)
     }
 
@@ -593,7 +636,7 @@ pub fn string_column(batch: &RecordBatch, i: usize) -> Result<arrow::array::Stri
 /// Columns whose min/max go into each file's statistics, which Delta readers use to skip
 /// files. Computing statistics compares every value, so the other columns (long texts such as
 /// Tags and ChargeDescription among them) go without.
-const STATISTICS_COLUMNS: [&str; 11] = [
+const STATISTICS_COLUMNS: [&str; 12] = [
     "BilledCost",
     "BillingAccountId",
     "ChargeCategory",
@@ -605,7 +648,24 @@ const STATISTICS_COLUMNS: [&str; 11] = [
     "ServiceName",
     "SubAccountId",
     x::SOURCE_LINE,
+    // One value per file: which ingestion a partition's rows are is then read from the Delta
+    // log, without reading the rows (see `rollup`).
+    x::INGESTION_ID,
 ];
+
+/// Delta properties of a table: the `focus` log keeps statistics of exactly the columns the
+/// files have statistics for (by default Delta takes the first 32 columns, which would leave
+/// out the ingestion id that rollups are checked against).
+fn table_properties(name: &str) -> Vec<(&'static str, Option<String>)> {
+    if name == FOCUS {
+        vec![(
+            "delta.dataSkippingStatsColumns",
+            Some(STATISTICS_COLUMNS.join(",")),
+        )]
+    } else {
+        Vec::new()
+    }
+}
 
 /// Columns whose values rarely repeat within a file: a dictionary would only cost time.
 const UNIQUE_COLUMNS: [&str; 3] = ["ResourceId", "ResourceName", x::SOURCE_LINE];
@@ -625,6 +685,68 @@ fn focus_writer_properties() -> Result<WriterProperties> {
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
     }
     Ok(builder.build())
+}
+
+/// The lake's tables as a query sees them. Each is opened from its Delta log the first time a
+/// query names it (and then kept for the session), so a query of `focus` never replays the
+/// records tables' logs; a table not created yet reads as empty.
+#[derive(Debug)]
+struct LakeTables {
+    lake: Lake,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    loaded: tokio::sync::Mutex<HashMap<&'static str, Arc<dyn TableProvider>>>,
+}
+
+impl LakeTables {
+    const NAMES: [&'static str; 3] = [FOCUS, INGESTIONS, TOTALS];
+
+    async fn provider(&self, name: &'static str) -> Result<Arc<dyn TableProvider>> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(provider) = loaded.get(name) {
+            return Ok(Arc::clone(provider));
+        }
+        let provider: Arc<dyn TableProvider> = match self.lake.load(name).await? {
+            Some(table) => {
+                // The table's files are read through an object store the session must know.
+                let state = SessionStateBuilder::new()
+                    .with_runtime_env(Arc::clone(&self.runtime))
+                    .build();
+                table.update_datafusion_session(&state).table(name)?;
+                table.table_provider().await?
+            }
+            None => {
+                let schema = match name {
+                    FOCUS => focus_schema(),
+                    INGESTIONS => ingestions_schema(),
+                    _ => totals_schema(),
+                };
+                Arc::new(MemTable::try_new(schema, vec![vec![]])?)
+            }
+        };
+        loaded.insert(name, Arc::clone(&provider));
+        Ok(provider)
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for LakeTables {
+    fn table_names(&self) -> Vec<String> {
+        Self::NAMES.iter().map(|n| n.to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        let Some(name) = Self::NAMES.iter().find(|n| **n == name) else {
+            return Ok(None);
+        };
+        self.provider(name)
+            .await
+            .map(Some)
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        Self::NAMES.contains(&name)
+    }
 }
 
 /// Splits a batch of the `focus` schema by `x_BillingPeriod`, in order of first appearance.

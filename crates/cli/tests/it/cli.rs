@@ -187,17 +187,24 @@ fn errors_go_to_stderr_with_exit_code_2() {
         "{err}"
     );
 
-    let out = billow(
-        &dir.path().join("data"),
-        &[
-            "ingest",
-            "aws-cur",
-            dir.path().to_str().unwrap(),
-            "--connection",
-            "bad name",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
+    // A connection names folders of the lake: no spaces, and nothing that climbs out of it.
+    for bad in ["bad name", "..", ".hidden"] {
+        let out = billow(
+            &dir.path().join("data"),
+            &[
+                "ingest",
+                "aws-cur",
+                dir.path().to_str().unwrap(),
+                "--connection",
+                bad,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("start with a letter or digit"),
+            "{bad}"
+        );
+    }
 }
 
 #[test]

@@ -192,6 +192,7 @@ async fn a_table_from_an_earlier_release_gains_new_columns_and_keeps_its_rows() 
     table.write(vec![old_rows]).await.unwrap();
 
     let lake = Lake::open(dir.path()).await.unwrap();
+    lake.upgrade_tables().await.unwrap();
     let new = stage(&lake, "new", "2024-10", "i-new", 3, 7).await;
     lake.commit_partitions(vec![new]).await.unwrap();
     let batches = lake
@@ -207,4 +208,25 @@ async fn a_table_from_an_earlier_release_gains_new_columns_and_keeps_its_rows() 
     // The old rows read the new column as null; the new rows have it.
     assert!(text.contains("| new            | 3        | 3"), "{text}");
     assert!(text.contains("| old            | 2        | 0"), "{text}");
+}
+
+/// A query opens only the tables it names: a damaged `ingestions` log does not stop a query of
+/// `focus`, and a query of `ingestions` says which table it could not open.
+#[tokio::test]
+async fn a_query_opens_only_the_tables_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).await.unwrap();
+    let staged = stage(&lake, "c", "2024-09", "i-1", 4, 3).await;
+    lake.commit_partitions(vec![staged]).await.unwrap();
+    let log = dir.path().join("lake/ingestions/_delta_log");
+    std::fs::create_dir_all(&log).unwrap();
+    std::fs::write(log.join("00000000000000000000.json"), "not a delta log\n").unwrap();
+
+    assert_eq!(counts(&lake).await.len(), 1);
+    let err = lake
+        .sql("SELECT COUNT(*) FROM ingestions")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ingestions"), "{err}");
 }
