@@ -7,7 +7,10 @@
 //! values printed as JSON numbers (up to six decimals, tiny ones in exponent form like
 //! `1.2e-05`); credits (sustained use, free tier, promotion) are nested in their usage row;
 //! a few rows are taxes and adjustments; and late usage of the previous month's last day lands
-//! on this month's invoice, as Google's invoice month (Pacific time) puts it.
+//! on this month's invoice, as Google's invoice month (Pacific time) puts it. The first region
+//! has resource-based committed use discounts: hourly fee rows for an N2 vCPU commitment (fully
+//! used) and an N2 memory commitment (partly idle), with `COMMITTED_USAGE_DISCOUNT` credits on
+//! the usage they cover.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
