@@ -189,22 +189,54 @@ where
     R: Iterator<Item = Result<ReadEvent>>,
     C: Consumer,
 {
+    for_each_file(files, consumers, |path, consumer, stopped| {
+        for event in open(path)? {
+            if stopped() {
+                return Ok(());
+            }
+            match event? {
+                ReadEvent::Batch(b) => consumer.batch(b)?,
+                ReadEvent::FileDone(summary) => consumer.file_done(summary)?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Runs `work` over `files` with one thread per worker state: each thread takes the next file
+/// nobody has taken. The first error stops every thread before its next file (and, where
+/// `work` asks `stopped`, within it) and is returned; otherwise the states come back.
+pub(crate) fn for_each_file<S, E>(
+    files: &[PathBuf],
+    states: Vec<S>,
+    work: impl Fn(&Path, &mut S, &dyn Fn() -> bool) -> std::result::Result<(), E> + Sync,
+) -> std::result::Result<Vec<S>, E>
+where
+    S: Send,
+    E: Send,
+{
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Vec<std::result::Result<C, C::Error>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = consumers
+    let results: Vec<std::result::Result<S, E>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = states
             .into_iter()
-            .map(|mut consumer| {
-                let (next, failed, open) = (&next, &failed, &open);
-                scope.spawn(
-                    move || match drain_files(files, next, failed, open, &mut consumer) {
-                        Ok(()) => Ok(consumer),
-                        Err(e) => {
-                            failed.store(true, Ordering::SeqCst);
-                            Err(e)
+            .map(|mut state| {
+                let (next, failed, work) = (&next, &failed, &work);
+                scope.spawn(move || {
+                    let stopped = || failed.load(Ordering::SeqCst);
+                    loop {
+                        if stopped() {
+                            return Ok(state);
                         }
-                    },
-                )
+                        let Some(path) = files.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                            return Ok(state);
+                        };
+                        if let Err(e) = work(path, &mut state, &stopped) {
+                            failed.store(true, Ordering::SeqCst);
+                            return Err(e);
+                        }
+                    }
+                })
             })
             .collect();
         workers
@@ -216,36 +248,6 @@ where
             .collect()
     });
     results.into_iter().collect()
-}
-
-fn drain_files<R, C>(
-    files: &[PathBuf],
-    next: &AtomicUsize,
-    failed: &AtomicBool,
-    open: &(impl Fn(&Path) -> Result<R> + Sync),
-    consumer: &mut C,
-) -> std::result::Result<(), C::Error>
-where
-    R: Iterator<Item = Result<ReadEvent>>,
-    C: Consumer,
-{
-    loop {
-        if failed.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let Some(path) = files.get(next.fetch_add(1, Ordering::SeqCst)) else {
-            return Ok(());
-        };
-        for event in open(path)? {
-            if failed.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            match event? {
-                ReadEvent::Batch(b) => consumer.batch(b)?,
-                ReadEvent::FileDone(summary) => consumer.file_done(summary)?,
-            }
-        }
-    }
 }
 
 /// The events of a parallel read as one iterator (in arrival order), for callers that

@@ -14,7 +14,7 @@ use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
 use delta_kernel::expressions::Scalar;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType};
+use deltalake::kernel::{Action, StructField, StructType};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
@@ -175,68 +175,33 @@ impl Lake {
         Ok(Lake { root })
     }
 
-    /// Brings tables written by an earlier Billow up to this release's schemas before anything
-    /// is written: each gains the columns added since (always nullable, always last) in one
-    /// metadata commit, and its rows read them as null. A writer calls this before it takes
-    /// any snapshot, so no commit of its own races the change; readers need not, since a query
-    /// sees each table as its log describes it.
+    /// Brings tables written by an earlier Billow up to this release before anything is
+    /// written: each gains the columns added since (always nullable, always last; its rows read
+    /// them as null) and this release's table properties (files written before keep the
+    /// statistics they have). A writer calls this before it takes any snapshot, so no commit
+    /// of its own races the change; readers need not, since a query sees each table as its log
+    /// describes it.
     pub async fn upgrade_tables(&self) -> Result<()> {
         for (name, schema) in [
             (FOCUS, focus_schema()),
             (INGESTIONS, ingestions_schema()),
             (TOTALS, totals_schema()),
         ] {
-            self.add_new_columns(name, &schema).await?;
-            self.set_new_properties(name).await?;
+            self.upgrade_table(name, &schema).await?;
         }
         Ok(())
     }
 
-    /// A table from an earlier Billow takes this release's table properties; files written
-    /// before keep the statistics they have.
-    async fn set_new_properties(&self, name: &'static str) -> Result<()> {
+    async fn upgrade_table(&self, name: &'static str, schema: &SchemaRef) -> Result<()> {
+        let Some(table) = self.load(name).await? else {
+            return Ok(());
+        };
+        let kernel = kernel_schema(name, schema)?;
         let wanted: HashMap<String, String> = table_properties(name)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.unwrap_or_default()))
             .collect();
-        let Some(table) = self.load(name).await? else {
-            return Ok(());
-        };
-        let has_them = |table: &DeltaTable| -> Result<bool> {
-            let current = table.snapshot().table(name)?.metadata().configuration();
-            Ok(wanted
-                .iter()
-                .all(|(k, v)| current.get(k).is_some_and(|c| c == v)))
-        };
-        if has_them(&table)? {
-            return Ok(());
-        }
-        if let Err(e) = table
-            .set_tbl_properties()
-            .with_properties(wanted.clone())
-            .await
-        {
-            // Another process may have set them first.
-            let reloaded = self.load(name).await?;
-            if !reloaded.map(|t| has_them(&t)).transpose()?.unwrap_or(false) {
-                return Err(Error::Delta {
-                    table: name,
-                    source: e,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn add_new_columns(&self, name: &'static str, schema: &SchemaRef) -> Result<()> {
-        let kernel: StructType = schema
-            .as_ref()
-            .try_into_kernel()
-            .map_err(|e| Error::Delta {
-                table: name,
-                source: deltalake::DeltaTableError::Generic(e.to_string()),
-            })?;
-        let missing = |table: &DeltaTable| -> Result<Vec<deltalake::kernel::StructField>> {
+        let missing_columns = |table: &DeltaTable| -> Result<Vec<StructField>> {
             let existing = table.snapshot().table(name)?.schema();
             Ok(kernel
                 .fields()
@@ -244,30 +209,44 @@ impl Lake {
                 .cloned()
                 .collect())
         };
-        let Some(table) = self.load(name).await? else {
-            return Ok(());
+        let missing_properties = |table: &DeltaTable| -> Result<HashMap<String, String>> {
+            let current = table.snapshot().table(name)?.metadata().configuration();
+            Ok(wanted
+                .iter()
+                .filter(|(k, v)| current.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
         };
-        let fields = missing(&table)?;
-        if fields.is_empty() {
-            return Ok(());
+        let upgraded = async {
+            let mut table = table;
+            let fields = missing_columns(&table)?;
+            if !fields.is_empty() {
+                tracing::info!(
+                    table = name,
+                    columns = %fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
+                    "adding new columns to the table"
+                );
+                table = table.add_columns().with_fields(fields).await.table(name)?;
+            }
+            let properties = missing_properties(&table)?;
+            if !properties.is_empty() {
+                table
+                    .set_tbl_properties()
+                    .with_properties(properties)
+                    .await
+                    .table(name)?;
+            }
+            Ok::<(), Error>(())
         }
-        tracing::info!(
-            table = name,
-            columns = %fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
-            "adding new columns to the table"
-        );
-        if let Err(e) = table.add_columns().with_fields(fields).await {
-            // Another process may have added them first.
-            let reloaded = self.load(name).await?;
-            if reloaded
-                .map(|t| missing(&t))
-                .transpose()?
-                .is_none_or(|m| !m.is_empty())
-            {
-                return Err(Error::Delta {
-                    table: name,
-                    source: e,
-                });
+        .await;
+        if let Err(e) = upgraded {
+            // Another process may have upgraded it first.
+            let done = match self.load(name).await? {
+                Some(t) => missing_columns(&t)?.is_empty() && missing_properties(&t)?.is_empty(),
+                None => false,
+            };
+            if !done {
+                return Err(e);
             }
         }
         Ok(())
@@ -299,13 +278,7 @@ impl Lake {
         schema: &SchemaRef,
         partitions: &[&str],
     ) -> Result<DeltaTable> {
-        let kernel: StructType = schema
-            .as_ref()
-            .try_into_kernel()
-            .map_err(|e| Error::Delta {
-                table: name,
-                source: deltalake::DeltaTableError::Generic(e.to_string()),
-            })?;
+        let kernel = kernel_schema(name, schema)?;
         if let Some(table) = self.load(name).await? {
             return Ok(table);
         }
@@ -652,6 +625,14 @@ const STATISTICS_COLUMNS: [&str; 12] = [
     // log, without reading the rows (see `rollup`).
     x::INGESTION_ID,
 ];
+
+/// A table's Arrow schema as Delta's.
+fn kernel_schema(name: &'static str, schema: &SchemaRef) -> Result<StructType> {
+    schema.as_ref().try_into_kernel().map_err(|e| Error::Delta {
+        table: name,
+        source: deltalake::DeltaTableError::Generic(e.to_string()),
+    })
+}
 
 /// Delta properties of a table: the `focus` log keeps statistics of exactly the columns the
 /// files have statistics for (by default Delta takes the first 32 columns, which would leave

@@ -345,39 +345,20 @@ pub struct GcpBillingReader {
 /// in another file.
 pub fn scan_commitments(files: &[PathBuf], threads: usize) -> Result<Commitments> {
     let threads = threads.clamp(1, files.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let gathered: Vec<Result<Gathering>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut gathering = Gathering::default();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = files.get(i) else {
-                            return Ok(gathering);
-                        };
-                        let mut reader =
-                            GcpBillingReader::open_input(path, ReadOptions::new("", ""))?;
-                        reader.gather(&mut gathering)?;
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
+    let gathered = crate::read::for_each_file(
+        files,
+        (0..threads).map(|_| Gathering::default()).collect(),
+        |path, gathering, _| {
+            GcpBillingReader::open_input(path, ReadOptions::new("", ""))?.gather(gathering)
+        },
+    )?;
     let overflow = || Error::TotalOverflow {
         path: files.first().cloned().unwrap_or_default(),
         column: "cost",
     };
     let mut all = Gathering::default();
     for g in gathered {
-        all.merge(g?).map_err(|_| overflow())?;
+        all.merge(g).map_err(|_| overflow())?;
     }
     all.settle().map_err(|_| overflow())
 }
