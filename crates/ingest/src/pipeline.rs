@@ -785,10 +785,13 @@ where
             .collect();
         lake.append_records(&record, &totals_records).await?;
     }
-    let keys: Vec<PartitionKey> = staged.iter().map(|s| s.key().clone()).collect();
+    let rollups: Vec<_> = staged
+        .iter_mut()
+        .filter_map(|s| Some((s.key().clone(), s.take_rollup()?)))
+        .collect();
     let commit = lake.commit_partitions(staged).await?;
     // The rows are published; a rollup that fails to write only makes `costs` read them.
-    if let Err(e) = lake.write_rollups(&keys, &ingestion_id).await {
+    if let Err(e) = lake.write_rollups(rollups, &ingestion_id).await {
         tracing::warn!(error = %e, "daily rollups not written; cost queries read the rows instead");
     }
     let reports: Vec<PeriodReport> = totals

@@ -28,6 +28,7 @@ mod tables;
 pub use datafusion::prelude::{Expr, ident, lit};
 pub use error::{Error, Result};
 pub use records::{FileRecord, IngestionRecord, TotalsRecord};
+pub use rollup::DailyRollup;
 pub use tables::{
     CommitSummary, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition, collect_sql,
     conform, split_by_period, string_column,

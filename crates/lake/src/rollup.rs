@@ -1,6 +1,7 @@
 //! Daily rollups: a partition's rows summed by day and by the dimensions `costs` groups by,
 //! one Parquet file per (partition, ingestion), so a month's totals come from tens of
-//! thousands of rows instead of millions.
+//! thousands of rows instead of millions. The sums are taken as the rows are written (each
+//! decoding thread sums its own, merged at the end), not by reading the month back.
 //!
 //! A rollup is a cache, never the truth: it is written after its ingestion's commit (to a
 //! temporary name, then renamed), and read only for a partition whose current rows carry that
@@ -9,10 +10,14 @@
 //! beside the Delta tables (`lake/rollups/<connection>/<period>/<ingestion>.parquet`) and are
 //! not part of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow::array::Array;
+use arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Builder, Int64Array, RecordBatch, StringBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 use datafusion::prelude::ParquetReadOptions;
 
 use billow_focus::schema::x;
@@ -33,46 +38,31 @@ impl Lake {
         self.rollup_dir(key).join(format!("{ingestion_id}.parquet"))
     }
 
-    /// Writes the rollup of each partition an ingestion just published, and removes the
-    /// rollups of the versions it replaced.
-    pub async fn write_rollups(&self, keys: &[PartitionKey], ingestion_id: &str) -> Result<()> {
-        for key in keys {
-            let escape = |s: &str| s.replace('\'', "''");
-            let query = format!(
-                "SELECT to_char(ChargePeriodStart, '%Y-%m-%d') AS x_Day, BillingAccountId, \
-                 SubAccountId, ServiceName, RegionId, ChargeCategory, \
-                 SUM(BilledCost) AS BilledCost, SUM(EffectiveCost) AS EffectiveCost, \
-                 SUM(ListCost) AS ListCost, COUNT(*) AS x_Rows FROM focus \
-                 WHERE x_ConnectionId = '{}' AND x_BillingPeriod = '{}' AND x_IngestionId = '{}' \
-                 GROUP BY 1, 2, 3, 4, 5, 6",
-                escape(&key.connection_id),
-                escape(&key.billing_period),
-                escape(ingestion_id),
-            );
-            let batches = self.sql(&query).await?;
-            let Some(schema) = batches.first().map(|b| b.schema()) else {
-                // Nothing of this ingestion in the partition: nothing to roll up.
-                continue;
+    /// Writes the rollups of the partitions an ingestion just published, and removes the
+    /// rollups of the versions they replaced.
+    pub async fn write_rollups(
+        &self,
+        rollups: Vec<(PartitionKey, DailyRollup)>,
+        ingestion_id: &str,
+    ) -> Result<()> {
+        for (key, rollup) in rollups {
+            let target = self.rollup_file(&key, ingestion_id);
+            let failed = |e: &dyn std::fmt::Display| {
+                Error::Inconsistent(format!("rollup {}: {e}", target.display()))
             };
-            let dir = self.rollup_dir(key);
+            let batch = rollup.into_batch().map_err(|e| failed(&e))?;
+            let dir = self.rollup_dir(&key);
             let io = |path: &Path| {
                 let path = path.to_path_buf();
                 move |source| Error::DataDir { path, source }
             };
             std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-            let target = self.rollup_file(key, ingestion_id);
             let temporary = dir.join(format!(".{ingestion_id}.parquet.tmp"));
             let file = std::fs::File::create(&temporary).map_err(io(&temporary))?;
-            let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)
-                .map_err(|e| Error::Inconsistent(format!("rollup {}: {e}", target.display())))?;
-            for b in &batches {
-                writer.write(b).map_err(|e| {
-                    Error::Inconsistent(format!("rollup {}: {e}", target.display()))
-                })?;
-            }
-            let file = writer
-                .into_inner()
-                .map_err(|e| Error::Inconsistent(format!("rollup {}: {e}", target.display())))?;
+            let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+                .map_err(|e| failed(&e))?;
+            writer.write(&batch).map_err(|e| failed(&e))?;
+            let file = writer.into_inner().map_err(|e| failed(&e))?;
             file.sync_all().map_err(io(&temporary))?;
             std::fs::rename(&temporary, &target).map_err(io(&target))?;
             for entry in std::fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
@@ -175,5 +165,307 @@ impl Lake {
             .await?;
         ctx.register_table("rollup", frame.into_view())?;
         crate::collect_sql(&ctx, query).await
+    }
+}
+
+/// The dimensions a rollup keeps besides the day, in its columns' order.
+const DIMENSIONS: [&str; 5] = [
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceName",
+    "RegionId",
+    "ChargeCategory",
+];
+/// The costs a rollup sums, in its columns' order.
+const COSTS: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
+const DAY: &str = "x_Day";
+const ROWS: &str = "x_Rows";
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// One partition's rows summed by UTC day of `ChargePeriodStart` and [`DIMENSIONS`], built
+/// from the batches as they are written (no second pass over the month's rows). A group's
+/// sum of a cost is null when every value of it is null, as SQL's `SUM`.
+#[derive(Debug, Default)]
+pub struct DailyRollup {
+    /// Encoded key (see [`DailyRollup::encode_key`]) → index into `sums` and `rows`.
+    groups: HashMap<Box<[u8]>, usize>,
+    sums: Vec<[Option<i128>; 3]>,
+    rows: Vec<i64>,
+    /// The first row that could not be added (a sum beyond Decimal128), kept for the error.
+    overflow: Option<String>,
+}
+
+impl DailyRollup {
+    /// Adds the rows of a batch of the `focus` schema.
+    pub(crate) fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let column = |name: &str| -> Result<&ArrayRef> {
+            let i = batch.schema().index_of(name)?;
+            Ok(batch.column(i))
+        };
+        let start = column("ChargePeriodStart")?
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| Error::Inconsistent("ChargePeriodStart is not a timestamp".into()))?;
+        let mut dimensions = Vec::with_capacity(DIMENSIONS.len());
+        for name in DIMENSIONS {
+            dimensions.push(
+                column(name)?
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| Error::Inconsistent(format!("{name} is not a string")))?,
+            );
+        }
+        let mut costs = Vec::with_capacity(COSTS.len());
+        for name in COSTS {
+            costs.push(
+                column(name)?
+                    .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
+                    .ok_or_else(|| Error::Inconsistent(format!("{name} is not a decimal")))?,
+            );
+        }
+        let mut key = Vec::with_capacity(128);
+        for row in 0..batch.num_rows() {
+            key.clear();
+            let day = start
+                .is_valid(row)
+                .then(|| start.value(row).div_euclid(MICROS_PER_DAY));
+            encode_part(
+                &mut key,
+                day.map(|d| d.to_be_bytes()).as_ref().map(|b| &b[..]),
+            );
+            for d in &dimensions {
+                encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
+            }
+            let group = self.group(&key);
+            for (sum, cost) in self.sums[group].iter_mut().zip(&costs) {
+                if cost.is_valid(row) {
+                    let value = cost.value(row);
+                    *sum = match sum {
+                        None => Some(value),
+                        Some(s) => s.checked_add(value),
+                    };
+                    if sum.is_none() && self.overflow.is_none() {
+                        self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
+                    }
+                }
+            }
+            self.rows[group] += 1;
+        }
+        Ok(())
+    }
+
+    fn group(&mut self, key: &[u8]) -> usize {
+        if let Some(&g) = self.groups.get(key) {
+            return g;
+        }
+        let g = self.rows.len();
+        self.groups.insert(key.into(), g);
+        self.sums.push([None; 3]);
+        self.rows.push(0);
+        g
+    }
+
+    /// Adds another rollup of the same partition (another decoding thread's rows).
+    pub(crate) fn merge(&mut self, other: DailyRollup) {
+        if self.overflow.is_none() {
+            self.overflow = other.overflow;
+        }
+        for (key, g) in other.groups {
+            let mine = self.group(&key);
+            for (sum, value) in self.sums[mine].iter_mut().zip(other.sums[g]) {
+                *sum = match (*sum, value) {
+                    (None, v) | (v, None) => v,
+                    (Some(a), Some(b)) => a.checked_add(b).or_else(|| {
+                        self.overflow
+                            .get_or_insert_with(|| "a sum passed Decimal128".into());
+                        None
+                    }),
+                };
+            }
+            self.rows[mine] += other.rows[g];
+        }
+    }
+
+    /// The rollup as one batch: `x_Day` (`YYYY-MM-DD`), the dimensions, the sums and
+    /// `x_Rows`, in key order (days in order).
+    pub(crate) fn into_batch(self) -> Result<RecordBatch> {
+        if let Some(overflow) = self.overflow {
+            return Err(Error::Inconsistent(overflow));
+        }
+        let mut groups: Vec<(Box<[u8]>, usize)> = self.groups.into_iter().collect();
+        groups.sort_unstable();
+        let n = groups.len();
+        let mut days = StringBuilder::with_capacity(n, n * 10);
+        let mut dimensions: Vec<StringBuilder> =
+            DIMENSIONS.iter().map(|_| StringBuilder::new()).collect();
+        let mut sums: Vec<Decimal128Builder> = COSTS
+            .iter()
+            .map(|_| {
+                Decimal128Builder::with_capacity(n)
+                    .with_precision_and_scale(38, 12)
+                    .map_err(Error::from)
+            })
+            .collect::<Result<_>>()?;
+        let mut rows = Vec::with_capacity(n);
+        for (key, g) in &groups {
+            let mut parts = decode_parts(key);
+            let day = parts.next().flatten().and_then(|b| {
+                let micros = i64::from_be_bytes(b.try_into().ok()?).checked_mul(MICROS_PER_DAY)?;
+                chrono::DateTime::from_timestamp_micros(micros)
+            });
+            days.append_option(day.map(|d| d.format("%Y-%m-%d").to_string()));
+            for builder in &mut dimensions {
+                let value = parts.next().flatten();
+                builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
+            }
+            for (builder, sum) in sums.iter_mut().zip(self.sums[*g]) {
+                builder.append_option(sum);
+            }
+            rows.push(self.rows[*g]);
+        }
+        let mut fields = vec![Field::new(DAY, DataType::Utf8, true)];
+        fields.extend(
+            DIMENSIONS
+                .iter()
+                .map(|d| Field::new(*d, DataType::Utf8, true)),
+        );
+        fields.extend(
+            COSTS
+                .iter()
+                .map(|c| Field::new(*c, DataType::Decimal128(38, 12), true)),
+        );
+        fields.push(Field::new(ROWS, DataType::Int64, false));
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(days.finish())];
+        columns.extend(
+            dimensions
+                .into_iter()
+                .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+        );
+        columns.extend(
+            sums.into_iter()
+                .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+        );
+        columns.push(Arc::new(Int64Array::from(rows)));
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
+    }
+}
+
+/// Appends one key part: a null marker, or its length and bytes. Days are big-endian, so
+/// sorted keys list the days of a bill (all after 1970) in order.
+fn encode_part(key: &mut Vec<u8>, part: Option<&[u8]>) {
+    match part {
+        None => key.push(0),
+        Some(bytes) => {
+            key.push(1);
+            key.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            key.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// The parts [`encode_part`] appended, in order.
+fn decode_parts(mut key: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+    std::iter::from_fn(move || {
+        let (&marker, rest) = key.split_first()?;
+        if marker == 0 {
+            key = rest;
+            return Some(None);
+        }
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let bytes = rest.get(4..4 + len)?;
+        key = &rest[4 + len..];
+        Some(Some(bytes))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
+
+    fn batch(start: &[i64], region: &[Option<&str>], list: &[Option<i128>]) -> RecordBatch {
+        let n = start.len();
+        let strings = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+        let decimals = |v: Vec<Option<i128>>| {
+            Arc::new(
+                Decimal128Array::from(v)
+                    .with_precision_and_scale(38, 12)
+                    .unwrap(),
+            ) as ArrayRef
+        };
+        let mut fields = vec![Field::new(
+            "ChargePeriodStart",
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        )];
+        fields.extend(
+            DIMENSIONS
+                .iter()
+                .map(|d| Field::new(*d, DataType::Utf8, true)),
+        );
+        fields.extend(
+            COSTS
+                .iter()
+                .map(|c| Field::new(*c, DataType::Decimal128(38, 12), true)),
+        );
+        let columns = vec![
+            Arc::new(TimestampMicrosecondArray::from(start.to_vec()).with_timezone("UTC"))
+                as ArrayRef,
+            strings("111"),
+            strings("222"),
+            strings("EC2"),
+            Arc::new(StringArray::from(region.to_vec())),
+            strings("Usage"),
+            decimals(vec![Some(1); n]),
+            decimals(vec![Some(2); n]),
+            decimals(list.to_vec()),
+        ];
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    /// Rows group by UTC day and dimension (a null region is its own group), sums skip null
+    /// values and stay null when all are null, and two threads' rollups merge into the same
+    /// totals as one.
+    #[test]
+    fn rows_sum_by_day_and_dimensions_and_merge() {
+        let day = MICROS_PER_DAY;
+        // 2026-05-01 23:00 and 2026-05-02 00:00 UTC are different days.
+        let may1 = 20_574 * day;
+        let mut one = DailyRollup::default();
+        one.add(&batch(
+            &[may1 + 23 * 3_600_000_000, may1, may1 + day],
+            &[Some("us-east-1"), Some("us-east-1"), None],
+            &[Some(5), None, None],
+        ))
+        .unwrap();
+        let mut other = DailyRollup::default();
+        other
+            .add(&batch(&[may1 + 1], &[Some("us-east-1")], &[Some(7)]))
+            .unwrap();
+        one.merge(other);
+        let b = one.into_batch().unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&[b])
+            .unwrap()
+            .to_string();
+        let expected = [
+            "+------------+------------------+--------------+-------------+-----------+----------------+----------------+----------------+----------------+--------+",
+            "| x_Day      | BillingAccountId | SubAccountId | ServiceName | RegionId  | ChargeCategory | BilledCost     | EffectiveCost  | ListCost       | x_Rows |",
+            "+------------+------------------+--------------+-------------+-----------+----------------+----------------+----------------+----------------+--------+",
+            "| 2026-05-01 | 111              | 222          | EC2         | us-east-1 | Usage          | 0.000000000003 | 0.000000000006 | 0.000000000012 | 3      |",
+            "| 2026-05-02 | 111              | 222          | EC2         |           | Usage          | 0.000000000001 | 0.000000000002 |                | 1      |",
+            "+------------+------------------+--------------+-------------+-----------+----------------+----------------+----------------+----------------+--------+",
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_sum_beyond_decimal128_is_an_error_not_a_wrapped_total() {
+        let mut rollup = DailyRollup::default();
+        let big = i128::MAX / 2 + 1;
+        rollup
+            .add(&batch(&[0, 0], &[None, None], &[Some(big), Some(big)]))
+            .unwrap();
+        assert!(rollup.into_batch().is_err());
     }
 }

@@ -28,6 +28,7 @@ use crate::error::DeltaContext;
 use crate::records::{
     IngestionRecord, TotalsRecord, ingestion_batch, ingestions_schema, totals_batch, totals_schema,
 };
+use crate::rollup::DailyRollup;
 use crate::{Error, Result};
 
 pub(crate) const FOCUS: &str = "focus";
@@ -72,18 +73,32 @@ pub struct StagedPartition {
     ingestion_id: String,
     adds: Vec<deltalake::kernel::Add>,
     rows: u64,
+    rollup: Option<DailyRollup>,
 }
 
 impl StagedPartition {
     /// The files several [`PartitionSink`]s of `key` wrote, as one version to publish.
     pub fn new(key: PartitionKey, ingestion_id: &str, parts: Vec<StagedFiles>) -> Self {
         let rows = parts.iter().map(|p| p.rows).sum();
+        let mut adds = Vec::new();
+        let mut rollup = DailyRollup::default();
+        for part in parts {
+            adds.extend(part.adds);
+            rollup.merge(part.rollup);
+        }
         StagedPartition {
             key,
             ingestion_id: ingestion_id.to_string(),
-            adds: parts.into_iter().flat_map(|p| p.adds).collect(),
+            adds,
             rows,
+            rollup: Some(rollup),
         }
+    }
+
+    /// The partition's daily rollup, to write once the partition is published
+    /// ([`Lake::write_rollups`]); `None` after the first call.
+    pub fn take_rollup(&mut self) -> Option<DailyRollup> {
+        self.rollup.take()
     }
 
     /// The partition it replaces.
@@ -104,6 +119,7 @@ pub struct PartitionSink {
     writer: RecordBatchWriter,
     partition_values: IndexMap<String, Scalar>,
     rows: u64,
+    rollup: DailyRollup,
 }
 
 impl std::fmt::Debug for PartitionSink {
@@ -120,6 +136,7 @@ impl PartitionSink {
     pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
         check_partition(&batch, &self.key)?;
         self.rows += batch.num_rows() as u64;
+        self.rollup.add(&batch)?;
         // The partition is known, so the batch goes straight to its file: no per-batch
         // grouping and copying by partition value.
         self.writer
@@ -135,15 +152,17 @@ impl PartitionSink {
         Ok(StagedFiles {
             adds,
             rows: self.rows,
+            rollup: self.rollup,
         })
     }
 }
 
-/// The files one [`PartitionSink`] wrote.
+/// The files one [`PartitionSink`] wrote, and the daily rollup of their rows.
 #[derive(Debug)]
 pub struct StagedFiles {
     adds: Vec<deltalake::kernel::Add>,
     rows: u64,
+    rollup: DailyRollup,
 }
 
 impl StagedFiles {
@@ -324,6 +343,7 @@ impl Lake {
             writer,
             partition_values,
             rows: 0,
+            rollup: DailyRollup::default(),
         })
     }
 
