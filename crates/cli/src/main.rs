@@ -2,6 +2,8 @@
 //! arguments, call the library crates and print. Exit codes: 0 success, 1 a check failed
 //! (reconciliation mismatch), 2 an error.
 
+mod admin;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,6 +89,8 @@ struct Cli {
     /// Print nothing but results and errors.
     #[arg(long, short, global = true)]
     quiet: bool,
+    #[command(flatten)]
+    store: admin::StoreArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +118,24 @@ enum Command {
     /// actual + amortized exports, GCP billing export JSON, a DigitalOcean invoice, a Cost
     /// Explorer response, OpenAI Costs pages) for tests and benchmarks.
     Synth(SynthArgs),
+    /// Users of the default organization: add, list, grant roles and cost types, remove.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// API tokens: create (the secret is shown once), list, revoke.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// The master key that seals connection secrets: show, rotate.
+    #[command(subcommand)]
+    Key(admin::KeyCommand),
+    /// Who changed what in the default organization, oldest first.
+    Audit {
+        /// Entries to show (the newest).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -426,6 +448,30 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
+        Command::User(command) => {
+            let store = cli.store.open(&cli.data_dir).await?;
+            admin::user(&store, command, quiet).await?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(command) => {
+            let store = cli.store.open(&cli.data_dir).await?;
+            admin::token(&store, command, quiet).await?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key(command) => {
+            let store = cli.store.open(&cli.data_dir).await?;
+            admin::key(&store, &cli.data_dir, command).await?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { limit, json } => {
+            let store = cli.store.open(&cli.data_dir).await?;
+            admin::audit(&store, limit, json).await?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ingest(command) => {
             let (format, args) = match (command.source, command.detected) {
                 (Some(source), _) => named_format(source),

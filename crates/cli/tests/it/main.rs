@@ -1,5 +1,6 @@
 //! Tests that run the real `billow` binary.
 
+mod admin;
 mod cli;
 mod crash;
 mod detect;
