@@ -1051,23 +1051,25 @@ fn print_report(r: &PeriodReport) -> Result<()> {
 /// Prints cost groups with a TOTAL line (tables) — the same for `costs` and the demo.
 fn print_costs(format: OutputFormat, rows: &[billow_lake::costs::CostRow]) -> Result<()> {
     let header = ["key", "billed_cost", "effective_cost", "list_cost", "rows"];
+    // The CLI reads the whole lake: every sum is there.
+    let v = |sum: Option<i128>| sum.unwrap_or(0);
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             vec![
                 r.key.clone(),
-                format_decimal(r.billed),
-                format_decimal(r.effective),
-                format_decimal(r.list),
+                format_decimal(v(r.billed)),
+                format_decimal(v(r.effective)),
+                format_decimal(v(r.list)),
                 r.rows.to_string(),
             ]
         })
         .collect();
     let total = rows.iter().fold((0i128, 0i128, 0i128, 0u64), |t, r| {
         (
-            t.0 + r.billed,
-            t.1 + r.effective,
-            t.2 + r.list,
+            t.0 + v(r.billed),
+            t.1 + v(r.effective),
+            t.2 + v(r.list),
             t.3 + r.rows,
         )
     });

@@ -20,6 +20,14 @@ pub enum Error {
         /// Cause.
         source: std::io::Error,
     },
+    /// The caller's scope hides a cost column the answer is made of.
+    #[error("{what} needs the {column} column, which your cost types do not include")]
+    Hidden {
+        /// What was asked.
+        what: &'static str,
+        /// The hidden column.
+        column: &'static str,
+    },
     /// The reader's row count disagrees with what was written (a bug; nothing was published).
     #[error("internal error: {0}; nothing was published")]
     Internal(String),

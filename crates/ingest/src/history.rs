@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use billow_focus::money::ExactSum;
-use billow_lake::{Lake, PartitionKey};
+use billow_lake::{Lake, PartitionKey, Scope};
 
 use crate::{Error, Result};
 
@@ -32,9 +32,24 @@ pub struct Version {
 
 /// The versions of `key`, oldest first.
 pub async fn history(lake: &Lake, key: &PartitionKey) -> Result<Vec<Version>> {
+    history_in(lake, &Scope::everything(), key).await
+}
+
+/// [`history`] within a scope: nothing for a connection it does not include; the changes
+/// are billed cost, so a scope hiding it is refused.
+pub async fn history_in(lake: &Lake, scope: &Scope, key: &PartitionKey) -> Result<Vec<Version>> {
+    if !scope.shows("BilledCost") {
+        return Err(Error::Hidden {
+            what: "version history",
+            column: "BilledCost",
+        });
+    }
+    if !scope.includes_connection(&key.connection_id) {
+        return Ok(Vec::new());
+    }
     let current = lake.current_ingestion(key).await?;
     let published = lake.published_ingestions().await?;
-    let ctx = lake.session().await?;
+    let ctx = lake.scoped_session(scope).await?;
     let q = |s: &str| s.replace('\'', "''");
     let batches = billow_lake::collect_sql(
         &ctx,

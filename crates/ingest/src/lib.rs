@@ -30,4 +30,4 @@ pub use pipeline::{
     check_digitalocean_balances, ingest_aws_cost_explorer, ingest_aws_cur, ingest_azure,
     ingest_digitalocean, ingest_focus, ingest_gcp, ingest_oci, ingest_saas,
 };
-pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile};
+pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile, reconcile_in};

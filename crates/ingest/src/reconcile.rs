@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Decimal128Type, Int64Type};
 use billow_focus::money::{ExactSum, format_decimal};
-use billow_lake::Lake;
+use billow_lake::{Lake, Scope};
 
 use crate::{Error, Result};
 
@@ -85,6 +85,24 @@ type Key = (String, String, String, String);
 
 /// Reconciles every published partition (or those of `billing_period`).
 pub async fn reconcile(lake: &Lake, billing_period: Option<&str>) -> Result<Vec<ReconcileRow>> {
+    reconcile_in(lake, &Scope::everything(), billing_period).await
+}
+
+/// [`reconcile`] of the partitions a scope shows. Reconciliation compares billed and
+/// effective cost with the source's totals, so a scope hiding either is refused.
+pub async fn reconcile_in(
+    lake: &Lake,
+    scope: &Scope,
+    billing_period: Option<&str>,
+) -> Result<Vec<ReconcileRow>> {
+    for column in ["BilledCost", "EffectiveCost"] {
+        if !scope.shows(column) {
+            return Err(Error::Hidden {
+                what: "reconciliation",
+                column,
+            });
+        }
+    }
     let period_filter = match billing_period {
         Some(p) => {
             if !billow_lake::costs::is_billing_period(p) {
@@ -96,7 +114,7 @@ pub async fn reconcile(lake: &Lake, billing_period: Option<&str>) -> Result<Vec<
         }
         None => String::new(),
     };
-    let ctx = lake.session().await?;
+    let ctx = lake.scoped_session(scope).await?;
     let lake_rows = billow_lake::collect_sql(&ctx, &format!(
             "SELECT x_ConnectionId, x_BillingPeriod, BillingAccountId, ChargeCategory, x_IngestionId, \
              SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, COUNT(*) AS n \

@@ -6,7 +6,7 @@ use arrow::array::{Array, AsArray};
 
 use arrow::datatypes::{Decimal128Type, Int64Type};
 
-use crate::{Error, Lake, Result};
+use crate::{Error, Lake, Result, Scope};
 
 /// What to group costs by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,19 +58,37 @@ impl GroupBy {
     }
 }
 
-/// One group's totals, in units of 10⁻¹².
+/// One group's totals, in units of 10⁻¹²; a sum the caller's scope hides is `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostRow {
     /// Group value (`(none)` when null).
     pub key: String,
     /// Σ BilledCost.
-    pub billed: i128,
+    pub billed: Option<i128>,
     /// Σ EffectiveCost.
-    pub effective: i128,
+    pub effective: Option<i128>,
     /// Σ ListCost.
-    pub list: i128,
+    pub list: Option<i128>,
     /// Rows.
     pub rows: u64,
+}
+
+/// The summed cost columns, in [`CostRow`] order.
+const SUMMED: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
+
+/// `SUM(column)` of each summed column the scope shows, a typed null for the others.
+fn sums(scope: &Scope) -> String {
+    SUMMED
+        .iter()
+        .map(|c| {
+            if scope.shows(c) {
+                format!("SUM({c}) AS s_{c}")
+            } else {
+                format!("CAST(NULL AS DECIMAL(38, 12)) AS s_{c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Validates `YYYY-MM`.
@@ -92,10 +110,25 @@ impl Lake {
         connection: Option<&str>,
         by: &GroupBy,
     ) -> Result<Vec<CostRow>> {
+        self.costs_in(&Scope::everything(), billing_period, connection, by)
+            .await
+    }
+
+    /// [`Lake::costs`] within a scope: only its rows are summed, and the sums of its hidden
+    /// columns are `None`.
+    pub async fn costs_in(
+        &self,
+        scope: &Scope,
+        billing_period: Option<&str>,
+        connection: Option<&str>,
+        by: &GroupBy,
+    ) -> Result<Vec<CostRow>> {
         // A bad period is refused before anything is read.
         filter_clause(billing_period, connection)?;
         if !matches!(by, GroupBy::Tag(_))
-            && let Some(files) = self.current_rollups(billing_period, connection).await?
+            && let Some(files) = self
+                .current_rollups(scope, billing_period, connection)
+                .await?
         {
             if files.is_empty() {
                 return Ok(Vec::new());
@@ -104,14 +137,29 @@ impl Lake {
                 GroupBy::Day => "x_Day",
                 other => other.expression(),
             };
+            // The rollup keeps both account columns, so an account scope applies to it as to
+            // the rows.
+            let accounts = match scope.accounts() {
+                None => String::new(),
+                Some(ids) if ids.is_empty() => "WHERE FALSE".into(),
+                Some(ids) => {
+                    let list = ids
+                        .iter()
+                        .map(|a| format!("'{}'", a.replace('\'', "''")))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!("WHERE BillingAccountId IN ({list}) OR SubAccountId IN ({list})")
+                }
+            };
             let query = format!(
-                "SELECT {key} AS k, SUM(BilledCost), SUM(EffectiveCost), SUM(ListCost), \
-                 SUM(x_Rows) FROM rollup GROUP BY 1"
+                "SELECT {key} AS k, {}, SUM(x_Rows) FROM rollup {accounts} GROUP BY 1",
+                sums(scope)
             );
             let batches = self.query_rollups(&files, &query).await?;
-            return summarize(&batches, by);
+            return summarize(&batches, by, scope);
         }
-        self.costs_from_focus(billing_period, connection, by).await
+        self.costs_from_focus_in(scope, billing_period, connection, by)
+            .await
     }
 
     /// [`Lake::costs`] summed from the `focus` rows themselves, whatever rollups there are.
@@ -121,13 +169,26 @@ impl Lake {
         connection: Option<&str>,
         by: &GroupBy,
     ) -> Result<Vec<CostRow>> {
+        self.costs_from_focus_in(&Scope::everything(), billing_period, connection, by)
+            .await
+    }
+
+    async fn costs_from_focus_in(
+        &self,
+        scope: &Scope,
+        billing_period: Option<&str>,
+        connection: Option<&str>,
+        by: &GroupBy,
+    ) -> Result<Vec<CostRow>> {
         let filter = filter_clause(billing_period, connection)?;
         let query = format!(
-            "SELECT {} AS k, SUM(BilledCost), SUM(EffectiveCost), SUM(ListCost), COUNT(*) FROM focus {filter} GROUP BY 1",
-            by.expression()
+            "SELECT {} AS k, {}, COUNT(*) FROM focus {filter} GROUP BY 1",
+            by.expression(),
+            sums(scope)
         );
-        let batches = self.sql(&query).await?;
-        summarize(&batches, by)
+        let ctx = self.scoped_session(scope).await?;
+        let batches = crate::collect_sql(&ctx, &query).await?;
+        summarize(&batches, by, scope)
     }
 }
 
@@ -154,7 +215,12 @@ fn filter_clause(billing_period: Option<&str>, connection: Option<&str>) -> Resu
 
 /// Groups of (key, Σ billed, Σ effective, Σ list, rows) batches, merged by display key (tag
 /// values of different JSON objects may be equal) and ordered.
-fn summarize(batches: &[arrow::record_batch::RecordBatch], by: &GroupBy) -> Result<Vec<CostRow>> {
+fn summarize(
+    batches: &[arrow::record_batch::RecordBatch],
+    by: &GroupBy,
+    scope: &Scope,
+) -> Result<Vec<CostRow>> {
+    let shown = |c: &str| scope.shows(c).then_some(0i128);
     let mut groups: BTreeMap<String, CostRow> = BTreeMap::new();
     for b in batches {
         let keys = crate::string_column(b, 0)?;
@@ -176,15 +242,21 @@ fn summarize(batches: &[arrow::record_batch::RecordBatch], by: &GroupBy) -> Resu
             };
             let g = groups.entry(key.clone()).or_insert(CostRow {
                 key,
-                billed: 0,
-                effective: 0,
-                list: 0,
+                billed: shown(SUMMED[0]),
+                effective: shown(SUMMED[1]),
+                list: shown(SUMMED[2]),
                 rows: 0,
             });
-            let v = |a: &arrow::array::Decimal128Array| if a.is_null(r) { 0 } else { a.value(r) };
-            g.billed += v(billed);
-            g.effective += v(effective);
-            g.list += v(list);
+            let add = |sum: &mut Option<i128>, a: &arrow::array::Decimal128Array| {
+                if let Some(s) = sum
+                    && !a.is_null(r)
+                {
+                    *s += a.value(r);
+                }
+            };
+            add(&mut g.billed, billed);
+            add(&mut g.effective, effective);
+            add(&mut g.list, list);
             g.rows += rows.value(r) as u64;
         }
     }
@@ -192,7 +264,9 @@ fn summarize(batches: &[arrow::record_batch::RecordBatch], by: &GroupBy) -> Resu
     if *by == GroupBy::Day {
         out.sort_by(|a, b| a.key.cmp(&b.key));
     } else {
-        out.sort_by(|a, b| b.billed.cmp(&a.billed).then_with(|| a.key.cmp(&b.key)));
+        // Largest first by the first cost the scope shows.
+        let size = |r: &CostRow| r.billed.or(r.effective).or(r.list).unwrap_or(0);
+        out.sort_by(|a, b| size(b).cmp(&size(a)).then_with(|| a.key.cmp(&b.key)));
     }
     Ok(out)
 }

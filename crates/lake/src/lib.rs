@@ -22,6 +22,7 @@ pub mod costs;
 mod error;
 mod records;
 mod rollup;
+mod scope;
 mod tables;
 
 /// DataFusion expression helpers for callers that filter lake tables.
@@ -29,6 +30,7 @@ pub use datafusion::prelude::{Expr, ident, lit};
 pub use error::{Error, Result};
 pub use records::{FileRecord, IngestionRecord, TotalsRecord};
 pub use rollup::DailyRollup;
+pub use scope::Scope;
 pub use tables::{
     CommitSummary, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition, collect_sql,
     conform, split_by_period, string_column,

@@ -81,6 +81,7 @@ impl Lake {
     /// Delta log (one ingestion id per file), so no row is read.
     pub(crate) async fn current_rollups(
         &self,
+        scope: &crate::Scope,
         billing_period: Option<&str>,
         connection: Option<&str>,
     ) -> Result<Option<Vec<PathBuf>>> {
@@ -121,6 +122,7 @@ impl Lake {
             };
             if billing_period.is_some_and(|b| b != key.billing_period)
                 || connection.is_some_and(|c| c != key.connection_id)
+                || !scope.includes_connection(&key.connection_id)
             {
                 continue;
             }

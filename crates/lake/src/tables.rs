@@ -7,7 +7,6 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use billow_focus::schema::{focus_schema, x};
-use datafusion::catalog::SchemaProvider;
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
@@ -29,11 +28,12 @@ use crate::records::{
     IngestionRecord, TotalsRecord, ingestion_batch, ingestions_schema, totals_batch, totals_schema,
 };
 use crate::rollup::DailyRollup;
+use crate::scope::{Scope, ScopedTables};
 use crate::{Error, Result};
 
 pub(crate) const FOCUS: &str = "focus";
-const INGESTIONS: &str = "ingestions";
-const TOTALS: &str = "ingestion_totals";
+pub(crate) const INGESTIONS: &str = "ingestions";
+pub(crate) const TOTALS: &str = "ingestion_totals";
 const PARTITION_COLUMNS: [&str; 2] = [x::CONNECTION_ID, x::BILLING_PERIOD];
 
 /// A (connection, billing period) partition of the `focus` table.
@@ -494,14 +494,22 @@ impl Lake {
     /// A DataFusion session with `focus`, `ingestions` and `ingestion_totals` registered (empty
     /// tables when nothing was ingested yet).
     pub async fn session(&self) -> Result<SessionContext> {
+        self.scoped_session(&Scope::everything()).await
+    }
+
+    /// A session like [`Lake::session`] whose tables show only what `scope` allows.
+    pub async fn scoped_session(&self, scope: &Scope) -> Result<SessionContext> {
         // FOCUS names are PascalCase: keep identifiers as written so `SELECT BilledCost` works.
         let config = SessionConfig::new()
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let ctx = SessionContext::new_with_config(config);
-        let tables = Arc::new(LakeTables {
-            lake: self.clone(),
-            runtime: ctx.runtime_env(),
-            loaded: tokio::sync::Mutex::new(HashMap::new()),
+        let tables = Arc::new(ScopedTables {
+            tables: LakeTables {
+                lake: self.clone(),
+                runtime: ctx.runtime_env(),
+                loaded: tokio::sync::Mutex::new(HashMap::new()),
+            },
+            scope: scope.clone(),
         });
         let catalog = ctx
             .catalog("datafusion")
@@ -522,12 +530,23 @@ impl Lake {
         billing_period: &str,
         connection: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
+        self.read_focus_in(&Scope::everything(), billing_period, connection)
+            .await
+    }
+
+    /// [`Lake::read_focus`] within a scope: the scope's rows, without its hidden columns.
+    pub async fn read_focus_in(
+        &self,
+        scope: &Scope,
+        billing_period: &str,
+        connection: Option<&str>,
+    ) -> Result<Vec<RecordBatch>> {
         if !crate::costs::is_billing_period(billing_period) {
             return Err(Error::Inconsistent(format!(
                 "billing period {billing_period:?} is not YYYY-MM"
             )));
         }
-        let ctx = self.session().await?;
+        let ctx = self.scoped_session(scope).await?;
         let mut df = ctx
             .table(FOCUS)
             .await?
@@ -535,7 +554,14 @@ impl Lake {
         if let Some(c) = connection {
             df = df.filter(ident(x::CONNECTION_ID).eq(lit(c)))?;
         }
-        let schema = focus_schema();
+        let full = focus_schema();
+        let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(
+            full.fields()
+                .iter()
+                .filter(|f| scope.shows(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
         df.collect()
             .await?
             .iter()
@@ -692,16 +718,16 @@ fn focus_writer_properties() -> Result<WriterProperties> {
 /// query names it (and then kept for the session), so a query of `focus` never replays the
 /// records tables' logs; a table not created yet reads as empty.
 #[derive(Debug)]
-struct LakeTables {
+pub(crate) struct LakeTables {
     lake: Lake,
     runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     loaded: tokio::sync::Mutex<HashMap<&'static str, Arc<dyn TableProvider>>>,
 }
 
 impl LakeTables {
-    const NAMES: [&'static str; 3] = [FOCUS, INGESTIONS, TOTALS];
+    pub(crate) const NAMES: [&'static str; 3] = [FOCUS, INGESTIONS, TOTALS];
 
-    async fn provider(&self, name: &'static str) -> Result<Arc<dyn TableProvider>> {
+    pub(crate) async fn provider(&self, name: &'static str) -> Result<Arc<dyn TableProvider>> {
         let mut loaded = self.loaded.lock().await;
         if let Some(provider) = loaded.get(name) {
             return Ok(Arc::clone(provider));
@@ -726,27 +752,6 @@ impl LakeTables {
         };
         loaded.insert(name, Arc::clone(&provider));
         Ok(provider)
-    }
-}
-
-#[async_trait::async_trait]
-impl SchemaProvider for LakeTables {
-    fn table_names(&self) -> Vec<String> {
-        Self::NAMES.iter().map(|n| n.to_string()).collect()
-    }
-
-    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
-        let Some(name) = Self::NAMES.iter().find(|n| **n == name) else {
-            return Ok(None);
-        };
-        self.provider(name)
-            .await
-            .map(Some)
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
-    }
-
-    fn table_exist(&self, name: &str) -> bool {
-        Self::NAMES.contains(&name)
     }
 }
 

@@ -21,7 +21,15 @@ fn lake_state(data: &Path) -> (Groups, Vec<billow_ingest::ReconcileStatus>) {
             .await
             .unwrap()
             .into_iter()
-            .map(|r| (String::new(), r.key, r.billed, r.effective, r.rows))
+            .map(|r| {
+                (
+                    String::new(),
+                    r.key,
+                    r.billed.unwrap(),
+                    r.effective.unwrap(),
+                    r.rows,
+                )
+            })
             .collect();
         (groups, rows.iter().map(|r| r.status).collect())
     })
