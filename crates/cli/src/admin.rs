@@ -367,6 +367,28 @@ pub(crate) async fn key(store: &Store, data_dir: &Path, command: KeyCommand) -> 
     Ok(())
 }
 
+/// Registers in the default organization every lake connection no organization has yet
+/// (what the CLI ingested), with the provider of its source format.
+pub(crate) async fn adopt_lake_connections(store: &Store, lake: &billow_lake::Lake) -> Result<()> {
+    let owner = store.local_owner().await?;
+    let batches = lake
+        .sql("SELECT connection_id, MIN(source_format) FROM ingestions GROUP BY 1")
+        .await?;
+    for b in &batches {
+        let (ids, formats) = (
+            billow_lake::string_column(b, 0)?,
+            billow_lake::string_column(b, 1)?,
+        );
+        for (id, format) in ids.iter().zip(formats.iter()) {
+            if let (Some(id), Some(format)) = (id, format) {
+                let provider = billow_store::provider_of_source_format(format);
+                store.adopt_connection(&owner, id, provider).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn audit(store: &Store, limit: i64, json: bool) -> Result<()> {
     let owner = store.local_owner().await?;
     let entries = store.audit_log(&owner, limit).await?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use billow_focus::money::format_decimal;
-use billow_focus::versions::{FocusVersion, project};
+use billow_focus::versions::FocusVersion;
 use billow_ingest::{IngestOptions, Outcome, PeriodReport, Progress, ReconcileStatus};
 use billow_lake::costs::{GroupBy, is_billing_period};
 use billow_lake::{Lake, PartitionKey};
@@ -118,6 +118,9 @@ enum Command {
     /// actual + amortized exports, GCP billing export JSON, a DigitalOcean invoice, a Cost
     /// Explorer response, OpenAI Costs pages) for tests and benchmarks.
     Synth(SynthArgs),
+    /// Serve the REST API (JSON under /api/v1, OpenAPI at /api/v1/openapi.json, Prometheus
+    /// metrics at /metrics).
+    Serve(ServeArgs),
     /// Users of the default organization: add, list, grant roles and cost types, remove.
     #[command(subcommand)]
     User(admin::UserCommand),
@@ -136,6 +139,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "BILLOW_LISTEN")]
+    listen: String,
 }
 
 #[derive(Args)]
@@ -466,6 +476,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => {
+            let store = cli.store.open(&cli.data_dir).await?;
+            let lake = open_lake(&cli.data_dir).await?;
+            admin::adopt_lake_connections(&store, &lake).await?;
+            let listener = tokio::net::TcpListener::bind(&args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (is it in use?)", args.listen))?;
+            let address = listener.local_addr()?;
+            if !quiet {
+                eprintln!(
+                    "billow API on http://{address}/api/v1 (OpenAPI: http://{address}/api/v1/openapi.json); Ctrl-C stops it"
+                );
+            }
+            billow_server::serve(
+                listener,
+                billow_server::app(billow_server::AppState::new(store.clone(), lake)),
+            )
+            .await
+            .context("serving")?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit { limit, json } => {
             let store = cli.store.open(&cli.data_dir).await?;
             admin::audit(&store, limit, json).await?;
@@ -522,6 +554,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 quiet || args.json,
             )
             .await?;
+            // The connection belongs to the default organization from now on (the server
+            // shows it to that organization's members).
+            let store = cli.store.open(&cli.data_dir).await?;
+            admin::adopt_lake_connections(&store, &lake).await?;
+            store.close().await;
             if args.json {
                 let v: Vec<_> = reports.iter().map(report_json).collect();
                 outln!("{}", serde_json::to_string_pretty(&v)?)?;
@@ -1154,61 +1191,32 @@ fn print_rows(
 }
 
 async fn export(lake: &Lake, args: &ExportArgs, version: FocusVersion) -> Result<u64> {
-    let batches = lake
-        .read_focus(&args.month, args.connection.as_deref())
-        .await?;
-    let mut rows = 0u64;
-    let projected: Vec<_> = batches
-        .iter()
-        .map(|b| project(b, version))
-        .collect::<Result<_, _>>()?;
-    let schema = match projected.first() {
-        Some(b) => b.schema(),
-        None => project(
-            &arrow::array::RecordBatch::new_empty(billow_focus::schema::focus_schema()),
-            version,
-        )?
-        .schema(),
+    use billow_lake::export::ExportFormat;
+    let format = match args.format {
+        FileFormat::Parquet => ExportFormat::Parquet,
+        FileFormat::Csv => ExportFormat::Csv,
     };
-    match args.format {
-        FileFormat::Parquet => {
-            if args.output == Path::new("-") {
-                bail!("Parquet cannot be written to stdout; give --output FILE");
-            }
-            let file = std::fs::File::create(&args.output)
-                .with_context(|| format!("cannot create {}", args.output.display()))?;
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::ZSTD(
-                    parquet::basic::ZstdLevel::default(),
-                ))
-                .build();
-            let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props))?;
-            for b in &projected {
-                rows += b.num_rows() as u64;
-                w.write(b)?;
-            }
-            w.close()?;
+    let sink: Box<dyn Write + Send> = if args.output == Path::new("-") {
+        if format == ExportFormat::Parquet {
+            bail!("Parquet cannot be written to stdout; give --output FILE");
         }
-        FileFormat::Csv => {
-            let sink: Box<dyn Write> = if args.output == Path::new("-") {
-                Box::new(Stdout)
-            } else {
-                Box::new(
-                    std::fs::File::create(&args.output)
-                        .with_context(|| format!("cannot create {}", args.output.display()))?,
-                )
-            };
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".into())
-                .build(sink);
-            for b in &projected {
-                rows += b.num_rows() as u64;
-                w.write(b)?;
-            }
-        }
-    }
-    Ok(rows)
+        Box::new(Stdout)
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(&args.output)
+                .with_context(|| format!("cannot create {}", args.output.display()))?,
+        ))
+    };
+    Ok(lake
+        .export_focus(
+            &billow_lake::Scope::everything(),
+            &args.month,
+            args.connection.as_deref(),
+            version,
+            format,
+            sink,
+        )
+        .await?)
 }
 
 async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode> {

@@ -20,6 +20,7 @@
 
 pub mod costs;
 mod error;
+pub mod export;
 mod records;
 mod rollup;
 mod scope;

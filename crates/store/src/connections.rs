@@ -8,7 +8,7 @@ use crate::model::Permission;
 use crate::{Access, Error, Result, Store, now_micros};
 
 /// The providers a connection can be for.
-pub const PROVIDERS: [&str; 9] = [
+pub const PROVIDERS: [&str; 10] = [
     "aws",
     "azure",
     "gcp",
@@ -17,8 +17,19 @@ pub const PROVIDERS: [&str; 9] = [
     "datadog",
     "snowflake",
     "openai",
+    "mongodb",
     "focus",
 ];
+
+/// The provider of a lake `x_SourceFormat` (`aws-cur1`, `gcp-billing-export`…); `focus`
+/// for FOCUS files and anything else.
+pub fn provider_of_source_format(source_format: &str) -> &'static str {
+    PROVIDERS
+        .iter()
+        .find(|p| source_format.starts_with(*p) || source_format.contains(*p))
+        .copied()
+        .unwrap_or("focus")
+}
 
 /// A connection as listed (settings are not secret; secrets are listed apart).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -134,6 +145,58 @@ impl Store {
         Ok(connection)
     }
 
+    /// Registers a connection the local CLI ingested (its lake id is its name) in the
+    /// caller's organization, unless a connection of that id exists in any organization.
+    /// Returns whether it was added.
+    pub async fn adopt_connection(
+        &self,
+        access: &Access,
+        id: &str,
+        provider: &str,
+    ) -> Result<bool> {
+        access.require(Permission::ManageConnections)?;
+        let id = check_name(id)?;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        if taken > 0 {
+            return Ok(false);
+        }
+        let provider = if PROVIDERS.contains(&provider) {
+            provider
+        } else {
+            "focus"
+        };
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO connections (id, org_id, name, provider, settings, created_at) \
+             VALUES ($1, $2, $1, $3, '{}', $4)",
+        )
+        .bind(id)
+        .bind(&access.org_id)
+        .bind(provider)
+        .bind(now_micros())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Another process adopted it, or the organization has a connection of that name.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        crate::audit::record(
+            &mut tx,
+            access,
+            "connection.adopt",
+            id,
+            serde_json::json!({"provider": provider}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The caller's organization's connections, by name.
     pub async fn connections(&self, access: &Access) -> Result<Vec<Connection>> {
         access.require(Permission::ReadConnections)?;
@@ -157,6 +220,21 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+
+    /// The lake id of one of the caller's organization's connections, by name or id: a cost
+    /// filter, so any member may resolve it.
+    pub async fn connection_in_scope(&self, access: &Access, name_or_id: &str) -> Result<String> {
+        access.require(Permission::ReadCosts)?;
+        sqlx::query_scalar(
+            "SELECT id FROM connections WHERE org_id = $1 AND (name = $2 OR id = $2) \
+             ORDER BY CASE WHEN name = $2 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(&access.org_id)
+        .bind(name_or_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("connection {name_or_id:?}")))
     }
 
     /// One of the caller's organization's connections, by name or id.

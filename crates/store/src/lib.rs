@@ -32,7 +32,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, SqlSafeStr};
 
 pub use audit::AuditEntry;
-pub use connections::{Connection, PROVIDERS, SyncState};
+pub use connections::{Connection, PROVIDERS, SyncState, provider_of_source_format};
 pub use credentials::{Credential, CredentialKind, MAX_TOKEN_DAYS, SESSION_HOURS};
 pub use error::{Error, Result};
 pub use model::{AccountScope, CostType, CostTypes, Permission, Role};
@@ -177,6 +177,12 @@ impl Store {
     /// The database it runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Closes the pool (waits for open connections).

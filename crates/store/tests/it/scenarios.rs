@@ -420,7 +420,7 @@ async fn organizations_are_isolated() {
 
         assert_eq!(
             store.connection_ids(&gus).await.unwrap(),
-            [theirs.id.clone()]
+            std::slice::from_ref(&theirs.id)
         );
         assert_eq!(store.connection_ids(&local).await.unwrap(), ["aws"]);
         // Names resolve within the caller's organization: "aws" is Gus's own.
@@ -529,7 +529,7 @@ async fn secrets_are_sealed_write_only_and_rotate() {
             .unwrap();
         assert!(info.fingerprint.starts_with("sha256:") && info.fingerprint.len() == 19);
         let listed = store.secrets(&local, "aws").await.unwrap();
-        assert_eq!(listed, [info.clone()]);
+        assert_eq!(listed, std::slice::from_ref(&info));
         assert!(!serde_json::to_string(&listed).unwrap().contains(VALUE));
         assert_eq!(
             store

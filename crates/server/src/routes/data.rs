@@ -1,0 +1,607 @@
+//! Connections and their secrets, ingestion history, reconciliation, cost queries and FOCUS
+//! exports. Every lake read goes through the caller's scope ([`AppState::scope`]).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use billow_focus::money::format_decimal;
+use billow_focus::versions::FocusVersion;
+use billow_lake::PartitionKey;
+use billow_lake::costs::{CostRow, GroupBy, is_billing_period};
+use billow_lake::export::ExportFormat;
+use billow_store::{Connection, Permission, SecretInfo, SyncState};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::rfc3339;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::state::AppState;
+
+/// A connection's secret as listed: set, and its fingerprint. Never the value.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SecretView {
+    name: String,
+    #[schema(example = "sha256:3f1a9c0b22de")]
+    fingerprint: String,
+    updated_at: String,
+}
+
+impl From<SecretInfo> for SecretView {
+    fn from(s: SecretInfo) -> Self {
+        SecretView {
+            name: s.name,
+            fingerprint: s.fingerprint,
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SyncView {
+    last_attempt_at: Option<String>,
+    last_success_at: Option<String>,
+    last_version: Option<String>,
+    last_error: Option<String>,
+}
+
+impl From<SyncState> for SyncView {
+    fn from(s: SyncState) -> Self {
+        SyncView {
+            last_attempt_at: s.last_attempt_at.map(rfc3339),
+            last_success_at: s.last_success_at.map(rfc3339),
+            last_version: s.last_version,
+            last_error: s.last_error,
+        }
+    }
+}
+
+/// A billing source of the organization.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConnectionView {
+    /// The lake's `x_ConnectionId`.
+    id: String,
+    name: String,
+    #[schema(example = "aws")]
+    provider: String,
+    #[schema(value_type = Object)]
+    settings: serde_json::Value,
+    created_at: String,
+    secrets: Vec<SecretView>,
+    sync: SyncView,
+}
+
+async fn view(
+    state: &AppState,
+    access: &billow_store::Access,
+    c: Connection,
+) -> ApiResult<ConnectionView> {
+    let secrets = state.store().secrets(access, &c.id).await?;
+    let sync = state.store().sync_state(access, &c.id).await?;
+    Ok(ConnectionView {
+        id: c.id,
+        name: c.name,
+        provider: c.provider,
+        settings: c.settings,
+        created_at: rfc3339(c.created_at),
+        secrets: secrets.into_iter().map(SecretView::from).collect(),
+        sync: sync.into(),
+    })
+}
+
+/// The organization's connections.
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections", security(("bearer" = [])),
+    responses((status = 200, body = [ConnectionView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list_connections(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+) -> ApiResult<Json<Vec<ConnectionView>>> {
+    let mut out = Vec::new();
+    for c in state.store().connections(&access).await? {
+        out.push(view(&state, &access, c).await?);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewConnection {
+    #[schema(example = "aws-prod")]
+    name: String,
+    /// aws, azure, gcp, oci, digitalocean, datadog, snowflake, openai, mongodb or focus.
+    #[schema(example = "aws")]
+    provider: String,
+    /// Where the exports are (not secret): bucket, prefix, report name…
+    #[schema(value_type = Option<Object>)]
+    settings: Option<serde_json::Value>,
+}
+
+/// Create a connection.
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", security(("bearer" = [])), request_body = NewConnection,
+    responses((status = 201, body = ConnectionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub(crate) async fn create_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiJson(new): ApiJson<NewConnection>,
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    let settings = new.settings.unwrap_or_else(|| serde_json::json!({}));
+    let c = state
+        .store()
+        .create_connection(&access, &new.name, &new.provider, settings)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &access, c).await?)))
+}
+
+/// One connection, with its secrets' fingerprints and last sync.
+#[utoipa::path(get, path = "/api/v1/connections/{name}", tag = "connections", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The connection's name or id")),
+    responses((status = 200, body = ConnectionView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectionView>> {
+    let c = state.store().connection(&access, &name).await?;
+    Ok(Json(view(&state, &access, c).await?))
+}
+
+/// Delete a connection and its secrets (its cost rows stay in the lake).
+#[utoipa::path(delete, path = "/api/v1/connections/{name}", tag = "connections", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The connection's name or id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.store().delete_connection(&access, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct SecretValue {
+    /// The secret (write-only: it is never returned).
+    value: String,
+}
+
+/// Set a connection's secret (write-only); returns its fingerprint.
+#[utoipa::path(put, path = "/api/v1/connections/{name}/secrets/{secret}", tag = "connections", security(("bearer" = [])),
+    request_body = SecretValue,
+    params(("name" = String, Path, description = "The connection's name or id"),
+           ("secret" = String, Path, description = "The secret's name, e.g. secret_access_key")),
+    responses((status = 200, body = SecretView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub(crate) async fn set_secret(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path((name, secret)): Path<(String, String)>,
+    ApiJson(value): ApiJson<SecretValue>,
+) -> ApiResult<Json<SecretView>> {
+    let info = state
+        .store()
+        .set_secret(&access, &name, &secret, &value.value)
+        .await?;
+    Ok(Json(info.into()))
+}
+
+/// One check of a connection test.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Check {
+    name: String,
+    ok: bool,
+    detail: String,
+    /// What to do when it failed.
+    fix: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConnectionTest {
+    ok: bool,
+    checks: Vec<Check>,
+}
+
+/// Check what Billow knows of a connection: its secrets, the data that arrived, its last
+/// sync; each failed check says what to do.
+#[utoipa::path(post, path = "/api/v1/connections/{name}/test", tag = "connections", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The connection's name or id")),
+    responses((status = 200, body = ConnectionTest), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn test_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectionTest>> {
+    access.require(Permission::ManageConnections)?;
+    let c = state.store().connection(&access, &name).await?;
+    let secrets = state.store().secrets(&access, &c.id).await?;
+    let sync = state.store().sync_state(&access, &c.id).await?;
+    let scope = state.scope(&access).await?;
+    let ctx = state.lake().scoped_session(&scope).await?;
+    let escaped = c.id.replace('\'', "''");
+    let periods = billow_lake::collect_sql(
+        &ctx,
+        &format!(
+            "SELECT billing_period FROM ingestions WHERE connection_id = '{escaped}' GROUP BY 1 ORDER BY 1"
+        ),
+    )
+    .await?;
+    let mut months = Vec::new();
+    for b in &periods {
+        let column = billow_lake::string_column(b, 0)?;
+        months.extend(column.iter().flatten().map(str::to_string));
+    }
+    let mut checks = vec![
+        Check {
+            name: "data".into(),
+            ok: !months.is_empty(),
+            detail: if months.is_empty() {
+                "no billing data has arrived for this connection".into()
+            } else {
+                format!("billing periods in the lake: {}", months.join(", "))
+            },
+            fix: months.is_empty().then(|| {
+                format!(
+                    "ingest an export: billow ingest <path> --connection {} (the format is recognized)",
+                    c.id
+                )
+            }),
+        },
+        Check {
+            name: "secrets".into(),
+            ok: true,
+            detail: if secrets.is_empty() {
+                "no secret set (exports read from a local path need none)".into()
+            } else {
+                format!(
+                    "set: {}",
+                    secrets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            },
+            fix: None,
+        },
+    ];
+    if let Some(error) = &sync.last_error {
+        checks.push(Check {
+            name: "last sync".into(),
+            ok: false,
+            detail: error.clone(),
+            fix: Some("fix the cause above, then sync again".into()),
+        });
+    }
+    Ok(Json(ConnectionTest {
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct HistoryQuery {
+    /// The connection's name or id.
+    connection: String,
+    /// Billing period, `YYYY-MM`.
+    #[param(example = "2026-10")]
+    month: String,
+}
+
+/// One version (ingestion) of a connection's month.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct VersionView {
+    ingestion_id: String,
+    export_version: Option<String>,
+    finished_at: String,
+    rows: u64,
+    current: bool,
+    published: bool,
+    /// Billed cost changes against the previous version, per billing account and charge
+    /// category.
+    changes: Vec<ChangeView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChangeView {
+    billing_account_id: String,
+    charge_category: String,
+    before: String,
+    after: String,
+    difference: String,
+}
+
+fn month(text: &str) -> ApiResult<&str> {
+    if is_billing_period(text) {
+        Ok(text)
+    } else {
+        Err(
+            ApiError::bad_request(format!("month {text:?} is not YYYY-MM"))
+                .hint("for example month=2026-10"),
+        )
+    }
+}
+
+/// The versions of a connection's month, oldest first, with what each restatement changed.
+#[utoipa::path(get, path = "/api/v1/ingestions", tag = "ingestions", security(("bearer" = [])), params(HistoryQuery),
+    responses((status = 200, body = [VersionView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<Vec<VersionView>>> {
+    access.require(Permission::ReadIngestions)?;
+    let month = month(&q.month)?;
+    let c = state.store().connection(&access, &q.connection).await?;
+    let scope = state.scope(&access).await?;
+    let key = PartitionKey {
+        connection_id: c.id,
+        billing_period: month.to_string(),
+    };
+    let versions = billow_ingest::history::history_in(state.lake(), &scope, &key).await?;
+    Ok(Json(
+        versions
+            .into_iter()
+            .map(|v| VersionView {
+                ingestion_id: v.ingestion_id,
+                export_version: v.export_version,
+                finished_at: rfc3339(v.finished_at),
+                rows: v.rows,
+                current: v.current,
+                published: v.published,
+                changes: v
+                    .changes
+                    .into_iter()
+                    .map(|(a, c, before, after, difference)| ChangeView {
+                        billing_account_id: a,
+                        charge_category: c,
+                        before,
+                        after,
+                        difference,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ReconcileQuery {
+    /// Billing period `YYYY-MM` (default: all).
+    month: Option<String>,
+}
+
+/// Source totals against lake totals per connection, month, billing account and charge
+/// category.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ReconcileView {
+    connection_id: String,
+    billing_period: String,
+    billing_account_id: String,
+    charge_category: String,
+    source_billed: String,
+    lake_billed: String,
+    billed_difference: String,
+    source_effective: String,
+    lake_effective: String,
+    effective_difference: String,
+    rounding_bound: String,
+    source_rows: u64,
+    lake_rows: u64,
+    /// `exact`, `within_rounding` or `mismatch`.
+    status: String,
+}
+
+/// Reconciliation of the organization's published months.
+#[utoipa::path(get, path = "/api/v1/reconciliation", tag = "ingestions", security(("bearer" = [])), params(ReconcileQuery),
+    responses((status = 200, body = [ReconcileView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn reconciliation(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiQuery(q): ApiQuery<ReconcileQuery>,
+) -> ApiResult<Json<Vec<ReconcileView>>> {
+    access.require(Permission::ReadIngestions)?;
+    let period = q.month.as_deref().map(month).transpose()?;
+    let scope = state.scope(&access).await?;
+    let rows = billow_ingest::reconcile_in(state.lake(), &scope, period).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ReconcileView {
+                connection_id: r.connection_id,
+                billing_period: r.billing_period,
+                billing_account_id: r.billing_account_id,
+                charge_category: r.charge_category,
+                source_billed: r.source_billed,
+                lake_billed: r.lake_billed,
+                billed_difference: r.billed_difference,
+                source_effective: r.source_effective,
+                lake_effective: r.lake_effective,
+                effective_difference: r.effective_difference,
+                rounding_bound: r.rounding_bound,
+                source_rows: r.source_rows,
+                lake_rows: r.lake_rows,
+                status: r.status.as_str().to_string(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct CostsQuery {
+    /// Billing period, `YYYY-MM`.
+    #[param(example = "2026-10")]
+    month: String,
+    /// day, service, account, billing-account, region, category, or tag:<key>.
+    #[param(example = "service")]
+    by: Option<String>,
+    /// Only this connection (name or id).
+    connection: Option<String>,
+}
+
+/// One group's costs (exact decimal strings); a cost type the caller may not see is absent.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CostGroup {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billed_cost: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective_cost: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list_cost: Option<String>,
+    rows: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CostsResponse {
+    month: String,
+    by: String,
+    groups: Vec<CostGroup>,
+    total: CostGroup,
+}
+
+fn group(r: &CostRow) -> CostGroup {
+    CostGroup {
+        key: r.key.clone(),
+        billed_cost: r.billed.map(format_decimal),
+        effective_cost: r.effective.map(format_decimal),
+        list_cost: r.list.map(format_decimal),
+        rows: r.rows,
+    }
+}
+
+/// Cost totals of a month grouped by one dimension, largest first (days in order).
+#[utoipa::path(get, path = "/api/v1/costs", tag = "costs", security(("bearer" = [])), params(CostsQuery),
+    responses((status = 200, body = CostsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn costs(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiQuery(q): ApiQuery<CostsQuery>,
+) -> ApiResult<Json<CostsResponse>> {
+    access.require(Permission::ReadCosts)?;
+    let month = month(&q.month)?;
+    let by_text = q.by.as_deref().unwrap_or("service");
+    let by = GroupBy::parse(by_text).ok_or_else(|| {
+        ApiError::bad_request(format!("cannot group by {by_text:?}"))
+            .hint("by is day, service, account, billing-account, region, category or tag:<key>")
+    })?;
+    let scope = state.scope(&access).await?;
+    let connection = match &q.connection {
+        Some(name) => Some(state.store().connection_in_scope(&access, name).await?),
+        None => None,
+    };
+    let rows = state
+        .lake()
+        .costs_in(&scope, Some(month), connection.as_deref(), &by)
+        .await?;
+    let mut total = CostRow {
+        key: "TOTAL".into(),
+        billed: scope.shows("BilledCost").then_some(0),
+        effective: scope.shows("EffectiveCost").then_some(0),
+        list: scope.shows("ListCost").then_some(0),
+        rows: 0,
+    };
+    for r in &rows {
+        for (sum, v) in [
+            (&mut total.billed, r.billed),
+            (&mut total.effective, r.effective),
+            (&mut total.list, r.list),
+        ] {
+            if let (Some(s), Some(v)) = (sum.as_mut(), v) {
+                *s += v;
+            }
+        }
+        total.rows += r.rows;
+    }
+    Ok(Json(CostsResponse {
+        month: month.to_string(),
+        by: by_text.to_string(),
+        groups: rows.iter().map(group).collect(),
+        total: group(&total),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ExportQuery {
+    /// Billing period, `YYYY-MM`.
+    #[param(example = "2026-10")]
+    month: String,
+    /// `csv` (default) or `parquet`.
+    format: Option<String>,
+    /// `1.2` (default) or `1.4`.
+    focus_version: Option<String>,
+    /// Only this connection (name or id).
+    connection: Option<String>,
+}
+
+/// The month's FOCUS rows the caller may see, as CSV or Parquet (columns of cost types the
+/// caller may not see are left out).
+#[utoipa::path(get, path = "/api/v1/export/focus", tag = "costs", security(("bearer" = [])), params(ExportQuery),
+    responses((status = 200, description = "The FOCUS file", content_type = "text/csv"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn export_focus(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    access.require(Permission::ReadCosts)?;
+    let month = month(&q.month)?.to_string();
+    let format = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => ExportFormat::Csv,
+        "parquet" => ExportFormat::Parquet,
+        other => {
+            return Err(ApiError::bad_request(format!("unknown format {other:?}"))
+                .hint("format is csv or parquet"));
+        }
+    };
+    let version = match q.focus_version.as_deref().unwrap_or("1.2") {
+        "1.2" => FocusVersion::V1_2,
+        "1.4" => FocusVersion::V1_4,
+        other => {
+            return Err(
+                ApiError::bad_request(format!("unknown FOCUS version {other:?}"))
+                    .hint("focus_version is 1.2 or 1.4"),
+            );
+        }
+    };
+    let scope = state.scope(&access).await?;
+    let connection = match &q.connection {
+        Some(name) => Some(state.store().connection_in_scope(&access, name).await?),
+        None => None,
+    };
+    // Written to a temporary file first (memory stays at a batch), then streamed; the file
+    // is gone once the response is sent.
+    let file = tempfile::tempfile().map_err(|e| ApiError::internal(&e))?;
+    let writer = file.try_clone().map_err(|e| ApiError::internal(&e))?;
+    state
+        .lake()
+        .export_focus(
+            &scope,
+            &month,
+            connection.as_deref(),
+            version,
+            format,
+            std::io::BufWriter::new(writer),
+        )
+        .await?;
+    let mut file = tokio::fs::File::from_std(file);
+    use tokio::io::AsyncSeekExt;
+    file.seek(std::io::SeekFrom::Start(0))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let extension = if format == ExportFormat::Csv {
+        "csv"
+    } else {
+        "parquet"
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"focus-{month}.{extension}\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,553 @@
+//! Every endpoint × every role × the caller's own and another organization's resources:
+//! allowed or denied as the role says, and no response ever carries another organization's
+//! data (rows, accounts, ids), including aggregates, exports and errors.
+
+use axum::http::{Method, StatusCode};
+use billow_store::{Permission, Role};
+use serde_json::json;
+
+use crate::fixture::{MONTH, World, email};
+
+#[derive(Clone, Copy, Debug)]
+enum Case {
+    Me,
+    ListUsers,
+    AddUser,
+    GrantUser,
+    RemoveUser,
+    ListTokens,
+    CreateToken,
+    RevokeOwnToken,
+    Audit,
+    ListConnections,
+    CreateConnection,
+    GetConnection,
+    DeleteConnection,
+    SetSecret,
+    TestConnection,
+    History,
+    Reconciliation,
+    Costs,
+    CostsByAccount,
+    Export,
+}
+
+const CASES: [Case; 20] = [
+    Case::Me,
+    Case::ListUsers,
+    Case::AddUser,
+    Case::GrantUser,
+    Case::RemoveUser,
+    Case::ListTokens,
+    Case::CreateToken,
+    Case::RevokeOwnToken,
+    Case::Audit,
+    Case::ListConnections,
+    Case::CreateConnection,
+    Case::GetConnection,
+    Case::DeleteConnection,
+    Case::SetSecret,
+    Case::TestConnection,
+    Case::History,
+    Case::Reconciliation,
+    Case::Costs,
+    Case::CostsByAccount,
+    Case::Export,
+];
+
+impl Case {
+    /// What the endpoint needs (`None`: any member).
+    fn permission(self) -> Option<Permission> {
+        use Case::*;
+        match self {
+            Me | ListTokens | CreateToken | RevokeOwnToken => None,
+            ListUsers | AddUser | GrantUser | RemoveUser => Some(Permission::ManageUsers),
+            Audit => Some(Permission::ReadAudit),
+            ListConnections | GetConnection => Some(Permission::ReadConnections),
+            CreateConnection | DeleteConnection | SetSecret | TestConnection => {
+                Some(Permission::ManageConnections)
+            }
+            History | Reconciliation => Some(Permission::ReadIngestions),
+            Costs | CostsByAccount | Export => Some(Permission::ReadCosts),
+        }
+    }
+
+    /// The request for the `n`th call, after creating what it consumes.
+    async fn request(
+        self,
+        w: &World,
+        role: Role,
+        n: usize,
+    ) -> (Method, String, Option<serde_json::Value>) {
+        use Case::*;
+        match self {
+            Me => (Method::GET, "/api/v1/me".into(), None),
+            ListUsers => (Method::GET, "/api/v1/users".into(), None),
+            AddUser => (
+                Method::POST,
+                "/api/v1/users".into(),
+                Some(json!({"email": format!("new{n}@acme.example"), "role": "viewer"})),
+            ),
+            GrantUser => (
+                Method::PATCH,
+                format!("/api/v1/users/{}", email(Role::Viewer)),
+                Some(json!({"role": "viewer"})),
+            ),
+            RemoveUser => {
+                let who = format!("leaving{n}@acme.example");
+                w.store
+                    .add_member(&w.local, &who, "", None, Role::Viewer, None, &[])
+                    .await
+                    .unwrap();
+                (Method::DELETE, format!("/api/v1/users/{who}"), None)
+            }
+            ListTokens => (Method::GET, "/api/v1/tokens".into(), None),
+            CreateToken => (
+                Method::POST,
+                "/api/v1/tokens".into(),
+                Some(json!({"name": format!("t{n}"), "days": 7})),
+            ),
+            RevokeOwnToken => {
+                let (token, _) = w
+                    .store
+                    .create_token(&w.local, Some(&email(role)), &format!("own{n}"), None, 1)
+                    .await
+                    .unwrap();
+                (Method::DELETE, format!("/api/v1/tokens/{}", token.id), None)
+            }
+            Audit => (Method::GET, "/api/v1/audit?limit=50".into(), None),
+            ListConnections => (Method::GET, "/api/v1/connections".into(), None),
+            CreateConnection => (
+                Method::POST,
+                "/api/v1/connections".into(),
+                Some(json!({"name": format!("gcp-{n}"), "provider": "gcp"})),
+            ),
+            GetConnection => (Method::GET, "/api/v1/connections/acme-aws".into(), None),
+            DeleteConnection => {
+                let name = format!("old-{n}");
+                w.store
+                    .create_connection(&w.local, &name, "oci", json!({}))
+                    .await
+                    .unwrap();
+                (Method::DELETE, format!("/api/v1/connections/{name}"), None)
+            }
+            SetSecret => (
+                Method::PUT,
+                "/api/v1/connections/acme-aws/secrets/secret_access_key".into(),
+                Some(json!({"value": "planted-secret-value-0001"})),
+            ),
+            TestConnection => (
+                Method::POST,
+                "/api/v1/connections/acme-aws/test".into(),
+                None,
+            ),
+            History => (
+                Method::GET,
+                format!("/api/v1/ingestions?connection=acme-aws&month={MONTH}"),
+                None,
+            ),
+            Reconciliation => (
+                Method::GET,
+                format!("/api/v1/reconciliation?month={MONTH}"),
+                None,
+            ),
+            Costs => (
+                Method::GET,
+                format!("/api/v1/costs?month={MONTH}&by=service"),
+                None,
+            ),
+            CostsByAccount => (
+                Method::GET,
+                format!("/api/v1/costs?month={MONTH}&by=account"),
+                None,
+            ),
+            Export => (
+                Method::GET,
+                format!("/api/v1/export/focus?month={MONTH}"),
+                None,
+            ),
+        }
+    }
+
+    /// The same endpoint aimed at the other organization's resource, where it has one.
+    fn foreign(self, w: &World) -> Option<(Method, String, Option<serde_json::Value>)> {
+        use Case::*;
+        Some(match self {
+            GrantUser => (
+                Method::PATCH,
+                "/api/v1/users/gus@globex.example".into(),
+                Some(json!({"role": "viewer"})),
+            ),
+            RemoveUser => (
+                Method::DELETE,
+                "/api/v1/users/gus@globex.example".into(),
+                None,
+            ),
+            RevokeOwnToken => (
+                Method::DELETE,
+                format!("/api/v1/tokens/{}", w.gus_token_id),
+                None,
+            ),
+            GetConnection => (Method::GET, "/api/v1/connections/globex-aws".into(), None),
+            DeleteConnection => (
+                Method::DELETE,
+                "/api/v1/connections/globex-aws".into(),
+                None,
+            ),
+            SetSecret => (
+                Method::PUT,
+                "/api/v1/connections/globex-aws/secrets/secret_access_key".into(),
+                Some(json!({"value": "overwrite"})),
+            ),
+            TestConnection => (
+                Method::POST,
+                "/api/v1/connections/globex-aws/test".into(),
+                None,
+            ),
+            History => (
+                Method::GET,
+                format!("/api/v1/ingestions?connection=globex-aws&month={MONTH}"),
+                None,
+            ),
+            Costs => (
+                Method::GET,
+                format!("/api/v1/costs?month={MONTH}&connection=globex-aws"),
+                None,
+            ),
+            Export => (
+                Method::GET,
+                format!("/api/v1/export/focus?month={MONTH}&connection=globex-aws"),
+                None,
+            ),
+            _ => return None,
+        })
+    }
+}
+
+fn assert_no_foreign_data(w: &World, what: &str, body: &str) {
+    for value in &w.globex_only {
+        assert!(
+            !body.contains(value.as_str()),
+            "{what}: the response carries {value}, which only the other organization has:\n{}",
+            &body[..body.len().min(2000)]
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_every_role_own_and_other_organization() {
+    let w = World::new().await;
+    let mut n = 0;
+    let mut checked = 0;
+    for role in Role::ALL {
+        let token = w.token(role).to_string();
+        for case in CASES {
+            n += 1;
+            let allowed = case.permission().is_none_or(|p| role.allows(p));
+            let (method, uri, body) = case.request(&w, role, n).await;
+            let what = format!("{role} {method} {uri}");
+            let (status, text) = w
+                .call(method.clone(), &uri, Some(&token), body.clone())
+                .await;
+            if allowed {
+                assert!(status.is_success(), "{what}: {status} {text}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {text}");
+                let error: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(error["error"]["code"], "forbidden", "{what}");
+            }
+            assert_no_foreign_data(&w, &what, &text);
+            // Unauthenticated: always 401 in the error shape.
+            let (status, text) = w.call(method, &uri, None, body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {what}");
+            assert!(text.contains("\"unauthenticated\""), "{text}");
+            checked += 2;
+
+            if let Some((method, uri, body)) = case.foreign(&w) {
+                let what = format!("{role} {method} {uri} (other organization)");
+                let (status, text) = w.call(method, &uri, Some(&token), body).await;
+                let expected = if allowed {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(status, expected, "{what}: {text}");
+                assert_no_foreign_data(&w, &what, &text);
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 250, "5 roles × (20 endpoints × signed and anonymous + 10 aimed at the other organization)");
+
+    // The other organization's data is intact and its own.
+    let (status, text) = w
+        .call(
+            Method::GET,
+            "/api/v1/connections/globex-aws",
+            Some(&w.gus_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        !text.contains("secret_access_key"),
+        "nobody else set Gus's secret: {text}"
+    );
+    let (status, _) = w
+        .call(
+            Method::GET,
+            "/api/v1/users/gus@globex.example",
+            Some(&w.gus_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// Aggregates are the caller's rows only: an organization's totals are its connection's,
+/// a customer's are its account's, and a customer never sees provider, list or effective
+/// cost, in costs or exports.
+#[tokio::test]
+async fn totals_and_exports_are_scoped() {
+    let w = World::new().await;
+    let acme = w
+        .lake
+        .costs(
+            Some(MONTH),
+            Some("acme-aws"),
+            &billow_lake::costs::GroupBy::Service,
+        )
+        .await
+        .unwrap();
+    let acme_total: i128 = acme.iter().map(|r| r.billed.unwrap()).sum();
+    let (_, text) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?month={MONTH}&by=service"),
+            Some(w.token(Role::Viewer)),
+            None,
+        )
+        .await;
+    let costs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        costs["total"]["billed_cost"],
+        billow_focus::money::format_decimal(acme_total)
+    );
+
+    let (_, text) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?month={MONTH}&by=account"),
+            Some(w.token(Role::Customer)),
+            None,
+        )
+        .await;
+    let costs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for g in costs["groups"].as_array().unwrap() {
+        assert!(
+            g.get("list_cost").is_none() && g.get("effective_cost").is_none(),
+            "{g}"
+        );
+        assert!(g.get("billed_cost").is_some());
+    }
+    let customer_scope =
+        billow_lake::Scope::connections(["acme-aws"]).with_accounts([w.customer_account.clone()]);
+    let theirs = w
+        .lake
+        .costs_in(
+            &customer_scope,
+            Some(MONTH),
+            None,
+            &billow_lake::costs::GroupBy::Service,
+        )
+        .await
+        .unwrap();
+    let theirs: i128 = theirs.iter().map(|r| r.billed.unwrap()).sum();
+    assert_eq!(
+        costs["total"]["billed_cost"],
+        billow_focus::money::format_decimal(theirs)
+    );
+    assert!(theirs < acme_total);
+
+    let (status, csv) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/export/focus?month={MONTH}"),
+            Some(w.token(Role::Customer)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let header = csv.lines().next().unwrap();
+    assert!(header.contains("BilledCost"));
+    for hidden in [
+        "ListCost",
+        "EffectiveCost",
+        "ContractedCost",
+        "ListUnitPrice",
+        "x_Extensions",
+    ] {
+        assert!(
+            !header.split(',').any(|c| c == hidden),
+            "{hidden} in {header}"
+        );
+    }
+    let rows = csv.lines().count() - 1;
+    let (_, full) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/export/focus?month={MONTH}"),
+            Some(w.token(Role::Owner)),
+            None,
+        )
+        .await;
+    assert!(rows > 0 && rows < full.lines().count() - 1);
+
+    // A customer with more cost types granted sees them.
+    w.store
+        .grant(
+            &w.local,
+            &email(Role::Customer),
+            Role::Customer,
+            Some("billed,effective".parse().unwrap()),
+            std::slice::from_ref(&w.customer_account),
+        )
+        .await
+        .unwrap();
+    let (_, text) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?month={MONTH}"),
+            Some(w.token(Role::Customer)),
+            None,
+        )
+        .await;
+    assert!(
+        text.contains("effective_cost") && !text.contains("list_cost"),
+        "{text}"
+    );
+    let _ = &w.globex_operator;
+}
+
+/// Errors have one shape; bodies are bounded; unknown routes and methods say where to look.
+#[tokio::test]
+async fn errors_have_one_shape() {
+    let w = World::new().await;
+    let owner = w.token(Role::Owner).to_string();
+    let big = "x".repeat(billow_server::MAX_BODY_BYTES + 10);
+    let cases: Vec<(Method, &str, Option<serde_json::Value>, StatusCode, &str)> = vec![
+        (
+            Method::GET,
+            "/api/v1/nope",
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/me",
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            Method::GET,
+            "/api/v1/costs?month=2026-13x",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/costs",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/costs?month=2026-04&by=color",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/export/focus?month=2026-04&format=xlsx",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"email": 5})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"email": "a@b.example", "role": "boss"})),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"name": "acme-aws", "provider": "aws"})),
+            StatusCode::CONFLICT,
+            "conflict",
+        ),
+        (
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"name": big, "provider": "aws"})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (method, uri, body, status, code) in cases {
+        let (got, text) = w.call(method.clone(), uri, Some(&owner), body).await;
+        assert_eq!(got, status, "{method} {uri}: {text}");
+        let error: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(error["error"]["code"], code, "{method} {uri}: {text}");
+        assert!(error["error"]["message"].is_string());
+    }
+    // A body that is not JSON.
+    let request = axum::http::Request::post("/api/v1/tokens")
+        .header("authorization", format!("Bearer {owner}"))
+        .body(axum::body::Body::from("name=x"))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(w.app.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Login is rate limited per client and email, with Retry-After.
+    let mut last = StatusCode::OK;
+    for _ in 0..12 {
+        let (status, _) = w
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "viewer@acme.example", "password": "wrong password!!"})),
+            )
+            .await;
+        last = status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // Health, readiness, the OpenAPI document and metrics need no credential.
+    for uri in [
+        "/api/v1/health",
+        "/api/v1/ready",
+        "/api/v1/openapi.json",
+        "/metrics",
+    ] {
+        let (status, _) = w.call(Method::GET, uri, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+    let (_, metrics) = w.call(Method::GET, "/metrics", None, None).await;
+    assert!(metrics.contains("billow_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"429\"}"), "{metrics}");
+}

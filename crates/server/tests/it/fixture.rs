@@ -1,0 +1,202 @@
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use billow_lake::Lake;
+use billow_store::{Access, Keyring, MasterKey, Role, Store};
+use billow_synth::aws_cur::{CurSpec, write_delivery};
+use tower::ServiceExt;
+
+pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) const MONTH: &str = "2026-04";
+
+/// Two organizations over one lake: `default` (connection acme-aws, a member of every role)
+/// and `globex` (connection globex-aws, one owner).
+pub(crate) struct World {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Store,
+    pub(crate) lake: Lake,
+    pub(crate) app: Router,
+    pub(crate) local: Access,
+    pub(crate) globex_operator: Access,
+    /// Bearer tokens of default's members, by role.
+    pub(crate) tokens: Vec<(Role, String)>,
+    pub(crate) gus_token: String,
+    pub(crate) gus_token_id: String,
+    pub(crate) customer_account: String,
+    /// Values only globex's data holds: its account ids and organization id.
+    pub(crate) globex_only: BTreeSet<String>,
+}
+
+pub(crate) fn email(role: Role) -> String {
+    format!("{role}@acme.example")
+}
+
+impl World {
+    pub(crate) async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let lake = Lake::open(&data).await.unwrap();
+        for (connection, seed) in [("acme-aws", 31), ("globex-aws", 32)] {
+            let spec = CurSpec::new(seed, 2026, 4).with_rows(1_500).with_files(2);
+            let d = write_delivery(&dir.path().join(connection), &spec).unwrap();
+            billow_ingest::ingest_aws_cur(
+                &lake,
+                &d.report_dir,
+                &billow_ingest::IngestOptions::new(connection),
+                &billow_ingest::NoProgress,
+            )
+            .await
+            .unwrap();
+        }
+        let key = MasterKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let store = Store::open(&Store::sqlite_url(&data), Keyring::with_key(key))
+            .await
+            .unwrap();
+        let local = store.local_owner().await.unwrap();
+        let globex = store.create_organization("globex").await.unwrap();
+        let globex_operator = Access {
+            org_id: globex.id.clone(),
+            ..local.clone()
+        };
+        store
+            .adopt_connection(&local, "acme-aws", "aws")
+            .await
+            .unwrap();
+        store
+            .adopt_connection(&globex_operator, "globex-aws", "aws")
+            .await
+            .unwrap();
+
+        let account_of = |connection: &str| {
+            let lake = lake.clone();
+            let connection = connection.to_string();
+            async move {
+                let batches = lake
+                    .sql(&format!(
+                        "SELECT DISTINCT SubAccountId FROM focus WHERE x_ConnectionId = '{connection}' AND SubAccountId IS NOT NULL \
+                         UNION SELECT DISTINCT BillingAccountId FROM focus WHERE x_ConnectionId = '{connection}'"
+                    ))
+                    .await
+                    .unwrap();
+                let mut ids = BTreeSet::new();
+                for b in &batches {
+                    ids.extend(
+                        billow_lake::string_column(b, 0)
+                            .unwrap()
+                            .iter()
+                            .flatten()
+                            .map(str::to_string),
+                    );
+                }
+                ids
+            }
+        };
+        let acme_accounts = account_of("acme-aws").await;
+        let mut globex_only: BTreeSet<String> = account_of("globex-aws")
+            .await
+            .difference(&acme_accounts)
+            .cloned()
+            .collect();
+        globex_only.insert(globex.id.clone());
+        let customer_account = acme_accounts
+            .iter()
+            .find(|a| !a.is_empty())
+            .cloned()
+            .unwrap();
+
+        let mut tokens = Vec::new();
+        for role in Role::ALL {
+            let accounts = if role == Role::Customer {
+                vec![customer_account.clone()]
+            } else {
+                vec![]
+            };
+            store
+                .add_member(
+                    &local,
+                    &email(role),
+                    "",
+                    Some(PASSWORD),
+                    role,
+                    None,
+                    &accounts,
+                )
+                .await
+                .unwrap();
+            let (_, secret) = store
+                .create_token(&local, Some(&email(role)), "matrix", None, 30)
+                .await
+                .unwrap();
+            tokens.push((role, secret));
+        }
+        store
+            .add_member(
+                &globex_operator,
+                "gus@globex.example",
+                "Gus",
+                Some(PASSWORD),
+                Role::Owner,
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        let (gus, gus_token) = store
+            .create_token(
+                &globex_operator,
+                Some("gus@globex.example"),
+                "gus",
+                None,
+                30,
+            )
+            .await
+            .unwrap();
+        let app = billow_server::app(billow_server::AppState::new(store.clone(), lake.clone()));
+        World {
+            _dir: dir,
+            store,
+            lake,
+            app,
+            local,
+            globex_operator,
+            tokens,
+            gus_token,
+            gus_token_id: gus.id,
+            customer_account,
+            globex_only,
+        }
+    }
+
+    pub(crate) fn token(&self, role: Role) -> &str {
+        &self.tokens.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+
+    /// Sends a request; returns the status and the body as text.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, String) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        let request = match body {
+            Some(b) => request
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
