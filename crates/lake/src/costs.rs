@@ -91,13 +91,14 @@ fn sums(scope: &Scope) -> String {
         .join(", ")
 }
 
-/// Validates `YYYY-MM`.
+/// Validates `YYYY-MM` (a month 01 to 12).
 pub fn is_billing_period(p: &str) -> bool {
     p.len() == 7
         && p.as_bytes()[4] == b'-'
         && p.bytes()
             .enumerate()
             .all(|(i, c)| i == 4 || c.is_ascii_digit())
+        && matches!(p[5..].parse::<u8>(), Ok(1..=12))
 }
 
 impl Lake {

@@ -34,7 +34,8 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             .hint("request bodies are limited to 1 MiB"),
         415 => ApiError::new(status, "unsupported_media_type", message)
             .hint("send Content-Type: application/json"),
-        _ => ApiError::new(status, "bad_request", message)
+        // Malformed JSON and JSON of the wrong shape are the same mistake to a client: 400.
+        _ => ApiError::bad_request(message)
             .hint("the request body must be JSON matching the schema in /api/v1/openapi.json"),
     }
 }

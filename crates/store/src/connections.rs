@@ -119,7 +119,7 @@ impl Store {
             settings,
             created_at: now_micros(),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO connections (id, org_id, name, provider, settings, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -168,7 +168,7 @@ impl Store {
         } else {
             "focus"
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO connections (id, org_id, name, provider, settings, created_at) \
              VALUES ($1, $2, $1, $3, '{}', $4)",
@@ -258,7 +258,7 @@ impl Store {
     pub async fn delete_connection(&self, access: &Access, name_or_id: &str) -> Result<()> {
         access.require(Permission::ManageConnections)?;
         let connection = self.connection(access, name_or_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for table in ["secrets", "sync_state"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE connection_id = $1"
@@ -295,7 +295,7 @@ impl Store {
         access.require(Permission::RunIngestion)?;
         let connection = self.connection(access, name_or_id).await?;
         let now = now_micros();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let previous = sync_state_of(&mut tx, &connection.id).await?;
         sqlx::query("DELETE FROM sync_state WHERE connection_id = $1")
             .bind(&connection.id)

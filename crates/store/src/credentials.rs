@@ -141,7 +141,7 @@ impl Store {
             revoked_at: None,
             last_used_at: None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert(&mut tx, access, &member.user_id, &credential, &secret).await?;
         crate::audit::record(
             &mut tx,
@@ -220,7 +220,7 @@ impl Store {
             last_used_at: None,
         };
         let secret = new_secret();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let access = Access {
             org_id: org_id.clone(),
             user_id: user_id.clone(),
@@ -314,7 +314,7 @@ impl Store {
         if owner != access.user_id {
             access.require(Permission::ManageUsers)?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE credentials SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_micros())
             .bind(credential_id)

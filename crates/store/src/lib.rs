@@ -179,6 +179,16 @@ impl Store {
         self.backend
     }
 
+    /// A write transaction. SQLite's default (deferred) transaction takes the write lock
+    /// only at its first write and fails with "database is locked" when another writer got
+    /// there first, whatever the busy timeout; an immediate one waits for the lock instead.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

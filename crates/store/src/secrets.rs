@@ -366,7 +366,7 @@ impl Store {
             fingerprint: fingerprint(value),
             updated_at: now_micros(),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM secrets WHERE connection_id = $1 AND name = $2")
             .bind(&connection.id)
             .bind(name)
@@ -479,7 +479,7 @@ impl Store {
             write_key_file(&path.with_file_name(NEXT_KEY_FILE), &new)?;
         }
         keyring.others.push(new.clone());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let rows = sqlx::query(
             "SELECT org_id, connection_id, name, key_id, nonce, ciphertext FROM secrets",
         )

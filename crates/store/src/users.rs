@@ -211,7 +211,7 @@ impl Store {
         let accounts = self.check_scope(role, accounts)?;
         let cost_types = self.check_cost_types(access, role, cost_types)?;
         let hash = password.map(hash_password).transpose()?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
             .bind(&email)
             .fetch_optional(&mut *tx)
@@ -301,7 +301,7 @@ impl Store {
         }
         let accounts = self.check_scope(role, accounts)?;
         let cost_types = self.check_cost_types(access, role, cost_types)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if current.role == Role::Owner && role != Role::Owner {
             self.keep_an_owner(&mut tx, access, &current.user_id)
                 .await?;
@@ -351,7 +351,7 @@ impl Store {
         if current.role == Role::Owner {
             access.require(Permission::ManageOwners)?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if current.role == Role::Owner {
             self.keep_an_owner(&mut tx, access, &current.user_id)
                 .await?;
@@ -385,7 +385,7 @@ impl Store {
             access.require(Permission::ManageOwners)?;
         }
         let hash = hash_password(password)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(&member.user_id)

@@ -196,7 +196,7 @@ pub(crate) struct NewMember {
     /// At least 12 characters; without it the user signs in with API tokens only.
     password: Option<String>,
     /// owner, admin, member, viewer or customer.
-    #[schema(example = "viewer")]
+    #[schema(example = "viewer", pattern = "^(owner|admin|member|viewer|customer)$")]
     role: String,
     /// provider, list, billed, effective (default: the role's).
     cost_types: Option<Vec<String>>,
@@ -234,7 +234,7 @@ pub(crate) async fn add_user(
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct Grant {
-    #[schema(example = "member")]
+    #[schema(example = "member", pattern = "^(owner|admin|member|viewer|customer)$")]
     role: String,
     cost_types: Option<Vec<String>>,
     #[serde(default)]
@@ -328,8 +328,10 @@ pub(crate) struct NewToken {
     #[schema(example = "ci")]
     name: String,
     /// The strongest role it acts with (default and maximum: yours).
+    #[schema(pattern = "^(owner|admin|member|viewer|customer)$")]
     role: Option<String>,
     /// Days until it expires (1 to 366, default 90).
+    #[schema(minimum = 1, maximum = 366)]
     days: Option<i64>,
 }
 

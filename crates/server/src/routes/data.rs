@@ -280,7 +280,7 @@ pub(crate) struct HistoryQuery {
     /// The connection's name or id.
     connection: String,
     /// Billing period, `YYYY-MM`.
-    #[param(example = "2026-10")]
+    #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
 }
 
@@ -365,6 +365,7 @@ pub(crate) async fn history(
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ReconcileQuery {
     /// Billing period `YYYY-MM` (default: all).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: Option<String>,
 }
 
@@ -426,10 +427,13 @@ pub(crate) async fn reconciliation(
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct CostsQuery {
     /// Billing period, `YYYY-MM`.
-    #[param(example = "2026-10")]
+    #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
     /// day, service, account, billing-account, region, category, or tag:<key>.
-    #[param(example = "service")]
+    #[param(
+        example = "service",
+        pattern = r"^(day|service|account|billing-account|region|category|tag:.+)$"
+    )]
     by: Option<String>,
     /// Only this connection (name or id).
     connection: Option<String>,
@@ -521,11 +525,13 @@ pub(crate) async fn costs(
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ExportQuery {
     /// Billing period, `YYYY-MM`.
-    #[param(example = "2026-10")]
+    #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
     /// `csv` (default) or `parquet`.
+    #[param(pattern = "^(csv|parquet)$")]
     format: Option<String>,
     /// `1.2` (default) or `1.4`.
+    #[param(pattern = r"^1\.[24]$")]
     focus_version: Option<String>,
     /// Only this connection (name or id).
     connection: Option<String>,

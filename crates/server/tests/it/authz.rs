@@ -236,7 +236,12 @@ fn assert_no_foreign_data(w: &World, what: &str, body: &str) {
 
 #[tokio::test]
 async fn every_endpoint_every_role_own_and_other_organization() {
-    let w = World::new().await;
+    for w in World::every_backend().await {
+        every_endpoint_on(&w).await;
+    }
+}
+
+async fn every_endpoint_on(w: &World) {
     let mut n = 0;
     let mut checked = 0;
     for role in Role::ALL {
@@ -245,7 +250,7 @@ async fn every_endpoint_every_role_own_and_other_organization() {
             n += 1;
             let allowed = case.permission().is_none_or(|p| role.allows(p));
             let (method, uri, body) = case.request(&w, role, n).await;
-            let what = format!("{role} {method} {uri}");
+            let what = format!("{} {role} {method} {uri}", w.backend);
             let (status, text) = w
                 .call(method.clone(), &uri, Some(&token), body.clone())
                 .await;
@@ -264,7 +269,7 @@ async fn every_endpoint_every_role_own_and_other_organization() {
             checked += 2;
 
             if let Some((method, uri, body)) = case.foreign(&w) {
-                let what = format!("{role} {method} {uri} (other organization)");
+                let what = format!("{} {role} {method} {uri} (other organization)", w.backend);
                 let (status, text) = w.call(method, &uri, Some(&token), body).await;
                 let expected = if allowed {
                     StatusCode::NOT_FOUND
@@ -277,7 +282,10 @@ async fn every_endpoint_every_role_own_and_other_organization() {
             }
         }
     }
-    assert_eq!(checked, 250, "5 roles × (20 endpoints × signed and anonymous + 10 aimed at the other organization)");
+    assert_eq!(
+        checked, 250,
+        "5 roles × (20 endpoints × signed and anonymous + 10 aimed at the other organization)"
+    );
 
     // The other organization's data is intact and its own.
     let (status, text) = w
@@ -309,7 +317,12 @@ async fn every_endpoint_every_role_own_and_other_organization() {
 /// cost, in costs or exports.
 #[tokio::test]
 async fn totals_and_exports_are_scoped() {
-    let w = World::new().await;
+    for w in World::every_backend().await {
+        totals_and_exports_on(&w).await;
+    }
+}
+
+async fn totals_and_exports_on(w: &World) {
     let acme = w
         .lake
         .costs(

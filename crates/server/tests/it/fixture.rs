@@ -15,6 +15,8 @@ pub(crate) const MONTH: &str = "2026-04";
 /// and `globex` (connection globex-aws, one owner).
 pub(crate) struct World {
     pub(crate) _dir: tempfile::TempDir,
+    pub(crate) backend: &'static str,
+    postgres: Option<(String, String)>,
     pub(crate) store: Store,
     pub(crate) lake: Lake,
     pub(crate) app: Router,
@@ -33,8 +35,81 @@ pub(crate) fn email(role: Role) -> String {
     format!("{role}@acme.example")
 }
 
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop cannot await: a thread of its own drops the database.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(admin) = sqlx_admin(&admin_url).await {
+                        let _ = execute(
+                            &admin,
+                            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        )
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The PostgreSQL server of `BILLOW_TEST_POSTGRES_URL`, for creating and dropping the
+/// tests' databases.
+async fn sqlx_admin(url: &str) -> Result<sqlx::AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await
+}
+
+async fn execute(pool: &sqlx::AnyPool, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
 impl World {
+    /// The same world on SQLite and, when `BILLOW_TEST_POSTGRES_URL` is set, on PostgreSQL
+    /// (required when `BILLOW_REQUIRE_POSTGRES=1`).
+    pub(crate) async fn every_backend() -> Vec<World> {
+        let mut worlds = vec![World::new().await];
+        match std::env::var("BILLOW_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => {
+                let name = format!(
+                    "billow_api_{}_{}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_nanos()
+                );
+                let admin = sqlx_admin(&url).await.unwrap();
+                execute(&admin, format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let (base, _) = url.rsplit_once('/').unwrap();
+                worlds.push(World::on(Some((url.clone(), format!("{base}/{name}"), name))).await);
+            }
+            _ if std::env::var("BILLOW_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+                panic!("BILLOW_REQUIRE_POSTGRES=1 but BILLOW_TEST_POSTGRES_URL is not set")
+            }
+            _ => eprintln!("PostgreSQL skipped: set BILLOW_TEST_POSTGRES_URL to run it"),
+        }
+        worlds
+    }
+
     pub(crate) async fn new() -> World {
+        World::on(None).await
+    }
+
+    /// `postgres`: (admin URL, database URL, database name).
+    async fn on(postgres: Option<(String, String, String)>) -> World {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let lake = Lake::open(&data).await.unwrap();
@@ -51,9 +126,11 @@ impl World {
             .unwrap();
         }
         let key = MasterKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
-        let store = Store::open(&Store::sqlite_url(&data), Keyring::with_key(key))
-            .await
-            .unwrap();
+        let url = postgres
+            .as_ref()
+            .map_or_else(|| Store::sqlite_url(&data), |(_, url, _)| url.clone());
+        std::fs::create_dir_all(&data).unwrap();
+        let store = Store::open(&url, Keyring::with_key(key)).await.unwrap();
         let local = store.local_owner().await.unwrap();
         let globex = store.create_organization("globex").await.unwrap();
         let globex_operator = Access {
@@ -156,6 +233,12 @@ impl World {
         let app = billow_server::app(billow_server::AppState::new(store.clone(), lake.clone()));
         World {
             _dir: dir,
+            backend: if postgres.is_some() {
+                "postgres"
+            } else {
+                "sqlite"
+            },
+            postgres: postgres.map(|(admin, _, name)| (admin, name)),
             store,
             lake,
             app,

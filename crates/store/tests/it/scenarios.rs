@@ -11,7 +11,7 @@ fn cost_types(s: &str) -> Option<CostTypes> {
 }
 
 /// Opening an existing database runs no migration twice and keeps what is in it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migrations_run_once_and_data_survives_reopening() {
     on_every_backend(|db: Db| async move {
         let store = db.store().await;
@@ -44,7 +44,7 @@ async fn migrations_run_once_and_data_survives_reopening() {
 
 /// Roles: who may add whom, an Admin never makes Owners, the last Owner stays, customers
 /// need accounts, and nobody grants a cost type they cannot see.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn members_get_roles_within_the_granters_rights() {
     on_every_backend(|db: Db| async move {
         let store = db.store().await;
@@ -258,7 +258,7 @@ async fn members_get_roles_within_the_granters_rights() {
 
 /// Tokens act with the lower of their cap and the member's current role, and stop working
 /// when revoked, expired, or when the member leaves; sessions end when the password changes.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn credentials_follow_the_membership() {
     on_every_backend(|db: Db| async move {
         let store = db.store().await;
@@ -374,7 +374,7 @@ async fn credentials_follow_the_membership() {
 
 /// One organization never sees another's connections, members, secrets or audit entries,
 /// whatever id it names, and its cost scope is its own connections.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn organizations_are_isolated() {
     on_every_backend(|db: Db| async move {
         let store = db.store().await;
@@ -509,7 +509,7 @@ async fn organizations_are_isolated() {
 
 /// Secrets are sealed (the value is nowhere in the database, listing shows a fingerprint),
 /// bound to their row, opened only with the right key, and survive a key rotation.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn secrets_are_sealed_write_only_and_rotate() {
     on_every_backend(|db: Db| async move {
         const VALUE: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -654,7 +654,7 @@ async fn secrets_are_sealed_write_only_and_rotate() {
 
 /// The key file: generated with mode 0600 on first use, reused after, replaced by a
 /// rotation with the old key kept beside it; a malformed key is refused with what to do.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_key_file_is_private_and_rotation_moves_it() {
     let dir = tempfile::tempdir().unwrap();
     let ring = Keyring::load(dir.path()).unwrap();
@@ -712,7 +712,7 @@ async fn the_key_file_is_private_and_rotation_moves_it() {
 }
 
 /// Changes are in the audit log with who made them and never a secret.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn changes_are_audited() {
     on_every_backend(|db: Db| async move {
         let store = db.store().await;
@@ -775,6 +775,49 @@ async fn changes_are_audited() {
                 .unwrap()
                 .accounts
         );
+        store.close().await;
+    })
+    .await;
+}
+
+/// Many writers at once (a server's concurrent requests) all succeed: on SQLite no
+/// transaction fails with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_all_succeed() {
+    on_every_backend(|db: Db| async move {
+        let store = db.store().await;
+        let local = store.local_owner().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (store, local) = (store.clone(), local.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .add_member(
+                        &local,
+                        &format!("u{i}@example.com"),
+                        "",
+                        None,
+                        Role::Viewer,
+                        None,
+                        &[],
+                    )
+                    .await?;
+                store
+                    .create_connection(&local, &format!("c{i}"), "aws", serde_json::json!({}))
+                    .await?;
+                store
+                    .set_secret(&local, &format!("c{i}"), "token", "value")
+                    .await
+                    .map(|_| ())
+            }));
+        }
+        for t in tasks {
+            t.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        }
+        assert_eq!(store.members(&local).await.unwrap().len(), 16);
+        assert_eq!(store.connections(&local).await.unwrap().len(), 16);
         store.close().await;
     })
     .await;
