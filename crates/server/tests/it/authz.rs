@@ -249,7 +249,7 @@ async fn every_endpoint_on(w: &World) {
         for case in CASES {
             n += 1;
             let allowed = case.permission().is_none_or(|p| role.allows(p));
-            let (method, uri, body) = case.request(&w, role, n).await;
+            let (method, uri, body) = case.request(w, role, n).await;
             let what = format!("{} {role} {method} {uri}", w.backend);
             let (status, text) = w
                 .call(method.clone(), &uri, Some(&token), body.clone())
@@ -261,14 +261,14 @@ async fn every_endpoint_on(w: &World) {
                 let error: serde_json::Value = serde_json::from_str(&text).unwrap();
                 assert_eq!(error["error"]["code"], "forbidden", "{what}");
             }
-            assert_no_foreign_data(&w, &what, &text);
+            assert_no_foreign_data(w, &what, &text);
             // Unauthenticated: always 401 in the error shape.
             let (status, text) = w.call(method, &uri, None, body).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {what}");
             assert!(text.contains("\"unauthenticated\""), "{text}");
             checked += 2;
 
-            if let Some((method, uri, body)) = case.foreign(&w) {
+            if let Some((method, uri, body)) = case.foreign(w) {
                 let what = format!("{} {role} {method} {uri} (other organization)", w.backend);
                 let (status, text) = w.call(method, &uri, Some(&token), body).await;
                 let expected = if allowed {
@@ -277,7 +277,7 @@ async fn every_endpoint_on(w: &World) {
                     StatusCode::FORBIDDEN
                 };
                 assert_eq!(status, expected, "{what}: {text}");
-                assert_no_foreign_data(&w, &what, &text);
+                assert_no_foreign_data(w, &what, &text);
                 checked += 1;
             }
         }
