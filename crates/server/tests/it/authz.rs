@@ -495,7 +495,7 @@ async fn errors_have_one_shape() {
             Method::POST,
             "/api/v1/users",
             Some(json!({"email": 5})),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "bad_request",
         ),
         (
