@@ -140,24 +140,8 @@ impl Lake {
             };
             // The rollup keeps both account columns, so an account scope applies to it as to
             // the rows.
-            let accounts = match scope.accounts() {
-                None => String::new(),
-                Some(ids) if ids.is_empty() => "WHERE FALSE".into(),
-                Some(ids) => {
-                    let list = ids
-                        .iter()
-                        .map(|a| format!("'{}'", a.replace('\'', "''")))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    format!("WHERE BillingAccountId IN ({list}) OR SubAccountId IN ({list})")
-                }
-            };
-            let query = format!(
-                "SELECT {key} AS k, {}, SUM(x_Rows) FROM rollup {accounts} GROUP BY 1",
-                sums(scope)
-            );
-            let batches = self.query_rollups(&files, &query).await?;
-            return summarize(&batches, by, scope);
+            let groups = self.sum_rollups(&files, key, scope)?;
+            return Ok(ordered(groups, by));
         }
         self.costs_from_focus_in(scope, billing_period, connection, by)
             .await
@@ -261,6 +245,12 @@ fn summarize(
             g.rows += rows.value(r) as u64;
         }
     }
+    Ok(ordered(groups, by))
+}
+
+/// Groups in the order `costs` promises: days in order, otherwise largest first by the first
+/// cost the scope shows.
+fn ordered(groups: BTreeMap<String, CostRow>, by: &GroupBy) -> Vec<CostRow> {
     let mut out: Vec<CostRow> = groups.into_values().collect();
     if *by == GroupBy::Day {
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -269,7 +259,7 @@ fn summarize(
         let size = |r: &CostRow| r.billed.or(r.effective).or(r.list).unwrap_or(0);
         out.sort_by(|a, b| size(b).cmp(&size(a)).then_with(|| a.key.cmp(&b.key)));
     }
-    Ok(out)
+    out
 }
 
 fn tag_value(tags: Option<&str>, key: &str) -> String {

@@ -9,6 +9,11 @@
 //! or a lake from a release without rollups all read the `focus` table instead. The files live
 //! beside the Delta tables (`lake/rollups/<connection>/<period>/<ingestion>.parquet`) and are
 //! not part of them.
+//!
+//! A long-lived [`Lake`] (the server's) keeps the `focus` snapshot (checking the log only for
+//! new commits), each rollup file's rows, and the sums asked of them, each keyed by what it
+//! derives from (table version; file size and modification time), so a repeated cost query
+//! costs a few system calls and a lookup.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -18,10 +23,10 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Builder, Int64Array, RecordBatch, StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
-use datafusion::prelude::ParquetReadOptions;
 
 use billow_focus::schema::x;
 
+use crate::costs::CostRow;
 use crate::tables::{FOCUS, PartitionKey};
 use crate::{Error, Lake, Result};
 
@@ -75,19 +80,29 @@ impl Lake {
         Ok(())
     }
 
-    /// The rollup files that describe the current rows of every partition of the period and
-    /// connection (all when `None`), or `None` when any such partition has no current rollup.
-    /// Which ingestion a partition's rows are comes from the statistics of its files in the
-    /// Delta log (one ingestion id per file), so no row is read.
-    pub(crate) async fn current_rollups(
-        &self,
-        scope: &crate::Scope,
-        billing_period: Option<&str>,
-        connection: Option<&str>,
-    ) -> Result<Option<Vec<PathBuf>>> {
-        let Some(table) = self.load(FOCUS).await? else {
-            return Ok(Some(Vec::new()));
+    /// The ingestion each partition of `focus` holds now, from the statistics of its files
+    /// in the Delta log (one ingestion id per file; `None` for a partition whose files
+    /// disagree or lack the statistic), or `None` when the table's files have no such
+    /// statistics at all. Kept per table version: the log is only checked for new commits.
+    async fn current_partitions(&self) -> Result<Option<Arc<Partitions>>> {
+        let mut focus = self.cache.focus.lock().await;
+        match focus.as_mut() {
+            Some(table) => table.update_state().await.map_err(|source| Error::Delta {
+                table: FOCUS,
+                source,
+            })?,
+            None => *focus = self.load(FOCUS).await?,
+        }
+        let Some(table) = focus.as_ref() else {
+            return Ok(Some(Arc::default()));
         };
+        let version = table.version();
+        if let Ok(cached) = self.cache.partitions.lock()
+            && let Some((v, partitions)) = cached.as_ref()
+            && *v == version
+        {
+            return Ok(Some(Arc::clone(partitions)));
+        }
         let actions = table
             .snapshot()
             .and_then(|s| s.add_actions_table(true))
@@ -95,6 +110,7 @@ impl Lake {
                 table: FOCUS,
                 source,
             })?;
+        drop(focus);
         let column = |name: &str| actions.schema().index_of(name).ok();
         let (Some(c), Some(p), Some(lo), Some(hi)) = (
             column(&format!("partition.{}", x::CONNECTION_ID)),
@@ -111,7 +127,7 @@ impl Lake {
             crate::string_column(&actions, lo)?,
             crate::string_column(&actions, hi)?,
         );
-        let mut ingestion_of: BTreeMap<PartitionKey, String> = BTreeMap::new();
+        let mut partitions = Partitions::new();
         for r in 0..actions.num_rows() {
             if connections.is_null(r) || periods.is_null(r) {
                 return Ok(None);
@@ -120,25 +136,49 @@ impl Lake {
                 connection_id: connections.value(r).to_string(),
                 billing_period: periods.value(r).to_string(),
             };
+            let ingestion =
+                (!first.is_null(r) && !last.is_null(r) && first.value(r) == last.value(r))
+                    .then(|| first.value(r).to_string());
+            match partitions.get(&key) {
+                Some(held) if *held != ingestion => {
+                    partitions.insert(key, None);
+                }
+                Some(_) => {}
+                None => {
+                    partitions.insert(key, ingestion);
+                }
+            }
+        }
+        let partitions = Arc::new(partitions);
+        if let Ok(mut cached) = self.cache.partitions.lock() {
+            *cached = Some((version, Arc::clone(&partitions)));
+        }
+        Ok(Some(partitions))
+    }
+
+    /// The rollup files that describe the current rows of every partition of the period and
+    /// connection (all when `None`) that `scope` includes, or `None` when any such partition
+    /// has no current rollup. No row is read.
+    pub(crate) async fn current_rollups(
+        &self,
+        scope: &crate::Scope,
+        billing_period: Option<&str>,
+        connection: Option<&str>,
+    ) -> Result<Option<Vec<PathBuf>>> {
+        let Some(partitions) = self.current_partitions().await? else {
+            return Ok(None);
+        };
+        let mut files = Vec::new();
+        for (key, ingestion) in partitions.iter() {
             if billing_period.is_some_and(|b| b != key.billing_period)
                 || connection.is_some_and(|c| c != key.connection_id)
                 || !scope.includes_connection(&key.connection_id)
             {
                 continue;
             }
-            if first.is_null(r) || last.is_null(r) || first.value(r) != last.value(r) {
+            let Some(ingestion) = ingestion else {
                 return Ok(None);
-            }
-            match ingestion_of.get(&key) {
-                Some(id) if id != first.value(r) => return Ok(None),
-                Some(_) => {}
-                None => {
-                    ingestion_of.insert(key, first.value(r).to_string());
-                }
-            }
-        }
-        let mut files = Vec::with_capacity(ingestion_of.len());
-        for (key, ingestion) in &ingestion_of {
+            };
             let file = self.rollup_file(key, ingestion);
             if !file.is_file() {
                 return Ok(None);
@@ -148,25 +188,197 @@ impl Lake {
         Ok(Some(files))
     }
 
-    /// Runs `query` over the rollup files as table `rollup`.
-    pub(crate) async fn query_rollups(
+    /// A rollup file's rows, read once per version of the file (a rollup is written once
+    /// under its ingestion's name; its size and modification time tell a replaced file).
+    fn rollup_rows(&self, file: &Path) -> Result<Arc<Vec<RecordBatch>>> {
+        let io = |source| Error::DataDir {
+            path: file.to_path_buf(),
+            source,
+        };
+        let metadata = std::fs::metadata(file).map_err(io)?;
+        let stamp = (metadata.len(), metadata.modified().ok());
+        if let Ok(files) = self.cache.files.lock()
+            && let Some((cached, rows)) = files.get(file)
+            && *cached == stamp
+        {
+            return Ok(Arc::clone(rows));
+        }
+        let failed = |e: &dyn std::fmt::Display| {
+            Error::Inconsistent(format!("rollup {}: {e}", file.display()))
+        };
+        let reader = std::fs::File::open(file).map_err(io)?;
+        let rows: Vec<RecordBatch> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(reader)
+                .and_then(|b| b.build())
+                .map_err(|e| failed(&e))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| failed(&e))?;
+        let rows = Arc::new(rows);
+        if let Ok(mut files) = self.cache.files.lock() {
+            // Replaced versions' files are gone from disk: forget them.
+            files.retain(|path, _| path.is_file());
+            files.insert(file.to_path_buf(), (stamp, Arc::clone(&rows)));
+        }
+        Ok(rows)
+    }
+
+    /// Sums the rows of rollup files by `key_column`, within `scope` (its accounts; the sums
+    /// of its hidden columns stay `None`). The same sums over the same files are answered
+    /// from memory: a dashboard asks the same questions again and again.
+    pub(crate) fn sum_rollups(
         &self,
         files: &[PathBuf],
-        query: &str,
-    ) -> Result<Vec<arrow::record_batch::RecordBatch>> {
-        let ctx = datafusion::prelude::SessionContext::new_with_config(
-            datafusion::prelude::SessionConfig::new()
-                .set_bool("datafusion.sql_parser.enable_ident_normalization", false),
-        );
-        let paths: Vec<String> = files
-            .iter()
-            .map(|f| f.to_string_lossy().into_owned())
-            .collect();
-        let frame = ctx
-            .read_parquet(paths, ParquetReadOptions::default())
-            .await?;
-        ctx.register_table("rollup", frame.into_view())?;
-        crate::collect_sql(&ctx, query).await
+        key_column: &str,
+        scope: &crate::Scope,
+    ) -> Result<BTreeMap<String, CostRow>> {
+        let shown = COSTS.map(|c| scope.shows(c));
+        let mut stamped = Vec::with_capacity(files.len());
+        for file in files {
+            let metadata = std::fs::metadata(file).map_err(|source| Error::DataDir {
+                path: file.clone(),
+                source,
+            })?;
+            stamped.push((file.clone(), (metadata.len(), metadata.modified().ok())));
+        }
+        let key = SumKey {
+            files: stamped,
+            key_column: key_column.to_string(),
+            accounts: scope.accounts().cloned(),
+            shown,
+        };
+        if let Ok(sums) = self.cache.sums.lock()
+            && let Some(groups) = sums.get(&key)
+        {
+            return Ok(groups.as_ref().clone());
+        }
+        let groups = self.sum_rollup_rows(files, key_column, scope)?;
+        if let Ok(mut sums) = self.cache.sums.lock() {
+            if sums.len() >= 1024 {
+                sums.clear();
+            }
+            sums.insert(key, Arc::new(groups.clone()));
+        }
+        Ok(groups)
+    }
+
+    fn sum_rollup_rows(
+        &self,
+        files: &[PathBuf],
+        key_column: &str,
+        scope: &crate::Scope,
+    ) -> Result<BTreeMap<String, CostRow>> {
+        let shown = |c: &str| scope.shows(c).then_some(0i128);
+        // Hashing a key once beats comparing it along a tree for every row.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<CostRow> = Vec::new();
+        for file in files {
+            for batch in self.rollup_rows(file)?.iter() {
+                let column = |name: &str| -> Result<usize> { Ok(batch.schema().index_of(name)?) };
+                let keys = crate::string_column(batch, column(key_column)?)?;
+                let accounts = match scope.accounts() {
+                    Some(ids) => Some((
+                        ids,
+                        crate::string_column(batch, column("BillingAccountId")?)?,
+                        crate::string_column(batch, column("SubAccountId")?)?,
+                    )),
+                    None => None,
+                };
+                let mut sums = Vec::with_capacity(COSTS.len());
+                for name in COSTS {
+                    sums.push(
+                        batch
+                            .column(column(name)?)
+                            .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
+                            .ok_or_else(|| {
+                                Error::Inconsistent(format!("rollup {name} is not a decimal"))
+                            })?
+                            .clone(),
+                    );
+                }
+                let rows = batch
+                    .column(column(ROWS)?)
+                    .as_primitive_opt::<arrow::datatypes::Int64Type>()
+                    .ok_or_else(|| Error::Inconsistent("rollup x_Rows is not an integer".into()))?
+                    .clone();
+                for r in 0..batch.num_rows() {
+                    if let Some((ids, billing, sub)) = &accounts {
+                        let visible = (billing.is_valid(r) && ids.contains(billing.value(r)))
+                            || (sub.is_valid(r) && ids.contains(sub.value(r)));
+                        if !visible {
+                            continue;
+                        }
+                    }
+                    let key = if keys.is_valid(r) {
+                        keys.value(r)
+                    } else {
+                        "(none)"
+                    };
+                    let g = match index.get(key) {
+                        Some(&g) => g,
+                        None => {
+                            index.insert(key.to_string(), groups.len());
+                            groups.push(CostRow {
+                                key: key.to_string(),
+                                billed: shown(COSTS[0]),
+                                effective: shown(COSTS[1]),
+                                list: shown(COSTS[2]),
+                                rows: 0,
+                            });
+                            groups.len() - 1
+                        }
+                    };
+                    let group = &mut groups[g];
+                    for (sum, values) in [&mut group.billed, &mut group.effective, &mut group.list]
+                        .into_iter()
+                        .zip(&sums)
+                    {
+                        if let Some(s) = sum
+                            && values.is_valid(r)
+                        {
+                            *s = s.checked_add(values.value(r)).ok_or_else(|| {
+                                Error::Inconsistent("a cost total passed Decimal128".into())
+                            })?;
+                        }
+                    }
+                    group.rows += rows.value(r) as u64;
+                }
+            }
+        }
+        Ok(groups.into_iter().map(|g| (g.key.clone(), g)).collect())
+    }
+}
+
+/// What identifies one rollup sum: the files (as they are on disk now), the grouping, the
+/// accounts and the visible costs.
+#[derive(PartialEq, Eq, Hash)]
+struct SumKey {
+    files: Vec<(PathBuf, FileStamp)>,
+    key_column: String,
+    accounts: Option<std::collections::BTreeSet<String>>,
+    shown: [bool; 3],
+}
+
+/// A file's size and modification time.
+type FileStamp = (u64, Option<std::time::SystemTime>);
+
+/// A rollup file's rows, and the file's stamp when they were read.
+type CachedRows = (FileStamp, Arc<Vec<RecordBatch>>);
+
+/// The ingestion each partition holds (`None`: not one ingestion, or unknown).
+type Partitions = BTreeMap<PartitionKey, Option<String>>;
+
+/// What a [`Lake`] keeps between queries; see [`Lake`].
+#[derive(Default)]
+pub(crate) struct RollupCache {
+    focus: tokio::sync::Mutex<Option<deltalake::DeltaTable>>,
+    partitions: std::sync::Mutex<Option<(Option<u64>, Arc<Partitions>)>>,
+    files: std::sync::Mutex<HashMap<PathBuf, CachedRows>>,
+    sums: std::sync::Mutex<HashMap<SumKey, Arc<BTreeMap<String, CostRow>>>>,
+}
+
+impl std::fmt::Debug for RollupCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RollupCache").finish_non_exhaustive()
     }
 }
 

@@ -172,10 +172,13 @@ impl StagedFiles {
     }
 }
 
-/// The cost lake in one data directory.
+/// The cost lake in one data directory. Clones share what it keeps between queries (the
+/// latest `focus` snapshot, rollup contents), so a long-lived one (the server's) answers
+/// repeated cost queries without replaying the log or re-reading files.
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    pub(crate) cache: Arc<crate::rollup::RollupCache>,
 }
 
 impl Lake {
@@ -191,7 +194,10 @@ impl Lake {
             path: root.clone(),
             source,
         })?;
-        Ok(Lake { root })
+        Ok(Lake {
+            root,
+            cache: Arc::default(),
+        })
     }
 
     /// Brings tables written by an earlier Billow up to this release before anything is
