@@ -86,6 +86,25 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&new_id()).unwrap_or_default())
 }
 
+async fn insert_accounts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_id: &str,
+    user_id: &str,
+    accounts: &BTreeSet<String>,
+) -> Result<()> {
+    for account in accounts {
+        sqlx::query(
+            "INSERT INTO membership_accounts (org_id, user_id, account_id) VALUES ($1, $2, $3)",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(account)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 fn parse_accounts(accounts: &[String]) -> Result<BTreeSet<String>> {
     accounts
         .iter()
@@ -262,16 +281,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_on_unique(e, || format!("{email}'s membership")))?;
-        for account in &accounts {
-            sqlx::query(
-                "INSERT INTO membership_accounts (org_id, user_id, account_id) VALUES ($1, $2, $3)",
-            )
-            .bind(&access.org_id)
-            .bind(&user_id)
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_accounts(&mut tx, &access.org_id, &user_id, &accounts).await?;
         crate::audit::record(
             &mut tx,
             access,
@@ -320,16 +330,7 @@ impl Store {
             .bind(&current.user_id)
             .execute(&mut *tx)
             .await?;
-        for account in &accounts {
-            sqlx::query(
-                "INSERT INTO membership_accounts (org_id, user_id, account_id) VALUES ($1, $2, $3)",
-            )
-            .bind(&access.org_id)
-            .bind(&current.user_id)
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_accounts(&mut tx, &access.org_id, &current.user_id, &accounts).await?;
         crate::audit::record(
             &mut tx,
             access,
