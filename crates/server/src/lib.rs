@@ -79,6 +79,7 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::login))
         .routes(routes!(account::logout))
         .routes(routes!(account::me))
+        .routes(routes!(account::organization))
         .routes(routes!(account::list_users, account::add_user))
         .routes(routes!(account::grant, account::remove_user))
         .routes(routes!(account::list_tokens, account::create_token))

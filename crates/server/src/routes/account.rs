@@ -146,6 +146,36 @@ pub(crate) async fn me(
     Ok(Json(me_of(&state, &access).await?))
 }
 
+/// The caller's organization.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OrganizationView {
+    id: String,
+    name: String,
+    created_at: String,
+    /// The caller's role in it.
+    your_role: String,
+    /// Its connections (lake ids) the caller's costs come from.
+    connections: Vec<String>,
+}
+
+/// The caller's organization.
+#[utoipa::path(get, path = "/api/v1/organization", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = OrganizationView), (status = 401, body = ErrorBody)))]
+pub(crate) async fn organization(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+) -> ApiResult<Json<OrganizationView>> {
+    let org = state.store().organization(&access).await?;
+    let connections = state.store().connection_ids(&access).await?;
+    Ok(Json(OrganizationView {
+        id: org.id,
+        name: org.name,
+        created_at: rfc3339(org.created_at),
+        your_role: access.role.to_string(),
+        connections,
+    }))
+}
+
 /// A member of the organization.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct MemberView {

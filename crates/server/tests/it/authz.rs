@@ -11,6 +11,7 @@ use crate::fixture::{MONTH, World, email};
 #[derive(Clone, Copy, Debug)]
 enum Case {
     Me,
+    Organization,
     ListUsers,
     AddUser,
     GrantUser,
@@ -32,8 +33,9 @@ enum Case {
     Export,
 }
 
-const CASES: [Case; 20] = [
+const CASES: [Case; 21] = [
     Case::Me,
+    Case::Organization,
     Case::ListUsers,
     Case::AddUser,
     Case::GrantUser,
@@ -60,7 +62,7 @@ impl Case {
     fn permission(self) -> Option<Permission> {
         use Case::*;
         match self {
-            Me | ListTokens | CreateToken | RevokeOwnToken => None,
+            Me | Organization | ListTokens | CreateToken | RevokeOwnToken => None,
             ListUsers | AddUser | GrantUser | RemoveUser => Some(Permission::ManageUsers),
             Audit => Some(Permission::ReadAudit),
             ListConnections | GetConnection => Some(Permission::ReadConnections),
@@ -82,6 +84,7 @@ impl Case {
         use Case::*;
         match self {
             Me => (Method::GET, "/api/v1/me".into(), None),
+            Organization => (Method::GET, "/api/v1/organization".into(), None),
             ListUsers => (Method::GET, "/api/v1/users".into(), None),
             AddUser => (
                 Method::POST,
@@ -283,8 +286,8 @@ async fn every_endpoint_on(w: &World) {
         }
     }
     assert_eq!(
-        checked, 250,
-        "5 roles × (20 endpoints × signed and anonymous + 10 aimed at the other organization)"
+        checked, 260,
+        "5 roles × (21 endpoints × signed and anonymous + 10 aimed at the other organization)"
     );
 
     // The other organization's data is intact and its own.
