@@ -321,9 +321,9 @@ pub(crate) async fn token(store: &Store, command: TokenCommand, quiet: bool) -> 
     Ok(())
 }
 
-pub(crate) async fn key(store: &Store, data_dir: &Path, command: KeyCommand) -> Result<()> {
+pub(crate) async fn key(store: &Store, command: KeyCommand) -> Result<()> {
     let owner = store.local_owner().await?;
-    let source = Keyring::load(data_dir)?.source().clone();
+    let source = store.master_key_source();
     let describe = |source: &KeySource| match source {
         KeySource::Environment => format!("${}", billow_store::MASTER_KEY_ENV),
         KeySource::File(path) => path.display().to_string(),

@@ -472,7 +472,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Key(command) => {
             let store = cli.store.open(&cli.data_dir).await?;
-            admin::key(&store, &cli.data_dir, command).await?;
+            admin::key(&store, command).await?;
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }

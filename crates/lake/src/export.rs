@@ -5,13 +5,10 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use arrow::datatypes::{Schema, SchemaRef};
-use billow_focus::schema::{focus_schema, x};
 use billow_focus::versions::{FocusVersion, project};
-use datafusion::prelude::{ident, lit};
 use futures::StreamExt;
 
-use crate::tables::{FOCUS, conform};
+use crate::tables::conform;
 use crate::{Error, Lake, Result, Scope};
 
 /// The file format of an export.
@@ -51,19 +48,8 @@ impl Lake {
         format: ExportFormat,
         out: W,
     ) -> Result<u64> {
-        if !crate::costs::is_billing_period(billing_period) {
-            return Err(Error::Inconsistent(format!(
-                "billing period {billing_period:?} is not YYYY-MM"
-            )));
-        }
-        let full = focus_schema();
-        let visible: SchemaRef = Arc::new(Schema::new(
-            full.fields()
-                .iter()
-                .filter(|f| scope.shows(f.name()))
-                .cloned()
-                .collect::<Vec<_>>(),
-        ));
+        // Resolved before the writer starts, so a bad period writes nothing.
+        let (frame, visible) = self.focus_rows(scope, billing_period, connection).await?;
         let schema = project(
             &arrow::array::RecordBatch::new_empty(Arc::clone(&visible)),
             version,
@@ -89,15 +75,7 @@ impl Lake {
                     .build(out),
             ),
         };
-        let ctx = self.scoped_session(scope).await?;
-        let mut df = ctx
-            .table(FOCUS)
-            .await?
-            .filter(ident(x::BILLING_PERIOD).eq(lit(billing_period)))?;
-        if let Some(c) = connection {
-            df = df.filter(ident(x::CONNECTION_ID).eq(lit(c)))?;
-        }
-        let mut stream = df.execute_stream().await?;
+        let mut stream = frame.execute_stream().await?;
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
             let batch = project(&conform(&batch?, &visible)?, version)

@@ -547,18 +547,36 @@ impl Lake {
         billing_period: &str,
         connection: Option<&str>,
     ) -> Result<Vec<RecordBatch>> {
+        let (frame, schema) = self.focus_rows(scope, billing_period, connection).await?;
+        frame
+            .collect()
+            .await?
+            .iter()
+            .map(|b| conform(b, &schema))
+            .collect()
+    }
+
+    /// The `focus` rows of a billing period (and connection) that `scope` shows, not yet
+    /// read, and the schema each batch is to be conformed to (the `focus` schema without the
+    /// scope's hidden columns).
+    pub(crate) async fn focus_rows(
+        &self,
+        scope: &Scope,
+        billing_period: &str,
+        connection: Option<&str>,
+    ) -> Result<(datafusion::dataframe::DataFrame, SchemaRef)> {
         if !crate::costs::is_billing_period(billing_period) {
             return Err(Error::Inconsistent(format!(
                 "billing period {billing_period:?} is not YYYY-MM"
             )));
         }
         let ctx = self.scoped_session(scope).await?;
-        let mut df = ctx
+        let mut frame = ctx
             .table(FOCUS)
             .await?
             .filter(ident(x::BILLING_PERIOD).eq(lit(billing_period)))?;
         if let Some(c) = connection {
-            df = df.filter(ident(x::CONNECTION_ID).eq(lit(c)))?;
+            frame = frame.filter(ident(x::CONNECTION_ID).eq(lit(c)))?;
         }
         let full = focus_schema();
         let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(
@@ -568,11 +586,7 @@ impl Lake {
                 .cloned()
                 .collect::<Vec<_>>(),
         ));
-        df.collect()
-            .await?
-            .iter()
-            .map(|b| conform(b, &schema))
-            .collect()
+        Ok((frame, schema))
     }
 
     /// The ingestion whose rows the partition holds now, if any.

@@ -331,6 +331,11 @@ impl Store {
         self.keyring().current.id.clone()
     }
 
+    /// Where the master key comes from.
+    pub fn master_key_source(&self) -> KeySource {
+        self.keyring().source.clone()
+    }
+
     /// Sets (or replaces) a secret of one of the caller's connections.
     pub async fn set_secret(
         &self,
