@@ -2,7 +2,8 @@
 # API load benchmark (issue 5): `billow serve` (fast build) over the 5M-row month of
 # bench/ingest.sh, held under cost queries for 60 s by wrk (Debian's package) on loopback:
 # 2 threads, 32 connections, each request one of the month's groupings (service, account,
-# region, day, category, billing account) with an API token. Prints requests/s, latency
+# region, day, category, billing account) or a dashboard's filtered, per-day or paged query,
+# with an API token. Prints requests/s, latency
 # percentiles and errors. Not a test: numbers go in notes. Target: ≥ 500 req/s at p99 < 100 ms,
 # zero errors.
 #
@@ -43,11 +44,15 @@ curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/costs?
   "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("check: total billed", r["total"]["billed_cost"], "rows", r["total"]["rows"])'
 LUA=$(mktemp --suffix=.lua)
 cat > "$LUA" <<'LUA'
-local groupings = {"service", "account", "region", "day", "category", "billing-account"}
+-- The month's groupings, and what a dashboard asks besides: a daily trend per connection,
+-- top accounts of one region, one category's services per day, a page of accounts.
+local queries = {"by=service", "by=account", "by=region", "by=day", "by=category", "by=billing-account",
+  "by=connection&granularity=day", "by=account&filter=region=us-east-1&limit=10",
+  "by=service&granularity=day&filter=category=Usage", "by=account&limit=20&offset=20&cost_type=effective"}
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("GET", "/api/v1/costs?month=2026-10&by=" .. groupings[(i % #groupings) + 1])
+  return wrk.format("GET", "/api/v1/costs?month=2026-10&" .. queries[(i % #queries) + 1])
 end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT requests=%d seconds=%.2f rps=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%d non2xx=%d\n",

@@ -391,7 +391,7 @@ pub(crate) async fn adopt_lake_connections(store: &Store, lake: &billow_lake::La
 
 pub(crate) async fn audit(store: &Store, limit: i64, json: bool) -> Result<()> {
     let owner = store.local_owner().await?;
-    let entries = store.audit_log(&owner, limit).await?;
+    let entries = store.audit_log(&owner, limit, None).await?;
     if json {
         return print_json(&entries);
     }

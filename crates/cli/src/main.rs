@@ -146,6 +146,9 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "BILLOW_LISTEN")]
     listen: String,
+    /// Largest billing file POST /api/v1/connections/{name}/uploads accepts, in MiB.
+    #[arg(long, default_value_t = billow_server::DEFAULT_MAX_UPLOAD_BYTES >> 20, env = "BILLOW_MAX_UPLOAD_MB")]
+    max_upload_mb: u64,
 }
 
 #[derive(Args)]
@@ -284,12 +287,27 @@ impl OutputArgs {
 #[derive(Args)]
 struct CostsArgs {
     /// Billing period YYYY-MM (default: every period).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["from", "to"])]
     month: Option<String>,
-    /// day, service, account, billing-account, region, category or tag:<key>.
+    /// First billing period of a range, YYYY-MM.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last billing period of a range (inclusive), YYYY-MM.
+    #[arg(long)]
+    to: Option<String>,
+    /// day, service, account, billing-account, region, category, connection or tag:<key>.
     #[arg(long, default_value = "service")]
     by: String,
-    /// Only this connection.
+    /// total, day (UTC day of the charge) or month (billing period): one row per group and
+    /// time bucket.
+    #[arg(long, default_value = "total")]
+    granularity: String,
+    /// Only rows where DIMENSION is VALUE (repeatable; values of one dimension are
+    /// alternatives, different dimensions must all hold). `(none)` selects a null value,
+    /// `(untagged)` a missing tag.
+    #[arg(long, value_name = "DIMENSION=VALUE")]
+    filter: Vec<String>,
+    /// Only this connection (the same as --filter connection=NAME).
     #[arg(long)]
     connection: Option<String>,
     #[command(flatten)]
@@ -491,7 +509,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             billow_server::serve(
                 listener,
-                billow_server::app(billow_server::AppState::new(store.clone(), lake)),
+                billow_server::app(billow_server::AppState::with_max_upload(
+                    store.clone(),
+                    lake,
+                    args.max_upload_mb.saturating_mul(1 << 20),
+                )),
             )
             .await
             .context("serving")?;
@@ -570,13 +592,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Costs(args) => {
-            check_month(args.month.as_deref())?;
-            let by = GroupBy::parse(&args.by).with_context(|| {
-                format!("--by {:?} is not one of day, service, account, billing-account, region, category, tag:<key>", args.by)
-            })?;
+            let query = cost_query(&args)?;
             let lake = open_lake(&cli.data_dir).await?;
             let rows = lake
-                .costs(args.month.as_deref(), args.connection.as_deref(), &by)
+                .query_costs(&billow_lake::Scope::everything(), &query)
                 .await?;
             print_costs(args.output.format(), &rows)?;
             Ok(ExitCode::SUCCESS)
@@ -1086,20 +1105,76 @@ fn print_report(r: &PeriodReport) -> Result<()> {
 }
 
 /// Prints cost groups with a TOTAL line (tables) — the same for `costs` and the demo.
+/// The cost query of `billow costs`' arguments.
+fn cost_query(args: &CostsArgs) -> Result<billow_lake::costs::CostQuery> {
+    use billow_lake::costs::{CostQuery, Granularity};
+    for month in [&args.month, &args.from, &args.to] {
+        check_month(month.as_deref())?;
+    }
+    let by = GroupBy::parse(&args.by).with_context(|| {
+        format!("--by {:?} is not one of day, service, account, billing-account, region, category, connection, tag:<key>", args.by)
+    })?;
+    let mut query = CostQuery::new(args.month.as_deref(), by);
+    if args.month.is_none() {
+        query.from = args.from.clone();
+        query.to = args.to.clone();
+    }
+    query.granularity = Granularity::parse(&args.granularity).with_context(|| {
+        format!(
+            "--granularity {:?} is not one of total, day, month",
+            args.granularity
+        )
+    })?;
+    let mut filters: std::collections::BTreeMap<GroupBy, Vec<String>> = Default::default();
+    if let Some(c) = &args.connection {
+        filters
+            .entry(GroupBy::Connection)
+            .or_default()
+            .push(c.clone());
+    }
+    for f in &args.filter {
+        let (dimension, value) = f.split_once('=').with_context(|| {
+            format!(
+                "--filter {f:?} is not DIMENSION=VALUE, e.g. region=us-east-1 or tag:team=payments"
+            )
+        })?;
+        let dimension = GroupBy::parse(dimension)
+            .filter(|d| *d != GroupBy::Day)
+            .with_context(|| format!("--filter {f:?}: {dimension:?} is not one of service, account, billing-account, region, category, connection, tag:<key>"))?;
+        filters
+            .entry(dimension)
+            .or_default()
+            .push(value.to_string());
+    }
+    for (dimension, values) in filters {
+        query = query.filter(dimension, values);
+    }
+    query.validate()?;
+    Ok(query)
+}
+
 fn print_costs(format: OutputFormat, rows: &[billow_lake::costs::CostRow]) -> Result<()> {
-    let header = ["key", "billed_cost", "effective_cost", "list_cost", "rows"];
+    let timed = rows.iter().any(|r| r.time.is_some());
+    let mut header = vec!["key", "billed_cost", "effective_cost", "list_cost", "rows"];
+    if timed {
+        header.insert(0, "time");
+    }
     // The CLI reads the whole lake: every sum is there.
     let v = |sum: Option<i128>| sum.unwrap_or(0);
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.key.clone(),
                 format_decimal(v(r.billed)),
                 format_decimal(v(r.effective)),
                 format_decimal(v(r.list)),
                 r.rows.to_string(),
-            ]
+            ];
+            if timed {
+                row.insert(0, r.time.clone().unwrap_or_default());
+            }
+            row
         })
         .collect();
     let total = rows.iter().fold((0i128, 0i128, 0i128, 0u64), |t, r| {
@@ -1110,13 +1185,16 @@ fn print_costs(format: OutputFormat, rows: &[billow_lake::costs::CostRow]) -> Re
             t.3 + r.rows,
         )
     });
-    let total = vec![
+    let mut total = vec![
         "TOTAL".into(),
         format_decimal(total.0),
         format_decimal(total.1),
         format_decimal(total.2),
         total.3.to_string(),
     ];
+    if timed {
+        total.insert(0, String::new());
+    }
     print_rows(format, &header, &table, Some(total))
 }
 

@@ -938,3 +938,39 @@ async fn published_with_fingerprint(
 fn datafusion_expr_eq(column: &str, value: &str) -> billow_lake::Expr {
     billow_lake::ident(column).eq(billow_lake::lit(value))
 }
+
+/// Ingests the export at `path` with the reader of the format
+/// [`billow_formats::detect::detect`] recognizes in it. What `billow ingest <path>` without
+/// a format name calls.
+pub async fn ingest_detected(
+    lake: &Lake,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<(billow_formats::detect::Format, Vec<PeriodReport>)> {
+    let format = billow_formats::detect::detect(path)?;
+    let reports = ingest_as(lake, format, path, options, progress).await?;
+    Ok((format, reports))
+}
+
+/// Ingests the export at `path` with the reader of `format` (an Azure file's dataset, actual
+/// or amortized, is recognized by the reader).
+pub async fn ingest_as(
+    lake: &Lake,
+    format: billow_formats::detect::Format,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PeriodReport>> {
+    use billow_formats::detect::Format;
+    match format {
+        Format::AwsCur => ingest_aws_cur(lake, path, options, progress).await,
+        Format::Focus => ingest_focus(lake, path, options, progress).await,
+        Format::OciCostReport => ingest_oci(lake, path, options, progress).await,
+        Format::GcpBillingExport => ingest_gcp(lake, path, options, progress).await,
+        Format::AzureCostDetails => ingest_azure(lake, path, None, None, options, progress).await,
+        Format::DigitalOceanInvoice => ingest_digitalocean(lake, path, options, progress).await,
+        Format::AwsCostExplorer => ingest_aws_cost_explorer(lake, path, options, progress).await,
+        Format::Saas(vendor) => ingest_saas(lake, vendor, path, options, progress).await,
+    }
+}

@@ -1,6 +1,7 @@
-//! Cost queries over the `focus` table: totals grouped by one dimension.
+//! Cost queries over the `focus` table: totals grouped by one dimension, optionally per day
+//! or per billing period, filtered by any dimension.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 
 use arrow::array::{Array, AsArray};
 
@@ -8,8 +9,13 @@ use arrow::datatypes::{Decimal128Type, Int64Type};
 
 use crate::{Error, Lake, Result, Scope};
 
-/// What to group costs by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The key of a group whose dimension is null, and the filter value that selects it.
+pub const NONE: &str = "(none)";
+/// The key of a tag grouping's rows without the tag, and the filter value that selects them.
+pub const UNTAGGED: &str = "(untagged)";
+
+/// A dimension costs are grouped or filtered by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupBy {
     /// Day of the charge period start (UTC).
     Day,
@@ -23,12 +29,15 @@ pub enum GroupBy {
     Region,
     /// ChargeCategory.
     ChargeCategory,
+    /// The connection (`x_ConnectionId`), one billing source.
+    Connection,
     /// A tag key's values.
     Tag(String),
 }
 
 impl GroupBy {
-    /// Parses `day`, `service`, `account`, `billing-account`, `region`, `category` or `tag:<key>`.
+    /// Parses `day`, `service`, `account`, `billing-account`, `region`, `category`,
+    /// `connection` or `tag:<key>`.
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "day" => GroupBy::Day,
@@ -37,6 +46,7 @@ impl GroupBy {
             "billing-account" => GroupBy::BillingAccount,
             "region" => GroupBy::Region,
             "category" => GroupBy::ChargeCategory,
+            "connection" => GroupBy::Connection,
             t => GroupBy::Tag(
                 t.strip_prefix("tag:")
                     .filter(|k| !k.is_empty())?
@@ -45,7 +55,22 @@ impl GroupBy {
         })
     }
 
-    fn expression(&self) -> &'static str {
+    /// The name [`GroupBy::parse`] reads.
+    pub fn name(&self) -> String {
+        match self {
+            GroupBy::Day => "day".into(),
+            GroupBy::Service => "service".into(),
+            GroupBy::Account => "account".into(),
+            GroupBy::BillingAccount => "billing-account".into(),
+            GroupBy::Region => "region".into(),
+            GroupBy::ChargeCategory => "category".into(),
+            GroupBy::Connection => "connection".into(),
+            GroupBy::Tag(key) => format!("tag:{key}"),
+        }
+    }
+
+    /// The `focus` column (or expression) holding the dimension.
+    pub(crate) fn expression(&self) -> &'static str {
         match self {
             GroupBy::Day => "to_char(ChargePeriodStart, '%Y-%m-%d')",
             GroupBy::Service => "ServiceName",
@@ -53,15 +78,154 @@ impl GroupBy {
             GroupBy::BillingAccount => "BillingAccountId",
             GroupBy::Region => "RegionId",
             GroupBy::ChargeCategory => "ChargeCategory",
+            GroupBy::Connection => "x_ConnectionId",
             GroupBy::Tag(_) => "Tags",
         }
+    }
+}
+
+/// The time bucket of each group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Granularity {
+    /// One bucket: the whole range.
+    #[default]
+    Total,
+    /// Day of the charge period start (UTC), `YYYY-MM-DD`.
+    Day,
+    /// Billing period, `YYYY-MM`.
+    Month,
+}
+
+impl Granularity {
+    /// Parses `total`, `day` or `month`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "total" => Granularity::Total,
+            "day" => Granularity::Day,
+            "month" => Granularity::Month,
+            _ => return None,
+        })
+    }
+}
+
+/// Rows whose dimension takes one of the values ([`NONE`] for null, [`UNTAGGED`] for a
+/// missing tag).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// What is compared; any dimension but [`GroupBy::Day`].
+    pub dimension: GroupBy,
+    /// The values kept (any of them).
+    pub values: BTreeSet<String>,
+}
+
+/// What to sum: a range of billing periods, a grouping, a time bucket and filters (a row
+/// counts when it passes every filter).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CostQuery {
+    /// First billing period, `YYYY-MM` (`None`: from the first).
+    pub from: Option<String>,
+    /// Last billing period, inclusive (`None`: to the last).
+    pub to: Option<String>,
+    /// The dimension of the groups.
+    pub by: GroupBy,
+    /// The time bucket of the groups.
+    pub granularity: Granularity,
+    /// Filters, all of which a row passes.
+    pub filters: Vec<Filter>,
+}
+
+impl CostQuery {
+    /// One billing period (or all), grouped by `by`.
+    pub fn new(billing_period: Option<&str>, by: GroupBy) -> CostQuery {
+        CostQuery {
+            from: billing_period.map(str::to_string),
+            to: billing_period.map(str::to_string),
+            by,
+            granularity: Granularity::Total,
+            filters: Vec::new(),
+        }
+    }
+
+    /// Adds a filter: `dimension` is one of `values`. A second filter of the same dimension
+    /// narrows the first (both must hold).
+    pub fn filter<I, S>(mut self, dimension: GroupBy, values: I) -> CostQuery
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.filters.push(Filter {
+            dimension,
+            values: values.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// Per day or billing period.
+    pub fn granularity(mut self, granularity: Granularity) -> CostQuery {
+        self.granularity = granularity;
+        self
+    }
+
+    /// Refuses a malformed query before anything is read.
+    pub fn validate(&self) -> Result<()> {
+        for p in [&self.from, &self.to].into_iter().flatten() {
+            if !is_billing_period(p) {
+                return Err(Error::Inconsistent(format!(
+                    "billing period {p:?} is not YYYY-MM"
+                )));
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.from, &self.to)
+            && a > b
+        {
+            return Err(Error::Inconsistent(format!(
+                "billing period range {a}..{b} is empty"
+            )));
+        }
+        for f in &self.filters {
+            if f.dimension == GroupBy::Day {
+                return Err(Error::Inconsistent(
+                    "costs are filtered by billing period, not by day".into(),
+                ));
+            }
+            if f.values.is_empty() {
+                return Err(Error::Inconsistent(format!(
+                    "the {} filter has no value",
+                    f.dimension.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn includes_period(&self, period: &str) -> bool {
+        self.from.as_deref().is_none_or(|a| a <= period)
+            && self.to.as_deref().is_none_or(|b| period <= b)
+    }
+
+    /// Whether every connection filter allows `connection`.
+    pub(crate) fn allows_connection(&self, connection: &str) -> bool {
+        self.filters
+            .iter()
+            .filter(|f| f.dimension == GroupBy::Connection)
+            .all(|f| f.values.contains(connection))
+    }
+
+    fn has_tags(&self) -> bool {
+        matches!(self.by, GroupBy::Tag(_))
+            || self
+                .filters
+                .iter()
+                .any(|f| matches!(f.dimension, GroupBy::Tag(_)))
     }
 }
 
 /// One group's totals, in units of 10⁻¹²; a sum the caller's scope hides is `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostRow {
-    /// Group value (`(none)` when null).
+    /// Time bucket (`YYYY-MM-DD` or `YYYY-MM`); `None` for [`Granularity::Total`].
+    pub time: Option<String>,
+    /// Group value ([`NONE`] when null, [`UNTAGGED`] for a missing tag).
     pub key: String,
     /// Σ BilledCost.
     pub billed: Option<i128>,
@@ -73,8 +237,40 @@ pub struct CostRow {
     pub rows: u64,
 }
 
+impl CostRow {
+    /// An empty group: zero for each sum `scope` shows, `None` for the others.
+    pub fn zero(time: Option<String>, key: String, scope: &Scope) -> CostRow {
+        let shown = |c: &str| scope.shows(c).then_some(0i128);
+        CostRow {
+            time,
+            key,
+            billed: shown(SUMMED[0]),
+            effective: shown(SUMMED[1]),
+            list: shown(SUMMED[2]),
+            rows: 0,
+        }
+    }
+
+    /// Adds another group's sums (a sum this row hides stays hidden).
+    pub fn add(&mut self, other: &CostRow) -> Result<()> {
+        for (sum, value) in [
+            (&mut self.billed, other.billed),
+            (&mut self.effective, other.effective),
+            (&mut self.list, other.list),
+        ] {
+            if let (Some(s), Some(v)) = (sum.as_mut(), value) {
+                *s = s
+                    .checked_add(v)
+                    .ok_or_else(|| Error::Inconsistent("a cost total passed Decimal128".into()))?;
+            }
+        }
+        self.rows += other.rows;
+        Ok(())
+    }
+}
+
 /// The summed cost columns, in [`CostRow`] order.
-const SUMMED: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
+pub(crate) const SUMMED: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
 
 /// `SUM(column)` of each summed column the scope shows, a typed null for the others.
 fn sums(scope: &Scope) -> String {
@@ -124,27 +320,24 @@ impl Lake {
         connection: Option<&str>,
         by: &GroupBy,
     ) -> Result<Vec<CostRow>> {
-        // A bad period is refused before anything is read.
-        filter_clause(billing_period, connection)?;
-        if !matches!(by, GroupBy::Tag(_))
-            && let Some(files) = self
-                .current_rollups(scope, billing_period, connection)
-                .await?
+        self.query_costs(scope, &simple_query(billing_period, connection, by))
+            .await
+    }
+
+    /// The groups of a [`CostQuery`] within a scope, ordered by time bucket, then days in
+    /// order or largest first by the first cost the scope shows. Read from the daily
+    /// rollups when every partition in range has a current one and no tag is involved,
+    /// otherwise from the `focus` rows.
+    pub async fn query_costs(&self, scope: &Scope, query: &CostQuery) -> Result<Vec<CostRow>> {
+        query.validate()?;
+        if !query.has_tags()
+            && let Some(files) = self.current_rollups(scope, query).await?
         {
-            if files.is_empty() {
-                return Ok(Vec::new());
-            }
-            let key = match by {
-                GroupBy::Day => "x_Day",
-                other => other.expression(),
-            };
             // The rollup keeps both account columns, so an account scope applies to it as to
             // the rows.
-            let groups = self.sum_rollups(&files, key, scope)?;
-            return Ok(ordered(groups, by));
+            return self.sum_rollups(&files, query, scope);
         }
-        self.costs_from_focus_in(scope, billing_period, connection, by)
-            .await
+        self.query_costs_from_focus(scope, query).await
     }
 
     /// [`Lake::costs`] summed from the `focus` rows themselves, whatever rollups there are.
@@ -154,121 +347,220 @@ impl Lake {
         connection: Option<&str>,
         by: &GroupBy,
     ) -> Result<Vec<CostRow>> {
-        self.costs_from_focus_in(&Scope::everything(), billing_period, connection, by)
-            .await
+        self.query_costs_from_focus(
+            &Scope::everything(),
+            &simple_query(billing_period, connection, by),
+        )
+        .await
     }
 
-    async fn costs_from_focus_in(
+    /// [`Lake::query_costs`] summed from the `focus` rows themselves.
+    pub async fn query_costs_from_focus(
         &self,
         scope: &Scope,
-        billing_period: Option<&str>,
-        connection: Option<&str>,
-        by: &GroupBy,
+        query: &CostQuery,
     ) -> Result<Vec<CostRow>> {
-        let filter = filter_clause(billing_period, connection)?;
-        let query = format!(
-            "SELECT {} AS k, {}, COUNT(*) FROM focus {filter} GROUP BY 1",
-            by.expression(),
-            sums(scope)
+        query.validate()?;
+        let time = match query.granularity {
+            Granularity::Total => "CAST(NULL AS VARCHAR)",
+            Granularity::Day => GroupBy::Day.expression(),
+            Granularity::Month => "x_BillingPeriod",
+        };
+        let tag_filters: Vec<(&str, &BTreeSet<String>)> = query
+            .filters
+            .iter()
+            .filter_map(|f| match &f.dimension {
+                GroupBy::Tag(key) => Some((key.as_str(), &f.values)),
+                _ => None,
+            })
+            .collect();
+        // Tag filters are applied to each distinct Tags value after the scan (the query
+        // engine has no JSON functions); the other filters prune files and rows.
+        let tags = if tag_filters.is_empty() {
+            "CAST(NULL AS VARCHAR)"
+        } else {
+            "Tags"
+        };
+        let query_text = format!(
+            "SELECT {time} AS t, {} AS k, {tags} AS g, {}, COUNT(*) FROM focus {} GROUP BY 1, 2, 3",
+            query.by.expression(),
+            sums(scope),
+            where_clause(query)
         );
         let ctx = self.scoped_session(scope).await?;
-        let batches = crate::collect_sql(&ctx, &query).await?;
-        summarize(&batches, by, scope)
+        let batches = crate::collect_sql(&ctx, &query_text).await?;
+        let mut groups = Groups::new(scope);
+        for b in &batches {
+            let (time, keys, tags) = (
+                crate::string_column(b, 0)?,
+                crate::string_column(b, 1)?,
+                crate::string_column(b, 2)?,
+            );
+            let costs = [3, 4, 5].map(|c| b.column(c).as_primitive::<Decimal128Type>());
+            let rows = b.column(6).as_primitive::<Int64Type>();
+            for r in 0..b.num_rows() {
+                let tags = tags.is_valid(r).then(|| tags.value(r));
+                let parsed = (!tag_filters.is_empty()).then(|| parse_tags(tags));
+                if let Some(parsed) = &parsed
+                    && !tag_filters
+                        .iter()
+                        .all(|(key, values)| values.contains(&tag_value(parsed.as_ref(), key)))
+                {
+                    continue;
+                }
+                let raw = keys.is_valid(r).then(|| keys.value(r));
+                let key = match &query.by {
+                    GroupBy::Tag(tag) => tag_value(parse_tags(raw).as_ref(), tag),
+                    _ => raw.unwrap_or(NONE).to_string(),
+                };
+                let time = time.is_valid(r).then(|| time.value(r));
+                groups.add(
+                    time,
+                    &key,
+                    costs.map(|c| c.is_valid(r).then(|| c.value(r))),
+                    rows.value(r) as u64,
+                )?;
+            }
+        }
+        Ok(groups.finish(&query.by))
     }
 }
 
-/// `WHERE` of a billing period and connection filter (empty for neither).
-fn filter_clause(billing_period: Option<&str>, connection: Option<&str>) -> Result<String> {
-    let mut filters = Vec::new();
-    if let Some(p) = billing_period {
-        if !is_billing_period(p) {
-            return Err(Error::Inconsistent(format!(
-                "billing period {p:?} is not YYYY-MM"
-            )));
+fn simple_query(billing_period: Option<&str>, connection: Option<&str>, by: &GroupBy) -> CostQuery {
+    let query = CostQuery::new(billing_period, by.clone());
+    match connection {
+        Some(c) => query.filter(GroupBy::Connection, [c]),
+        None => query,
+    }
+}
+
+/// A SQL string literal.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// `WHERE` of a query's period range and its filters but the tag filters (empty for none).
+fn where_clause(query: &CostQuery) -> String {
+    let mut conditions = Vec::new();
+    if let Some(a) = &query.from {
+        conditions.push(format!("x_BillingPeriod >= {}", literal(a)));
+    }
+    if let Some(b) = &query.to {
+        conditions.push(format!("x_BillingPeriod <= {}", literal(b)));
+    }
+    for f in &query.filters {
+        if matches!(f.dimension, GroupBy::Tag(_)) {
+            continue;
         }
-        filters.push(format!("x_BillingPeriod = '{p}'"));
+        let column = f.dimension.expression();
+        let mut any = Vec::new();
+        let listed: Vec<String> = f
+            .values
+            .iter()
+            .filter(|v| *v != NONE)
+            .map(|v| literal(v))
+            .collect();
+        if !listed.is_empty() {
+            any.push(format!("{column} IN ({})", listed.join(", ")));
+        }
+        if f.values.contains(NONE) {
+            any.push(format!("{column} IS NULL"));
+        }
+        conditions.push(format!("({})", any.join(" OR ")));
     }
-    if let Some(c) = connection {
-        filters.push(format!("x_ConnectionId = '{}'", c.replace('\'', "''")));
-    }
-    Ok(if filters.is_empty() {
+    if conditions.is_empty() {
         String::new()
     } else {
-        format!("WHERE {}", filters.join(" AND "))
-    })
+        format!("WHERE {}", conditions.join(" AND "))
+    }
 }
 
-/// Groups of (key, Σ billed, Σ effective, Σ list, rows) batches, merged by display key (tag
-/// values of different JSON objects may be equal) and ordered.
-fn summarize(
-    batches: &[arrow::record_batch::RecordBatch],
-    by: &GroupBy,
-    scope: &Scope,
-) -> Result<Vec<CostRow>> {
-    let shown = |c: &str| scope.shows(c).then_some(0i128);
-    let mut groups: BTreeMap<String, CostRow> = BTreeMap::new();
-    for b in batches {
-        let keys = crate::string_column(b, 0)?;
-        let (billed, effective, list) = (
-            b.column(1).as_primitive::<Decimal128Type>(),
-            b.column(2).as_primitive::<Decimal128Type>(),
-            b.column(3).as_primitive::<Decimal128Type>(),
-        );
-        let rows = b.column(4).as_primitive::<Int64Type>();
-        for r in 0..b.num_rows() {
-            let raw = if keys.is_null(r) {
-                None
-            } else {
-                Some(keys.value(r))
-            };
-            let key = match by {
-                GroupBy::Tag(tag) => tag_value(raw, tag),
-                _ => raw.unwrap_or("(none)").to_string(),
-            };
-            let g = groups.entry(key.clone()).or_insert(CostRow {
-                key,
-                billed: shown(SUMMED[0]),
-                effective: shown(SUMMED[1]),
-                list: shown(SUMMED[2]),
-                rows: 0,
-            });
-            let add = |sum: &mut Option<i128>, a: &arrow::array::Decimal128Array| {
-                if let Some(s) = sum
-                    && !a.is_null(r)
-                {
-                    *s += a.value(r);
-                }
-            };
-            add(&mut g.billed, billed);
-            add(&mut g.effective, effective);
-            add(&mut g.list, list);
-            g.rows += rows.value(r) as u64;
+/// Groups being summed, found by (time bucket, key) with one hash lookup per row.
+pub(crate) struct Groups<'s> {
+    scope: &'s Scope,
+    index: HashMap<String, usize>,
+    rows: Vec<CostRow>,
+    /// The lookup key of the row being added, reused.
+    lookup: String,
+}
+
+impl<'s> Groups<'s> {
+    pub(crate) fn new(scope: &'s Scope) -> Self {
+        Groups {
+            scope,
+            index: HashMap::new(),
+            rows: Vec::new(),
+            lookup: String::new(),
         }
     }
-    Ok(ordered(groups, by))
-}
 
-/// Groups in the order `costs` promises: days in order, otherwise largest first by the first
-/// cost the scope shows.
-fn ordered(groups: BTreeMap<String, CostRow>, by: &GroupBy) -> Vec<CostRow> {
-    let mut out: Vec<CostRow> = groups.into_values().collect();
-    if *by == GroupBy::Day {
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-    } else {
-        // Largest first by the first cost the scope shows.
-        let size = |r: &CostRow| r.billed.or(r.effective).or(r.list).unwrap_or(0);
-        out.sort_by(|a, b| size(b).cmp(&size(a)).then_with(|| a.key.cmp(&b.key)));
+    /// Adds one row's (or partial group's) sums to its group; a null value adds nothing.
+    pub(crate) fn add(
+        &mut self,
+        time: Option<&str>,
+        key: &str,
+        values: [Option<i128>; 3],
+        rows: u64,
+    ) -> Result<()> {
+        self.lookup.clear();
+        if let Some(t) = time {
+            self.lookup.push_str(t);
+        }
+        self.lookup.push('\u{1}');
+        self.lookup.push_str(key);
+        let g = match self.index.get(self.lookup.as_str()) {
+            Some(&g) => g,
+            None => {
+                self.index.insert(self.lookup.clone(), self.rows.len());
+                self.rows.push(CostRow::zero(
+                    time.map(str::to_string),
+                    key.to_string(),
+                    self.scope,
+                ));
+                self.rows.len() - 1
+            }
+        };
+        let group = &mut self.rows[g];
+        for (sum, value) in [&mut group.billed, &mut group.effective, &mut group.list]
+            .into_iter()
+            .zip(values)
+        {
+            if let (Some(s), Some(v)) = (sum.as_mut(), value) {
+                *s = s
+                    .checked_add(v)
+                    .ok_or_else(|| Error::Inconsistent("a cost total passed Decimal128".into()))?;
+            }
+        }
+        group.rows += rows;
+        Ok(())
     }
-    out
+
+    /// The groups in the order `costs` promises: by time bucket, then days in order,
+    /// otherwise largest first by the first cost the scope shows.
+    pub(crate) fn finish(self, by: &GroupBy) -> Vec<CostRow> {
+        let mut out = self.rows;
+        let size = |r: &CostRow| r.billed.or(r.effective).or(r.list).unwrap_or(0);
+        out.sort_by(|a, b| {
+            a.time.cmp(&b.time).then_with(|| {
+                if *by == GroupBy::Day {
+                    a.key.cmp(&b.key)
+                } else {
+                    size(b).cmp(&size(a)).then_with(|| a.key.cmp(&b.key))
+                }
+            })
+        });
+        out
+    }
 }
 
-fn tag_value(tags: Option<&str>, key: &str) -> String {
-    let value = tags
-        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok())
-        .and_then(|m| m.get(key).cloned());
-    match value {
-        Some(serde_json::Value::String(s)) => s,
-        Some(serde_json::Value::Null) | None => "(untagged)".into(),
+fn parse_tags(tags: Option<&str>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    tags.and_then(|t| serde_json::from_str(t).ok())
+}
+
+fn tag_value(tags: Option<&serde_json::Map<String, serde_json::Value>>, key: &str) -> String {
+    match tags.and_then(|m| m.get(key)) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => UNTAGGED.into(),
         Some(v) => v.to_string(),
     }
 }

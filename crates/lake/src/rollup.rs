@@ -26,7 +26,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 
 use billow_focus::schema::x;
 
-use crate::costs::CostRow;
+use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE};
 use crate::tables::{FOCUS, PartitionKey};
 use crate::{Error, Lake, Result};
 
@@ -156,22 +156,21 @@ impl Lake {
         Ok(Some(partitions))
     }
 
-    /// The rollup files that describe the current rows of every partition of the period and
-    /// connection (all when `None`) that `scope` includes, or `None` when any such partition
-    /// has no current rollup. No row is read.
+    /// The rollup files that describe the current rows of every partition in the query's
+    /// range and connections that `scope` includes, or `None` when any such partition has no
+    /// current rollup. No row is read.
     pub(crate) async fn current_rollups(
         &self,
         scope: &crate::Scope,
-        billing_period: Option<&str>,
-        connection: Option<&str>,
-    ) -> Result<Option<Vec<PathBuf>>> {
+        query: &CostQuery,
+    ) -> Result<Option<Vec<(PathBuf, PartitionKey)>>> {
         let Some(partitions) = self.current_partitions().await? else {
             return Ok(None);
         };
         let mut files = Vec::new();
         for (key, ingestion) in partitions.iter() {
-            if billing_period.is_some_and(|b| b != key.billing_period)
-                || connection.is_some_and(|c| c != key.connection_id)
+            if !query.includes_period(&key.billing_period)
+                || !query.allows_connection(&key.connection_id)
                 || !scope.includes_connection(&key.connection_id)
             {
                 continue;
@@ -183,7 +182,7 @@ impl Lake {
             if !file.is_file() {
                 return Ok(None);
             }
-            files.push(file);
+            files.push((file, key.clone()));
         }
         Ok(Some(files))
     }
@@ -222,18 +221,17 @@ impl Lake {
         Ok(rows)
     }
 
-    /// Sums the rows of rollup files by `key_column`, within `scope` (its accounts; the sums
+    /// Sums the rows of rollup files as `query` asks, within `scope` (its accounts; the sums
     /// of its hidden columns stay `None`). The same sums over the same files are answered
     /// from memory: a dashboard asks the same questions again and again.
     pub(crate) fn sum_rollups(
         &self,
-        files: &[PathBuf],
-        key_column: &str,
+        files: &[(PathBuf, PartitionKey)],
+        query: &CostQuery,
         scope: &crate::Scope,
-    ) -> Result<BTreeMap<String, CostRow>> {
-        let shown = COSTS.map(|c| scope.shows(c));
+    ) -> Result<Vec<CostRow>> {
         let mut stamped = Vec::with_capacity(files.len());
-        for file in files {
+        for (file, _) in files {
             let metadata = std::fs::metadata(file).map_err(|source| Error::DataDir {
                 path: file.clone(),
                 source,
@@ -242,16 +240,16 @@ impl Lake {
         }
         let key = SumKey {
             files: stamped,
-            key_column: key_column.to_string(),
+            query: query.clone(),
             accounts: scope.accounts().cloned(),
-            shown,
+            shown: COSTS.map(|c| scope.shows(c)),
         };
         if let Ok(sums) = self.cache.sums.lock()
             && let Some(groups) = sums.get(&key)
         {
             return Ok(groups.as_ref().clone());
         }
-        let groups = self.sum_rollup_rows(files, key_column, scope)?;
+        let groups = self.sum_rollup_rows(files, query, scope)?;
         if let Ok(mut sums) = self.cache.sums.lock() {
             if sums.len() >= 1024 {
                 sums.clear();
@@ -263,18 +261,33 @@ impl Lake {
 
     fn sum_rollup_rows(
         &self,
-        files: &[PathBuf],
-        key_column: &str,
+        files: &[(PathBuf, PartitionKey)],
+        query: &CostQuery,
         scope: &crate::Scope,
-    ) -> Result<BTreeMap<String, CostRow>> {
-        let shown = |c: &str| scope.shows(c).then_some(0i128);
-        // Hashing a key once beats comparing it along a tree for every row.
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut groups: Vec<CostRow> = Vec::new();
-        for file in files {
+    ) -> Result<Vec<CostRow>> {
+        let mut groups = Groups::new(scope);
+        let mut key = String::new();
+        for (file, partition) in files {
             for batch in self.rollup_rows(file)?.iter() {
                 let column = |name: &str| -> Result<usize> { Ok(batch.schema().index_of(name)?) };
-                let keys = crate::string_column(batch, column(key_column)?)?;
+                let keys = match &query.by {
+                    GroupBy::Connection => None,
+                    GroupBy::Day => Some(crate::string_column(batch, column(DAY)?)?),
+                    by => Some(crate::string_column(batch, column(by.expression())?)?),
+                };
+                let days = match query.granularity {
+                    Granularity::Day => Some(crate::string_column(batch, column(DAY)?)?),
+                    Granularity::Total | Granularity::Month => None,
+                };
+                let mut filters = Vec::new();
+                for f in &query.filters {
+                    // Connection filters chose the files; tag filters never come here.
+                    if f.dimension != GroupBy::Connection {
+                        let values =
+                            crate::string_column(batch, column(f.dimension.expression())?)?;
+                        filters.push((values, &f.values));
+                    }
+                }
                 let accounts = match scope.accounts() {
                     Some(ids) => Some((
                         ids,
@@ -300,7 +313,7 @@ impl Lake {
                     .as_primitive_opt::<arrow::datatypes::Int64Type>()
                     .ok_or_else(|| Error::Inconsistent("rollup x_Rows is not an integer".into()))?
                     .clone();
-                for r in 0..batch.num_rows() {
+                'rows: for r in 0..batch.num_rows() {
                     if let Some((ids, billing, sub)) = &accounts {
                         let visible = (billing.is_valid(r) && ids.contains(billing.value(r)))
                             || (sub.is_valid(r) && ids.contains(sub.value(r)));
@@ -308,52 +321,45 @@ impl Lake {
                             continue;
                         }
                     }
-                    let key = if keys.is_valid(r) {
-                        keys.value(r)
-                    } else {
-                        "(none)"
-                    };
-                    let g = match index.get(key) {
-                        Some(&g) => g,
-                        None => {
-                            index.insert(key.to_string(), groups.len());
-                            groups.push(CostRow {
-                                key: key.to_string(),
-                                billed: shown(COSTS[0]),
-                                effective: shown(COSTS[1]),
-                                list: shown(COSTS[2]),
-                                rows: 0,
-                            });
-                            groups.len() - 1
-                        }
-                    };
-                    let group = &mut groups[g];
-                    for (sum, values) in [&mut group.billed, &mut group.effective, &mut group.list]
-                        .into_iter()
-                        .zip(&sums)
-                    {
-                        if let Some(s) = sum
-                            && values.is_valid(r)
-                        {
-                            *s = s.checked_add(values.value(r)).ok_or_else(|| {
-                                Error::Inconsistent("a cost total passed Decimal128".into())
-                            })?;
+                    for (values, allowed) in &filters {
+                        if !allowed.contains(value(values, r)) {
+                            continue 'rows;
                         }
                     }
-                    group.rows += rows.value(r) as u64;
+                    key.clear();
+                    key.push_str(match &keys {
+                        Some(keys) => value(keys, r),
+                        None => &partition.connection_id,
+                    });
+                    let time = match (&days, query.granularity) {
+                        (Some(days), _) => Some(value(days, r)),
+                        (None, Granularity::Month) => Some(partition.billing_period.as_str()),
+                        (None, _) => None,
+                    };
+                    groups.add(
+                        time,
+                        &key,
+                        [0, 1, 2].map(|c| sums[c].is_valid(r).then(|| sums[c].value(r))),
+                        rows.value(r) as u64,
+                    )?;
                 }
             }
         }
-        Ok(groups.into_iter().map(|g| (g.key.clone(), g)).collect())
+        Ok(groups.finish(&query.by))
     }
 }
 
-/// What identifies one rollup sum: the files (as they are on disk now), the grouping, the
+/// A string cell, [`NONE`] when null (as groups and filters name it).
+fn value(a: &arrow::array::StringArray, r: usize) -> &str {
+    if a.is_valid(r) { a.value(r) } else { NONE }
+}
+
+/// What identifies one rollup sum: the files (as they are on disk now), the query, the
 /// accounts and the visible costs.
 #[derive(PartialEq, Eq, Hash)]
 struct SumKey {
     files: Vec<(PathBuf, FileStamp)>,
-    key_column: String,
+    query: CostQuery,
     accounts: Option<std::collections::BTreeSet<String>>,
     shown: [bool; 3],
 }
@@ -373,7 +379,7 @@ pub(crate) struct RollupCache {
     focus: tokio::sync::Mutex<Option<deltalake::DeltaTable>>,
     partitions: std::sync::Mutex<Option<(Option<u64>, Arc<Partitions>)>>,
     files: std::sync::Mutex<HashMap<PathBuf, CachedRows>>,
-    sums: std::sync::Mutex<HashMap<SumKey, Arc<BTreeMap<String, CostRow>>>>,
+    sums: std::sync::Mutex<HashMap<SumKey, Arc<Vec<CostRow>>>>,
 }
 
 impl std::fmt::Debug for RollupCache {

@@ -57,6 +57,10 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -92,6 +96,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -121,7 +130,7 @@ impl From<billow_store::Error> for ApiError {
             E::NotFound { .. } => ApiError::not_found(e.to_string()),
             E::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
                 .hint("choose another name, or change the existing one"),
-            E::Forbidden { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            E::Forbidden { .. } => ApiError::forbidden(e.to_string()),
             E::Unauthenticated(_) => ApiError::unauthenticated(e.to_string()),
             E::Unseal { .. } | E::MasterKey(_) => ApiError::internal(&e)
                 .hint("the server's master key does not open this secret; set it again"),
@@ -139,10 +148,8 @@ impl From<billow_lake::Error> for ApiError {
 impl From<billow_ingest::Error> for ApiError {
     fn from(e: billow_ingest::Error) -> Self {
         match &e {
-            billow_ingest::Error::Hidden { .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
-                    .hint("ask an Owner or Admin for the billed and effective cost types")
-            }
+            billow_ingest::Error::Hidden { .. } => ApiError::forbidden(e.to_string())
+                .hint("ask an Owner or Admin for the billed and effective cost types"),
             _ => ApiError::internal(&e),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -46,17 +46,14 @@ pub(crate) struct ApiQuery<T>(pub(crate) T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(query_rejection(rejection)),
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // HTML-form rules, so a repeated parameter (`filter=…&filter=…`) is a list.
+        let query = parts.uri.query().unwrap_or_default();
+        serde_html_form::from_str(query).map(ApiQuery).map_err(|e| {
+            ApiError::bad_request(format!("bad query parameters: {e}"))
+                .hint("see the parameters of this endpoint in /api/v1/openapi.json")
+        })
     }
-}
-
-fn query_rejection(rejection: QueryRejection) -> ApiError {
-    ApiError::bad_request(rejection.body_text())
-        .hint("see the parameters of this endpoint in /api/v1/openapi.json")
 }
 
 /// The authenticated caller: an API token or a login session's token, as

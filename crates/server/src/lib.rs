@@ -31,9 +31,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use state::AppState;
+pub use state::{AppState, DEFAULT_MAX_UPLOAD_BYTES};
 
-use crate::routes::{account, data, ops};
+use crate::routes::{account, data, ops, uploads};
 
 /// The largest request body accepted (JSON requests; exports are responses).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -46,7 +46,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth"), (name = "users"), (name = "tokens"), (name = "connections"),
+        (name = "auth"), (name = "organizations"), (name = "users"), (name = "tokens"), (name = "connections"),
         (name = "ingestions"), (name = "costs"), (name = "audit"), (name = "ops"),
     )
 )]
@@ -79,7 +79,11 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::login))
         .routes(routes!(account::logout))
         .routes(routes!(account::me))
-        .routes(routes!(account::organization))
+        .routes(routes!(account::organization, account::rename_organization))
+        .routes(routes!(
+            account::list_organizations,
+            account::create_organization
+        ))
         .routes(routes!(account::list_users, account::add_user))
         .routes(routes!(account::grant, account::remove_user))
         .routes(routes!(account::list_tokens, account::create_token))
@@ -89,6 +93,7 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(data::get_connection, data::delete_connection))
         .routes(routes!(data::set_secret))
         .routes(routes!(data::test_connection))
+        .routes(routes!(uploads::upload))
         .routes(routes!(data::history))
         .routes(routes!(data::reconciliation))
         .routes(routes!(data::costs))

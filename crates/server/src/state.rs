@@ -21,19 +21,34 @@ struct Inner {
     lake: Lake,
     logins: LoginLimiter,
     metrics: Metrics,
+    max_upload_bytes: u64,
 }
+
+/// The largest billing file an upload may carry unless the server is told otherwise: a
+/// month of a large CUR file compressed.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
 
 impl AppState {
     /// State over a store and a lake.
     pub fn new(store: Store, lake: Lake) -> AppState {
+        AppState::with_max_upload(store, lake, DEFAULT_MAX_UPLOAD_BYTES)
+    }
+
+    /// State whose uploads are refused (413) past `max_upload_bytes`.
+    pub fn with_max_upload(store: Store, lake: Lake, max_upload_bytes: u64) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
                 lake,
                 logins: LoginLimiter::default(),
                 metrics: Metrics::default(),
+                max_upload_bytes,
             }),
         }
+    }
+
+    pub(crate) fn max_upload_bytes(&self) -> u64 {
+        self.inner.max_upload_bytes
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -56,8 +71,18 @@ impl AppState {
     /// without the cost columns of the cost types it lacks. Every lake read of a request
     /// goes through this.
     pub(crate) async fn scope(&self, access: &Access) -> Result<Scope, billow_store::Error> {
+        self.scope_showing(access, access.cost_types).await
+    }
+
+    /// [`AppState::scope`] showing only the cost types of `shown` that `access` may see.
+    pub(crate) async fn scope_showing(
+        &self,
+        access: &Access,
+        shown: CostTypes,
+    ) -> Result<Scope, billow_store::Error> {
         let connections = self.store().connection_ids(access).await?;
-        let mut scope = Scope::connections(connections).hiding(hidden_columns(access.cost_types));
+        let visible = access.cost_types.intersection(shown);
+        let mut scope = Scope::connections(connections).hiding(hidden_columns(visible));
         if let AccountScope::Only(accounts) = &access.accounts {
             scope = scope.with_accounts(accounts.iter().cloned());
         }
@@ -65,32 +90,33 @@ impl AppState {
     }
 }
 
-/// The lake columns each cost type needs. Until the Billing Engine writes its own billed
-/// cost, Billed is the provider's BilledCost; Provider guards what reveals the provider's
-/// price to the customer (negotiated prices and the provider's own extension columns).
+/// The lake columns of each cost type. Until the Billing Engine writes its own billed cost,
+/// Billed and Provider both read the provider's BilledCost (the API labels the sum by the
+/// types the caller may see); Provider alone guards what reveals the provider's price terms
+/// (negotiated prices and the provider's own extension columns).
 pub(crate) fn hidden_columns(cost_types: CostTypes) -> Vec<&'static str> {
-    let mut hidden = Vec::new();
-    let columns: [(CostType, &[&str]); 4] = [
+    let columns: [(&[CostType], &[&str]); 4] = [
         (
-            CostType::Billed,
+            &[CostType::Billed, CostType::Provider],
             &["BilledCost", "source_billed", "source_billed_exact"],
         ),
         (
-            CostType::Effective,
+            &[CostType::Effective],
             &[
                 "EffectiveCost",
                 "source_effective",
                 "source_effective_exact",
             ],
         ),
-        (CostType::List, &["ListCost", "ListUnitPrice"]),
+        (&[CostType::List], &["ListCost", "ListUnitPrice"]),
         (
-            CostType::Provider,
+            &[CostType::Provider],
             &["ContractedCost", "ContractedUnitPrice", "x_Extensions"],
         ),
     ];
-    for (cost_type, names) in columns {
-        if !cost_types.contains(cost_type) {
+    let mut hidden = Vec::new();
+    for (needed_by, names) in columns {
+        if !needed_by.iter().any(|c| cost_types.contains(*c)) {
             hidden.extend_from_slice(names);
         }
     }

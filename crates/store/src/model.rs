@@ -53,7 +53,10 @@ impl Role {
             ReadConnections | ReadIngestions => self >= Role::Viewer,
             RunIngestion => self >= Role::Member,
             ManageConnections | ManageUsers | ReadAudit => self >= Role::Admin,
-            ManageOwners | ManageOrganization | RotateKeys => self == Role::Owner,
+            // CreateOrganizations also needs the default organization (see the store).
+            ManageOwners | ManageOrganization | RotateKeys | CreateOrganizations => {
+                self == Role::Owner
+            }
         }
     }
 
@@ -122,6 +125,8 @@ pub enum Permission {
     ManageOrganization,
     /// Rotate the master key of the secrets.
     RotateKeys,
+    /// Create organizations: Owners of the default organization, the instance's operators.
+    CreateOrganizations,
 }
 
 impl fmt::Display for Permission {
@@ -138,6 +143,9 @@ impl fmt::Display for Permission {
             Permission::ManageOwners => "grant or revoke the owner role",
             Permission::ManageOrganization => "manage the organization",
             Permission::RotateKeys => "rotate the master key",
+            Permission::CreateOrganizations => {
+                "create organizations (the Owners of the default organization operate the instance)"
+            }
         })
     }
 }

@@ -178,6 +178,120 @@ impl Store {
         Ok(org)
     }
 
+    /// Creates an organization on behalf of the instance's operator (an Owner of the
+    /// default organization). The calling user becomes its Owner, so they can sign in to it
+    /// and add its members; the change is audited in both organizations.
+    pub async fn create_organization_as(
+        &self,
+        access: &Access,
+        name: &str,
+    ) -> Result<Organization> {
+        access.require(Permission::CreateOrganizations)?;
+        if access.org_id != self.default_organization().await?.id {
+            return Err(Error::Forbidden {
+                role: access.role,
+                permission: Permission::CreateOrganizations,
+            });
+        }
+        let org = self.create_organization(name).await?;
+        let created = Access {
+            org_id: org.id.clone(),
+            ..access.clone()
+        };
+        let mut tx = self.begin().await?;
+        if !access.user_id.is_empty() {
+            sqlx::query(
+                "INSERT INTO memberships (org_id, user_id, role, cost_types, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&org.id)
+            .bind(&access.user_id)
+            .bind(Role::Owner.as_str())
+            .bind(CostTypes::ALL.to_string())
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let detail = serde_json::json!({"organization_id": org.id, "name": org.name});
+        crate::audit::record(
+            &mut tx,
+            access,
+            "organization.create",
+            &org.name,
+            detail.clone(),
+        )
+        .await?;
+        crate::audit::record(&mut tx, &created, "organization.create", &org.name, detail).await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// The organizations the caller's user belongs to, with their role in each (the local
+    /// CLI: its own organization).
+    pub async fn organizations(&self, access: &Access) -> Result<Vec<(Organization, Role)>> {
+        if access.user_id.is_empty() {
+            return Ok(vec![(self.organization(access).await?, access.role)]);
+        }
+        let rows = sqlx::query(
+            "SELECT o.id, o.name, o.created_at, m.role FROM organizations o \
+             JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 ORDER BY o.name",
+        )
+        .bind(&access.user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let role: String = r.try_get(3)?;
+                Ok((
+                    Organization {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        created_at: r.try_get(2)?,
+                    },
+                    role.parse()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Renames the caller's organization.
+    pub async fn rename_organization(&self, access: &Access, name: &str) -> Result<Organization> {
+        access.require(Permission::ManageOrganization)?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::invalid(
+                "name",
+                "an organization's name is 1 to 100 characters",
+            ));
+        }
+        let before = self.organization(access).await?;
+        if before.name == DEFAULT_ORGANIZATION && name != DEFAULT_ORGANIZATION {
+            return Err(Error::invalid(
+                "name",
+                format!(
+                    "the {DEFAULT_ORGANIZATION:?} organization is where the local CLI acts; its name stays"
+                ),
+            ));
+        }
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(&access.org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_on_unique(e, || format!("organization {name:?}")))?;
+        crate::audit::record(
+            &mut tx,
+            access,
+            "organization.rename",
+            name,
+            serde_json::json!({"from": before.name}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.organization(access).await
+    }
+
     /// The organization of this name, if any.
     pub async fn organization_named(&self, name: &str) -> Result<Option<Organization>> {
         let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE name = $1")

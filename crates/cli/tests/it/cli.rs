@@ -107,6 +107,53 @@ fn ingest_costs_reconcile_export_round_trip() {
         .unwrap();
     assert_eq!(total.to_decimal_string(), expected.to_decimal_string());
 
+    // Per day, filtered: one account's days add up to its total.
+    let account = rows[0]["key"].as_str().unwrap();
+    let filter = format!("billing-account={account}");
+    let out = billow(
+        &data,
+        &[
+            "costs",
+            "--from",
+            "2026-07",
+            "--to",
+            "2026-07",
+            "--by",
+            "service",
+            "--granularity",
+            "day",
+            "--filter",
+            &filter,
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let daily: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        daily
+            .iter()
+            .all(|r| r["time"].as_str().unwrap().starts_with("2026-07-"))
+    );
+    let mut sum = billow_focus::money::ExactSum::default();
+    for r in &daily {
+        sum.add_text(r["billed_cost"].as_str().unwrap().as_bytes())
+            .unwrap();
+    }
+    let mut one = billow_focus::money::ExactSum::default();
+    one.add_text(rows[0]["billed_cost"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert_eq!(sum.to_decimal_string(), one.to_decimal_string());
+    for bad in [
+        &["costs", "--filter", "service"][..],
+        &["costs", "--filter", "day=2026-07-01"],
+        &["costs", "--granularity", "week"],
+        &["costs", "--from", "2026-08", "--to", "2026-07"],
+    ] {
+        let out = billow(&data, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!text(&out.stderr).is_empty());
+    }
+
     let out = billow(&data, &["reconcile", "--month", "2026-07", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let rec: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();

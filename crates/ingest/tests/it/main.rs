@@ -1358,6 +1358,66 @@ async fn costs_agree_with_rows(lake: &Lake) {
         assert!(!from_rows.is_empty());
         assert_eq!(from_rollup, from_rows, "{by:?}");
     }
+    filtered_costs_agree_with_rows(lake).await;
+}
+
+/// Time buckets, filters (a null value among them), connection groupings and ranges give
+/// the same groups from the rollups as from the rows, and a filtered or bucketed query adds
+/// up to the matching group of the plain one.
+async fn filtered_costs_agree_with_rows(lake: &Lake) {
+    use billow_lake::Scope;
+    use billow_lake::costs::{CostQuery, Granularity, NONE};
+    let month = Some("2026-05");
+    let services = lake.costs(month, None, &GroupBy::Service).await.unwrap();
+    let top = services[0].clone();
+    let queries = [
+        CostQuery::new(month, GroupBy::Service).granularity(Granularity::Day),
+        CostQuery::new(None, GroupBy::Region).granularity(Granularity::Month),
+        CostQuery::new(month, GroupBy::Connection),
+        CostQuery::new(month, GroupBy::Account).filter(GroupBy::Service, [top.key.clone()]),
+        CostQuery::new(month, GroupBy::Day)
+            .filter(GroupBy::Region, [NONE, "us-east-1"])
+            .filter(GroupBy::ChargeCategory, ["Usage", "Tax"]),
+        CostQuery::new(month, GroupBy::Service).filter(GroupBy::Connection, ["aws"]),
+        CostQuery::new(month, GroupBy::Service).filter(GroupBy::Connection, ["elsewhere"]),
+        CostQuery {
+            from: Some("2026-01".into()),
+            to: Some("2026-12".into()),
+            ..CostQuery::new(None, GroupBy::ChargeCategory).granularity(Granularity::Month)
+        },
+    ];
+    let everything = Scope::everything();
+    for (i, query) in queries.iter().enumerate() {
+        let from_rollup = lake.query_costs(&everything, query).await.unwrap();
+        let from_rows = lake
+            .query_costs_from_focus(&everything, query)
+            .await
+            .unwrap();
+        assert_eq!(from_rollup, from_rows, "{query:?}");
+        assert_eq!(from_rows.is_empty(), i == 6, "{query:?}");
+    }
+    let total = |rows: &[billow_lake::costs::CostRow]| {
+        rows.iter()
+            .map(|r| (r.billed.unwrap(), r.effective.unwrap(), r.rows))
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+    };
+    let expected = (top.billed.unwrap(), top.effective.unwrap(), top.rows);
+    let by_account = lake.query_costs(&everything, &queries[3]).await.unwrap();
+    assert_eq!(total(&by_account), expected);
+    let daily = lake.query_costs(&everything, &queries[0]).await.unwrap();
+    let top_days: Vec<_> = daily.into_iter().filter(|r| r.key == top.key).collect();
+    assert!(top_days.len() > 20, "{}", top_days.len());
+    assert!(top_days.windows(2).all(|w| w[0].time < w[1].time));
+    assert_eq!(total(&top_days), expected);
+    let connection = lake.query_costs(&everything, &queries[2]).await.unwrap();
+    assert_eq!(connection.len(), 1);
+    assert_eq!(total(&connection), total(&services));
+    assert!(
+        lake.query_costs(&everything, &queries[6])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// `costs` reads a partition's daily rollup only while the partition's rows are the rollup's

@@ -158,22 +158,114 @@ pub(crate) struct OrganizationView {
     connections: Vec<String>,
 }
 
+async fn organization_view(
+    state: &AppState,
+    access: &billow_store::Access,
+    org: billow_store::Organization,
+) -> ApiResult<OrganizationView> {
+    let connections = state.store().connection_ids(access).await?;
+    Ok(OrganizationView {
+        id: org.id,
+        name: org.name,
+        created_at: rfc3339(org.created_at),
+        your_role: access.role.to_string(),
+        connections,
+    })
+}
+
 /// The caller's organization.
-#[utoipa::path(get, path = "/api/v1/organization", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/organization", tag = "organizations", security(("bearer" = [])),
     responses((status = 200, body = OrganizationView), (status = 401, body = ErrorBody)))]
 pub(crate) async fn organization(
     State(state): State<AppState>,
     Caller(access): Caller,
 ) -> ApiResult<Json<OrganizationView>> {
     let org = state.store().organization(&access).await?;
-    let connections = state.store().connection_ids(&access).await?;
-    Ok(Json(OrganizationView {
-        id: org.id,
-        name: org.name,
-        created_at: rfc3339(org.created_at),
-        your_role: access.role.to_string(),
-        connections,
-    }))
+    Ok(Json(organization_view(&state, &access, org).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct OrganizationName {
+    #[schema(example = "Globex (rebilled)", min_length = 1, max_length = 100)]
+    name: String,
+}
+
+/// Rename the caller's organization (Owner).
+#[utoipa::path(patch, path = "/api/v1/organization", tag = "organizations", security(("bearer" = [])),
+    request_body = OrganizationName,
+    responses((status = 200, body = OrganizationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub(crate) async fn rename_organization(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiJson(body): ApiJson<OrganizationName>,
+) -> ApiResult<Json<OrganizationView>> {
+    let org = state
+        .store()
+        .rename_organization(&access, &body.name)
+        .await?;
+    Ok(Json(organization_view(&state, &access, org).await?))
+}
+
+/// An organization the caller belongs to.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MembershipView {
+    id: String,
+    name: String,
+    created_at: String,
+    /// The caller's role in it.
+    your_role: String,
+    /// Whether the caller's token or session is for this one (sign in with `organization`
+    /// to act in another).
+    current: bool,
+}
+
+/// The organizations the caller belongs to.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = [])),
+    responses((status = 200, body = [MembershipView]), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_organizations(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+) -> ApiResult<Json<Vec<MembershipView>>> {
+    let orgs = state.store().organizations(&access).await?;
+    Ok(Json(
+        orgs.into_iter()
+            .map(|(org, role)| MembershipView {
+                current: org.id == access.org_id,
+                id: org.id,
+                name: org.name,
+                created_at: rfc3339(org.created_at),
+                your_role: role.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+/// Create an organization (an Owner of the default organization, the instance's operator);
+/// the caller becomes its Owner.
+#[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", security(("bearer" = [])),
+    request_body = OrganizationName,
+    responses((status = 201, body = MembershipView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub(crate) async fn create_organization(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiJson(body): ApiJson<OrganizationName>,
+) -> ApiResult<(StatusCode, Json<MembershipView>)> {
+    let org = state
+        .store()
+        .create_organization_as(&access, &body.name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MembershipView {
+            id: org.id,
+            name: org.name,
+            created_at: rfc3339(org.created_at),
+            your_role: Role::Owner.to_string(),
+            current: false,
+        }),
+    ))
 }
 
 /// A member of the organization.
@@ -411,6 +503,8 @@ pub(crate) async fn revoke_token(
 /// An audited change.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AuditView {
+    /// The entry's id: pass it as `before` for the next page.
+    id: String,
     at: String,
     actor: String,
     action: String,
@@ -424,22 +518,28 @@ pub(crate) struct AuditQuery {
     /// Entries (newest first), 1 to 1000.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// Only entries older than this one (the `id` of the last entry of the previous page).
+    before: Option<String>,
 }
 
 /// Who changed what in the organization, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, body = [AuditView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [AuditView]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn audit(
     State(state): State<AppState>,
     Caller(access): Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditView>>> {
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    let entries = state.store().audit_log(&access, limit).await?;
+    let entries = state
+        .store()
+        .audit_log(&access, limit, q.before.as_deref())
+        .await?;
     Ok(Json(
         entries
             .into_iter()
             .map(|e| AuditView {
+                id: e.id,
                 at: rfc3339(e.at),
                 actor: e.actor,
                 action: e.action,

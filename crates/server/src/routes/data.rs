@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use billow_focus::money::format_decimal;
 use billow_focus::versions::FocusVersion;
 use billow_lake::PartitionKey;
-use billow_lake::costs::{CostRow, GroupBy, is_billing_period};
+use billow_lake::costs::{CostQuery, CostRow, Granularity, GroupBy, is_billing_period};
 use billow_lake::export::ExportFormat;
-use billow_store::{Connection, Permission, SecretInfo, SyncState};
+use billow_store::{Connection, CostType, CostTypes, Permission, SecretInfo, SyncState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -426,23 +426,54 @@ pub(crate) async fn reconciliation(
 
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct CostsQuery {
-    /// Billing period, `YYYY-MM`.
+    /// One billing period, `YYYY-MM` (instead of `from`/`to`).
     #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
-    month: String,
-    /// day, service, account, billing-account, region, category, or tag:<key>.
+    month: Option<String>,
+    /// First billing period of a range, `YYYY-MM`.
+    #[param(example = "2026-08", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    from: Option<String>,
+    /// Last billing period of a range (inclusive), `YYYY-MM`.
+    #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    to: Option<String>,
+    /// day, service, account, billing-account, region, category, connection, or tag:<key>.
     #[param(
         example = "service",
-        pattern = r"^(day|service|account|billing-account|region|category|tag:.+)$"
+        pattern = r"^(day|service|account|billing-account|region|category|connection|tag:.+)$"
     )]
     by: Option<String>,
-    /// Only this connection (name or id).
+    /// `total` (default), `day` (UTC day of the charge) or `month` (billing period).
+    #[param(pattern = "^(total|day|month)$")]
+    granularity: Option<String>,
+    /// `<dimension>=<value>`, repeatable: rows pass when, for every filtered dimension, the
+    /// dimension is one of its values. Dimensions as `by` but `day`; `(none)` selects a null
+    /// value and `(untagged)` a missing tag; a connection is named by name or id.
+    #[param(example = json!(["region=us-east-1", "tag:team=payments"]))]
+    #[serde(default)]
+    filter: Vec<String>,
+    /// Only this connection (name or id); the same as `filter=connection=<name>`.
     connection: Option<String>,
+    /// Comma-separated cost types to return (provider, list, billed, effective); default all
+    /// the caller may see. Groups are ordered by the first.
+    #[param(example = "billed,effective")]
+    cost_type: Option<String>,
+    /// Return at most this many groups (the rest is summed in `rest`).
+    #[param(minimum = 1, maximum = 100000)]
+    limit: Option<u32>,
+    /// Skip this many groups first.
+    #[param(minimum = 0)]
+    offset: Option<u32>,
 }
 
-/// One group's costs (exact decimal strings); a cost type the caller may not see is absent.
+/// One group's costs (exact decimal strings); a cost type the caller may not see or did not
+/// ask for is absent.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct CostGroup {
+    /// Time bucket (`YYYY-MM-DD` or `YYYY-MM`), absent for granularity `total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<String>,
     key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_cost: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     billed_cost: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -454,23 +485,83 @@ pub(crate) struct CostGroup {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct CostsResponse {
-    month: String,
+    /// First and last billing period of the range (absent: unbounded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
     by: String,
+    granularity: String,
+    /// The cost types in the groups, in the order asked.
+    cost_types: Vec<String>,
+    /// The groups from `offset`, at most `limit`.
     groups: Vec<CostGroup>,
+    /// How many groups there are in all.
+    total_groups: u64,
+    /// The sum of the groups past the returned page (absent when none is left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rest: Option<CostGroup>,
+    /// The sum of every group.
     total: CostGroup,
 }
 
-fn group(r: &CostRow) -> CostGroup {
+/// Presents a lake group: the provider's BilledCost is the `provider_cost` and, until the
+/// Billing Engine's rules apply, also the `billed_cost`; each only when asked and allowed.
+fn group(r: &CostRow, types: &[CostType]) -> CostGroup {
+    let has = |t: CostType| types.contains(&t);
     CostGroup {
+        time: r.time.clone(),
         key: r.key.clone(),
-        billed_cost: r.billed.map(format_decimal),
-        effective_cost: r.effective.map(format_decimal),
-        list_cost: r.list.map(format_decimal),
+        provider_cost: r
+            .billed
+            .filter(|_| has(CostType::Provider))
+            .map(format_decimal),
+        billed_cost: r
+            .billed
+            .filter(|_| has(CostType::Billed))
+            .map(format_decimal),
+        effective_cost: r
+            .effective
+            .filter(|_| has(CostType::Effective))
+            .map(format_decimal),
+        list_cost: r.list.filter(|_| has(CostType::List)).map(format_decimal),
         rows: r.rows,
     }
 }
 
-/// Cost totals of a month grouped by one dimension, largest first (days in order).
+/// The cost types a cost query returns: those asked (all the caller's by default), each
+/// one the caller may see.
+fn cost_types(asked: Option<&str>, access: &billow_store::Access) -> ApiResult<Vec<CostType>> {
+    let Some(asked) = asked else {
+        return Ok(access.cost_types.iter().collect());
+    };
+    let mut types = Vec::new();
+    for name in asked.split(',').filter(|n| !n.trim().is_empty()) {
+        let t: CostType = name.parse().map_err(|_| {
+            ApiError::bad_request(format!("{name:?} is not a cost type"))
+                .hint("cost_type is a comma-separated list of provider, list, billed, effective")
+        })?;
+        if !access.cost_types.contains(t) {
+            return Err(
+                ApiError::forbidden(format!("your role may not see {t} cost")).hint(
+                    "ask an Owner or Admin to grant that cost type, or leave it out of cost_type",
+                ),
+            );
+        }
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    if types.is_empty() {
+        return Err(ApiError::bad_request("cost_type names no cost type")
+            .hint("cost_type is a comma-separated list of provider, list, billed, effective"));
+    }
+    Ok(types)
+}
+
+/// Cost totals grouped by one dimension, per day or billing period if asked, filtered by
+/// any dimension; largest first within each time bucket (days in order when grouped by
+/// day). Read from the daily rollups where no tag is involved.
 #[utoipa::path(get, path = "/api/v1/costs", tag = "costs", security(("bearer" = [])), params(CostsQuery),
     responses((status = 200, body = CostsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -480,45 +571,116 @@ pub(crate) async fn costs(
     ApiQuery(q): ApiQuery<CostsQuery>,
 ) -> ApiResult<Json<CostsResponse>> {
     access.require(Permission::ReadCosts)?;
-    let month = month(&q.month)?;
+    let (from, to) = match (&q.month, &q.from, &q.to) {
+        (Some(m), None, None) => (Some(month(m)?), Some(month(m)?)),
+        (None, from, to) => (
+            from.as_deref().map(month).transpose()?,
+            to.as_deref().map(month).transpose()?,
+        ),
+        _ => {
+            return Err(ApiError::bad_request("month and from/to are both given")
+                .hint("ask for one month with month=YYYY-MM, or a range with from and to"));
+        }
+    };
+    if let (Some(a), Some(b)) = (from, to)
+        && a > b
+    {
+        return Err(ApiError::bad_request(format!("from {a} is after to {b}"))
+            .hint("from is the first billing period of the range, to the last"));
+    }
     let by_text = q.by.as_deref().unwrap_or("service");
     let by = GroupBy::parse(by_text).ok_or_else(|| {
-        ApiError::bad_request(format!("cannot group by {by_text:?}"))
-            .hint("by is day, service, account, billing-account, region, category or tag:<key>")
+        ApiError::bad_request(format!("cannot group by {by_text:?}")).hint(
+            "by is day, service, account, billing-account, region, category, connection or tag:<key>",
+        )
     })?;
-    let scope = state.scope(&access).await?;
-    let connection = match &q.connection {
-        Some(name) => Some(state.store().connection_in_scope(&access, name).await?),
-        None => None,
-    };
-    let rows = state
-        .lake()
-        .costs_in(&scope, Some(month), connection.as_deref(), &by)
-        .await?;
-    let mut total = CostRow {
-        key: "TOTAL".into(),
-        billed: scope.shows("BilledCost").then_some(0),
-        effective: scope.shows("EffectiveCost").then_some(0),
-        list: scope.shows("ListCost").then_some(0),
-        rows: 0,
-    };
-    for r in &rows {
-        for (sum, v) in [
-            (&mut total.billed, r.billed),
-            (&mut total.effective, r.effective),
-            (&mut total.list, r.list),
-        ] {
-            if let (Some(s), Some(v)) = (sum.as_mut(), v) {
-                *s += v;
-            }
-        }
-        total.rows += r.rows;
+    let granularity_text = q.granularity.as_deref().unwrap_or("total");
+    let granularity = Granularity::parse(granularity_text).ok_or_else(|| {
+        ApiError::bad_request(format!("unknown granularity {granularity_text:?}"))
+            .hint("granularity is total, day or month")
+    })?;
+    let types = cost_types(q.cost_type.as_deref(), &access)?;
+    let mut query = CostQuery::new(None, by);
+    query.from = from.map(str::to_string);
+    query.to = to.map(str::to_string);
+    query.granularity = granularity;
+    let mut filters: Vec<(GroupBy, String)> = Vec::new();
+    if let Some(c) = &q.connection {
+        filters.push((GroupBy::Connection, c.clone()));
     }
+    for f in &q.filter {
+        let (dimension, value) = f.split_once('=').ok_or_else(|| {
+            ApiError::bad_request(format!("filter {f:?} is not <dimension>=<value>"))
+                .hint("for example filter=region=us-east-1 or filter=tag:team=payments")
+        })?;
+        let dimension = GroupBy::parse(dimension)
+            .filter(|d| *d != GroupBy::Day)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("cannot filter by {dimension:?}")).hint(
+                    "filter dimensions are service, account, billing-account, region, category, connection or tag:<key>",
+                )
+            })?;
+        filters.push((dimension, value.to_string()));
+    }
+    // Values of one dimension are alternatives; different dimensions must all hold.
+    let mut by_dimension: std::collections::BTreeMap<GroupBy, Vec<String>> = Default::default();
+    for (dimension, value) in filters {
+        let value = if dimension == GroupBy::Connection {
+            // A connection outside the caller's organization is not found, as elsewhere.
+            state.store().connection_in_scope(&access, &value).await?
+        } else {
+            value
+        };
+        by_dimension.entry(dimension).or_default().push(value);
+    }
+    for (dimension, values) in by_dimension {
+        query = query.filter(dimension, values);
+    }
+    let shown = types.iter().copied().collect::<CostTypes>();
+    let scope = state.scope_showing(&access, shown).await?;
+    let mut rows = state.lake().query_costs(&scope, &query).await?;
+    // The lake orders by the first cost it shows; the caller's first type comes first.
+    if let Some(first) = types.first() {
+        let size = |r: &CostRow| match first {
+            CostType::Provider | CostType::Billed => r.billed,
+            CostType::Effective => r.effective,
+            CostType::List => r.list,
+        };
+        if !matches!(query.by, GroupBy::Day) {
+            rows.sort_by(|a, b| {
+                a.time
+                    .cmp(&b.time)
+                    .then_with(|| size(b).cmp(&size(a)))
+                    .then_with(|| a.key.cmp(&b.key))
+            });
+        }
+    }
+    let sum = |rows: &[CostRow], key: &str| -> ApiResult<CostRow> {
+        let mut total = CostRow::zero(None, key.to_string(), &scope);
+        for r in rows {
+            total.add(r)?;
+        }
+        Ok(total)
+    };
+    let total = sum(&rows, "TOTAL")?;
+    let start = (q.offset.unwrap_or(0) as usize).min(rows.len());
+    let end = match q.limit {
+        Some(limit) => start.saturating_add(limit.max(1) as usize).min(rows.len()),
+        None => rows.len(),
+    };
+    let rest = (end < rows.len())
+        .then(|| sum(&rows[end..], "REST"))
+        .transpose()?;
     Ok(Json(CostsResponse {
-        month: month.to_string(),
-        by: by_text.to_string(),
-        groups: rows.iter().map(group).collect(),
-        total: group(&total),
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+        by: query.by.name(),
+        granularity: granularity_text.to_string(),
+        cost_types: types.iter().map(|t| t.as_str().to_string()).collect(),
+        groups: rows[start..end].iter().map(|r| group(r, &types)).collect(),
+        total_groups: rows.len() as u64,
+        rest: rest.map(|r| group(&r, &types)),
+        total: group(&total, &types),
     }))
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod data;
 pub(crate) mod ops;
+pub(crate) mod uploads;
 
 /// Microseconds since the epoch as RFC 3339 (UTC).
 pub(crate) fn rfc3339(micros: i64) -> String {

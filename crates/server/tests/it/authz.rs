@@ -12,6 +12,9 @@ use crate::fixture::{MONTH, World, email};
 enum Case {
     Me,
     Organization,
+    RenameOrganization,
+    ListOrganizations,
+    CreateOrganization,
     ListUsers,
     AddUser,
     GrantUser,
@@ -26,6 +29,7 @@ enum Case {
     DeleteConnection,
     SetSecret,
     TestConnection,
+    Upload,
     History,
     Reconciliation,
     Costs,
@@ -33,9 +37,12 @@ enum Case {
     Export,
 }
 
-const CASES: [Case; 21] = [
+const CASES: [Case; 25] = [
     Case::Me,
     Case::Organization,
+    Case::RenameOrganization,
+    Case::ListOrganizations,
+    Case::CreateOrganization,
     Case::ListUsers,
     Case::AddUser,
     Case::GrantUser,
@@ -50,6 +57,7 @@ const CASES: [Case; 21] = [
     Case::DeleteConnection,
     Case::SetSecret,
     Case::TestConnection,
+    Case::Upload,
     Case::History,
     Case::Reconciliation,
     Case::Costs,
@@ -62,13 +70,18 @@ impl Case {
     fn permission(self) -> Option<Permission> {
         use Case::*;
         match self {
-            Me | Organization | ListTokens | CreateToken | RevokeOwnToken => None,
+            Me | Organization | ListOrganizations | ListTokens | CreateToken | RevokeOwnToken => {
+                None
+            }
+            RenameOrganization => Some(Permission::ManageOrganization),
+            CreateOrganization => Some(Permission::CreateOrganizations),
             ListUsers | AddUser | GrantUser | RemoveUser => Some(Permission::ManageUsers),
             Audit => Some(Permission::ReadAudit),
             ListConnections | GetConnection => Some(Permission::ReadConnections),
             CreateConnection | DeleteConnection | SetSecret | TestConnection => {
                 Some(Permission::ManageConnections)
             }
+            Upload => Some(Permission::RunIngestion),
             History | Reconciliation => Some(Permission::ReadIngestions),
             Costs | CostsByAccount | Export => Some(Permission::ReadCosts),
         }
@@ -85,6 +98,18 @@ impl Case {
         match self {
             Me => (Method::GET, "/api/v1/me".into(), None),
             Organization => (Method::GET, "/api/v1/organization".into(), None),
+            // The default organization keeps its name (the CLI finds it by name).
+            RenameOrganization => (
+                Method::PATCH,
+                "/api/v1/organization".into(),
+                Some(json!({"name": billow_store::DEFAULT_ORGANIZATION})),
+            ),
+            ListOrganizations => (Method::GET, "/api/v1/organizations".into(), None),
+            CreateOrganization => (
+                Method::POST,
+                "/api/v1/organizations".into(),
+                Some(json!({"name": format!("customer-{n}")})),
+            ),
             ListUsers => (Method::GET, "/api/v1/users".into(), None),
             AddUser => (
                 Method::POST,
@@ -144,6 +169,15 @@ impl Case {
                 "/api/v1/connections/acme-aws/test".into(),
                 None,
             ),
+            // The body is the fixture's CUR file (see `send`).
+            Upload => (
+                Method::POST,
+                format!(
+                    "/api/v1/connections/acme-uploads/uploads?filename={}",
+                    w.upload.0
+                ),
+                None,
+            ),
             History => (
                 Method::GET,
                 format!("/api/v1/ingestions?connection=acme-aws&month={MONTH}"),
@@ -191,6 +225,11 @@ impl Case {
                 format!("/api/v1/tokens/{}", w.gus_token_id),
                 None,
             ),
+            Audit => (
+                Method::GET,
+                format!("/api/v1/audit?before={}", w.gus_audit_id),
+                None,
+            ),
             GetConnection => (Method::GET, "/api/v1/connections/globex-aws".into(), None),
             DeleteConnection => (
                 Method::DELETE,
@@ -205,6 +244,14 @@ impl Case {
             TestConnection => (
                 Method::POST,
                 "/api/v1/connections/globex-aws/test".into(),
+                None,
+            ),
+            Upload => (
+                Method::POST,
+                format!(
+                    "/api/v1/connections/globex-aws/uploads?filename={}",
+                    w.upload.0
+                ),
                 None,
             ),
             History => (
@@ -224,6 +271,28 @@ impl Case {
             ),
             _ => return None,
         })
+    }
+}
+
+/// Sends a case's request: JSON, or the upload file for [`Case::Upload`].
+async fn send(
+    w: &World,
+    case: Case,
+    (method, uri, body): (Method, String, Option<serde_json::Value>),
+    token: Option<&str>,
+) -> (StatusCode, String) {
+    match case {
+        Case::Upload => {
+            w.call_raw(
+                method,
+                &uri,
+                token,
+                "application/octet-stream",
+                w.upload.1.clone(),
+            )
+            .await
+        }
+        _ => w.call(method, &uri, token, body).await,
     }
 }
 
@@ -252,11 +321,9 @@ async fn every_endpoint_on(w: &World) {
         for case in CASES {
             n += 1;
             let allowed = case.permission().is_none_or(|p| role.allows(p));
-            let (method, uri, body) = case.request(w, role, n).await;
-            let what = format!("{} {role} {method} {uri}", w.backend);
-            let (status, text) = w
-                .call(method.clone(), &uri, Some(&token), body.clone())
-                .await;
+            let request = case.request(w, role, n).await;
+            let what = format!("{} {role} {} {}", w.backend, request.0, request.1);
+            let (status, text) = send(w, case, request.clone(), Some(&token)).await;
             if allowed {
                 assert!(status.is_success(), "{what}: {status} {text}");
             } else {
@@ -266,14 +333,17 @@ async fn every_endpoint_on(w: &World) {
             }
             assert_no_foreign_data(w, &what, &text);
             // Unauthenticated: always 401 in the error shape.
-            let (status, text) = w.call(method, &uri, None, body).await;
+            let (status, text) = send(w, case, request, None).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {what}");
             assert!(text.contains("\"unauthenticated\""), "{text}");
             checked += 2;
 
-            if let Some((method, uri, body)) = case.foreign(w) {
-                let what = format!("{} {role} {method} {uri} (other organization)", w.backend);
-                let (status, text) = w.call(method, &uri, Some(&token), body).await;
+            if let Some(request) = case.foreign(w) {
+                let what = format!(
+                    "{} {role} {} {} (other organization)",
+                    w.backend, request.0, request.1
+                );
+                let (status, text) = send(w, case, request, Some(&token)).await;
                 let expected = if allowed {
                     StatusCode::NOT_FOUND
                 } else {
@@ -286,8 +356,8 @@ async fn every_endpoint_on(w: &World) {
         }
     }
     assert_eq!(
-        checked, 260,
-        "5 roles × (21 endpoints × signed and anonymous + 10 aimed at the other organization)"
+        checked, 310,
+        "5 roles × (25 endpoints × signed and anonymous + 12 aimed at the other organization)"
     );
 
     // The other organization's data is intact and its own.
@@ -313,6 +383,119 @@ async fn every_endpoint_on(w: &World) {
         )
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    organizations_and_audit_pages_on(w).await;
+}
+
+/// Organizations: only the default organization's Owners create them, the creator signs in
+/// to the new one and sees nothing of the others; audit pages neither overlap nor skip.
+async fn organizations_and_audit_pages_on(w: &World) {
+    let (status, text) = w
+        .call(
+            Method::POST,
+            "/api/v1/organizations",
+            Some(&w.gus_token),
+            Some(json!({"name": "gus-side-business"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("default organization"), "{text}");
+
+    let owner = w.token(Role::Owner);
+    let (status, text) = w
+        .call(
+            Method::POST,
+            "/api/v1/organizations",
+            Some(owner),
+            Some(json!({"name": "newco"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let (_, text) = w
+        .call(Method::GET, "/api/v1/organizations", Some(owner), None)
+        .await;
+    let orgs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"newco") && names.contains(&"default"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"globex"), "{names:?}");
+
+    let (status, text) = w
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email(Role::Owner), "password": crate::fixture::PASSWORD, "organization": "newco"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let login: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let session = login["token"].as_str().unwrap();
+    let (_, text) = w
+        .call(Method::GET, "/api/v1/organization", Some(session), None)
+        .await;
+    let org: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(org["name"], "newco");
+    assert_eq!(org["connections"], json!([]));
+    let (_, text) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?month={MONTH}&by=account"),
+            Some(session),
+            None,
+        )
+        .await;
+    let costs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(costs["groups"], json!([]), "{text}");
+    assert_eq!(costs["total"]["rows"], 0);
+    for (name, expected) in [
+        ("newco-renamed", StatusCode::OK),
+        ("default", StatusCode::CONFLICT),
+        ("", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, text) = w
+            .call(
+                Method::PATCH,
+                "/api/v1/organization",
+                Some(session),
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, expected, "{name}: {text}");
+    }
+    let (status, _) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/organization",
+            Some(owner),
+            Some(json!({"name": "not-default"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let page = |uri: String| async move {
+        let (status, text) = w.call(Method::GET, &uri, Some(owner), None).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap()
+    };
+    let all = page("/api/v1/audit?limit=1000".into()).await;
+    assert!(all.len() > 10, "{}", all.len());
+    let mut paged = page("/api/v1/audit?limit=4".into()).await;
+    loop {
+        let last = paged.last().unwrap()["id"].as_str().unwrap().to_string();
+        let next = page(format!("/api/v1/audit?limit=4&before={last}")).await;
+        if next.is_empty() {
+            break;
+        }
+        paged.extend(next);
+    }
+    assert_eq!(paged, all);
 }
 
 /// Aggregates are the caller's rows only: an organization's totals are its connection's,
@@ -475,7 +658,7 @@ async fn errors_have_one_shape() {
         ),
         (
             Method::GET,
-            "/api/v1/costs",
+            "/api/v1/costs?from=2026-05&to=2026-04",
             None,
             StatusCode::BAD_REQUEST,
             "bad_request",

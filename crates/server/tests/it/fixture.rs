@@ -26,6 +26,10 @@ pub(crate) struct World {
     pub(crate) tokens: Vec<(Role, String)>,
     pub(crate) gus_token: String,
     pub(crate) gus_token_id: String,
+    /// A small CUR file (name, bytes) for uploads to the `acme-uploads` connection.
+    pub(crate) upload: (String, Vec<u8>),
+    /// An entry of the other organization's audit log.
+    pub(crate) gus_audit_id: String,
     pub(crate) customer_account: String,
     /// Values only globex's data holds: its account ids and organization id.
     pub(crate) globex_only: BTreeSet<String>,
@@ -230,6 +234,30 @@ impl World {
             )
             .await
             .unwrap();
+        store
+            .create_connection(&local, "acme-uploads", "aws", serde_json::json!({}))
+            .await
+            .unwrap();
+        let delivery = write_delivery(
+            &dir.path().join("uploads"),
+            &CurSpec::new(31, 2026, 3).with_rows(300).with_files(1),
+        )
+        .unwrap();
+        let upload_file = &delivery.files[0];
+        let upload = (
+            upload_file
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            std::fs::read(upload_file).unwrap(),
+        );
+        let gus_audit_id = store
+            .audit_log(&globex_operator, 1, None)
+            .await
+            .unwrap()
+            .remove(0)
+            .id;
         let app = billow_server::app(billow_server::AppState::new(store.clone(), lake.clone()));
         World {
             _dir: dir,
@@ -247,6 +275,8 @@ impl World {
             tokens,
             gus_token,
             gus_token_id: gus.id,
+            gus_audit_id,
+            upload,
             customer_account,
             globex_only,
         }
@@ -264,17 +294,32 @@ impl World {
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> (StatusCode, String) {
+        match body {
+            Some(b) => {
+                self.call_raw(method, uri, token, "application/json", b.to_string().into())
+                    .await
+            }
+            None => self.call_raw(method, uri, token, "", Vec::new()).await,
+        }
+    }
+
+    /// Sends a request with a body of any type (none when `content_type` is empty).
+    pub(crate) async fn call_raw(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             request = request.header("authorization", format!("Bearer {t}"));
         }
-        let request = match body {
-            Some(b) => request
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => request.body(Body::empty()),
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
         }
-        .unwrap();
+        let request = request.body(Body::from(body)).unwrap();
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)

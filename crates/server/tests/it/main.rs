@@ -2,5 +2,7 @@
 //! row or secret ever shows, and the error shape.
 
 mod authz;
+mod costs;
 mod fixture;
 mod secrets;
+mod uploads;

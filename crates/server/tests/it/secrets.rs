@@ -95,6 +95,8 @@ async fn planted_secrets_never_reach_responses_or_logs() {
     .await;
     for uri in [
         "/api/v1/me".to_string(),
+        "/api/v1/organization".into(),
+        "/api/v1/organizations".into(),
         "/api/v1/users".into(),
         "/api/v1/tokens?all=true".into(),
         "/api/v1/audit?limit=1000".into(),

@@ -482,7 +482,7 @@ async fn organizations_are_isolated() {
         );
         assert!(
             store
-                .audit_log(&gus, 100)
+                .audit_log(&gus, 100, None)
                 .await
                 .unwrap()
                 .iter()
@@ -490,7 +490,7 @@ async fn organizations_are_isolated() {
         );
         assert!(
             store
-                .audit_log(&local, 100)
+                .audit_log(&local, 100, None)
                 .await
                 .unwrap()
                 .iter()
@@ -641,7 +641,7 @@ async fn secrets_are_sealed_write_only_and_rotate() {
                 .await
                 .is_err()
         );
-        let audit = store.audit_log(&local, 100).await.unwrap();
+        let audit = store.audit_log(&local, 100, None).await.unwrap();
         assert!(audit.iter().any(|e| e.action == "key.rotate"));
         assert!(!serde_json::to_string(&audit).unwrap().contains(VALUE));
         for s in [rotated, old, store] {
@@ -742,7 +742,7 @@ async fn changes_are_audited() {
             .await
             .unwrap();
         store.delete_connection(&ana, "oci").await.unwrap();
-        let log = store.audit_log(&local, 10).await.unwrap();
+        let log = store.audit_log(&local, 10, None).await.unwrap();
         let actions: Vec<(&str, &str)> = log
             .iter()
             .map(|e| (e.actor.as_str(), e.action.as_str()))
@@ -762,7 +762,7 @@ async fn changes_are_audited() {
                 .unwrap()
                 .contains("BEGIN PRIVATE KEY")
         );
-        assert!(store.audit_log(&ana, 10).await.is_ok());
+        assert!(store.audit_log(&ana, 10, None).await.is_ok());
         assert!(matches!(
             store.connections(&ana).await.map(|c| c.len()),
             Ok(0)
