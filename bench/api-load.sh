@@ -2,8 +2,9 @@
 # API load benchmark (issue 5): `billow serve` (fast build) over the 5M-row month of
 # bench/ingest.sh, held under cost queries for 60 s by wrk (Debian's package) on loopback:
 # 2 threads, 32 connections, each request one of the month's groupings (service, account,
-# region, day, category, billing account) or a dashboard's filtered, per-day or paged query,
-# with an API token. Prints requests/s, latency
+# region, day, category, billing account, tags) or a dashboard's filtered, per-day or paged
+# query, or the overview, with an API token. A second run holds only the overview, for its
+# latency alone. Prints requests/s, latency
 # percentiles and errors. Not a test: numbers go in notes. Target: ≥ 500 req/s at p99 < 100 ms,
 # zero errors.
 #
@@ -46,13 +47,18 @@ LUA=$(mktemp --suffix=.lua)
 cat > "$LUA" <<'LUA'
 -- The month's groupings, and what a dashboard asks besides: a daily trend per connection,
 -- top accounts of one region, one category's services per day, a page of accounts.
-local queries = {"by=service", "by=account", "by=region", "by=day", "by=category", "by=billing-account",
+local costs = {"by=service", "by=account", "by=region", "by=day", "by=category", "by=billing-account",
   "by=connection&granularity=day", "by=account&filter=region=us-east-1&limit=10",
-  "by=service&granularity=day&filter=category=Usage", "by=account&limit=20&offset=20&cost_type=effective"}
+  "by=service&granularity=day&filter=category=Usage", "by=account&limit=20&offset=20&cost_type=effective",
+  "by=tag:team", "by=tag:env&granularity=day"}
+local paths = {}
+for _, q in ipairs(costs) do paths[#paths + 1] = "/api/v1/costs?month=2026-10&" .. q end
+-- The dashboard's overview (cards, 30-day trend, top accounts, services, regions, tag values).
+paths[#paths + 1] = "/api/v1/overview?as_of=2026-10-20&days=30"
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("GET", "/api/v1/costs?month=2026-10&" .. queries[(i % #queries) + 1])
+  return wrk.format("GET", paths[(i % #paths) + 1])
 end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT requests=%d seconds=%.2f rps=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%d non2xx=%d\n",
@@ -63,4 +69,7 @@ done = function(summary, latency, requests)
 end
 LUA
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" -s "$LUA" "http://127.0.0.1:$PORT" | tee "$OUT/api-load.txt"
+echo "== the overview alone (4 connections, warm)"
+sed -i 's|^request = function()|paths = {"/api/v1/overview?as_of=2026-10-20\&days=30"}\nrequest = function()|' "$LUA"
+wrk -t1 -c4 -d"${OVERVIEW_DURATION:-20s}" --latency -H "Authorization: Bearer $TOKEN" -s "$LUA" "http://127.0.0.1:$PORT" | tee -a "$OUT/api-load.txt"
 rm -f "$LUA"

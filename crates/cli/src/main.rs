@@ -27,6 +27,8 @@ macro_rules! outln {
     }};
 }
 
+mod demo;
+
 /// Set when stdout's reader went away. Writers that wrap I/O errors in their own (Arrow's
 /// CSV and JSON writers) would otherwise hide the broken pipe from `main`.
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -112,7 +114,8 @@ enum Command {
     Export(ExportTarget),
     /// Run SQL over the lake (tables focus, ingestions, ingestion_totals).
     Sql(SqlArgs),
-    /// Generate a realistic multi-account AWS organization, ingest it and print a summary.
+    /// Generate a realistic multi-cloud organization (AWS, Azure, Google Cloud, DigitalOcean,
+    /// OpenAI) in native formats, ingest it, and serve the dashboard with demo sign-ins.
     Demo(DemoArgs),
     /// Generate a synthetic billing delivery in a provider's native layout (AWS CUR, Azure EA
     /// actual + amortized exports, GCP billing export JSON, a DigitalOcean invoice, a Cost
@@ -377,12 +380,22 @@ struct SqlArgs {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Rows per month.
-    #[arg(long, default_value_t = 40_000)]
+    /// AWS rows per month (the other providers get a fraction).
+    #[arg(long, default_value_t = 30_000)]
     rows: usize,
     /// Seed of the generated organization.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// The demo's today, YYYY-MM-DD (default: today, UTC): three closed months before its
+    /// month, and its month through the day before.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Address the dashboard listens on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "BILLOW_LISTEN")]
+    listen: String,
+    /// Prepare the data and users, then exit without serving.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 /// Whose native format `billow synth` writes.
@@ -747,7 +760,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => demo(&cli.data_dir, &args, quiet).await,
+        Command::Demo(args) => demo::run(&cli.data_dir, &cli.store, &args, quiet).await,
         Command::Synth(args) => {
             check_month(Some(&args.month))?;
             let (y, m) = args.month.split_once('-').context("--month is YYYY-MM")?;
@@ -1295,81 +1308,4 @@ async fn export(lake: &Lake, args: &ExportArgs, version: FocusVersion) -> Result
             sink,
         )
         .await?)
-}
-
-async fn demo(data_dir: &Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
-    use billow_synth::aws_cur::{CurSpec, write_delivery};
-    let source = data_dir.join("demo-source");
-    let lake = open_lake(data_dir).await?;
-    let months = [(2026, 8), (2026, 9), (2026, 10), (2026, 11)];
-    for (i, (y, m)) in months.iter().enumerate() {
-        let spec = CurSpec::new(args.seed + i as u64, *y, *m)
-            .with_rows(args.rows)
-            .with_files(2)
-            .with_accounts(3, 8);
-        let d = write_delivery(&source, &spec.with_report("cur", "billow-demo"))?;
-        if !quiet {
-            eprintln!(
-                "generated {} ({} rows, billed {})",
-                d.period_dir.display(),
-                d.expected.rows,
-                d.expected.total_billed()
-            );
-        }
-    }
-    ingest(
-        &lake,
-        Format::AwsCur,
-        &source.join("cur/billow-demo"),
-        "aws-demo",
-        false,
-        None,
-        quiet,
-    )
-    .await?;
-    // October is restated, as AWS does when late credits and refunds arrive.
-    let restated = CurSpec::new(args.seed + 2, 2026, 10)
-        .with_rows(args.rows)
-        .with_files(2)
-        .with_accounts(3, 8)
-        .with_revision(1);
-    write_delivery(&source, &restated.with_report("cur", "billow-demo"))?;
-    for r in ingest(
-        &lake,
-        Format::AwsCur,
-        &source.join("cur/billow-demo"),
-        "aws-demo",
-        false,
-        None,
-        quiet,
-    )
-    .await?
-    {
-        if !quiet {
-            print_report(&r)?;
-        }
-    }
-    outln!("\nCost by service, 2026-10 (restated):")?;
-    let rows = lake.costs(Some("2026-10"), None, &GroupBy::Service).await?;
-    print_costs(OutputFormat::Table, &rows)?;
-    let rec = billow_ingest::reconcile(&lake, None).await?;
-    let bad = rec
-        .iter()
-        .filter(|r| r.status == ReconcileStatus::Mismatch)
-        .count();
-    outln!(
-        "\nReconciliation: {} group(s), {} mismatch(es). Data in {}",
-        rec.len(),
-        bad,
-        lake.root().display()
-    )?;
-    outln!(
-        "Try: billow --data-dir {} costs --month 2026-10 --by tag:team",
-        data_dir.display()
-    )?;
-    Ok(if bad == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }

@@ -211,6 +211,20 @@ impl CostQuery {
             .all(|f| f.values.contains(connection))
     }
 
+    /// Whether the tag rollup holds the answer: grouped by a tag, filtered only by accounts,
+    /// connections and that same tag (the tag rollup keeps no service, region or category,
+    /// and no two tags together).
+    pub(crate) fn tag_rollup_answers(&self) -> bool {
+        let GroupBy::Tag(key) = &self.by else {
+            return false;
+        };
+        self.filters.iter().all(|f| match &f.dimension {
+            GroupBy::Account | GroupBy::BillingAccount | GroupBy::Connection => true,
+            GroupBy::Tag(k) => k == key,
+            _ => false,
+        })
+    }
+
     fn has_tags(&self) -> bool {
         matches!(self.by, GroupBy::Tag(_))
             || self
@@ -330,12 +344,17 @@ impl Lake {
     /// otherwise from the `focus` rows.
     pub async fn query_costs(&self, scope: &Scope, query: &CostQuery) -> Result<Vec<CostRow>> {
         query.validate()?;
-        if !query.has_tags()
-            && let Some(files) = self.current_rollups(scope, query).await?
-        {
-            // The rollup keeps both account columns, so an account scope applies to it as to
-            // the rows.
-            return self.sum_rollups(&files, query, scope);
+        if let Some(files) = self.current_rollups(scope, query).await? {
+            // The rollups keep both account columns, so an account scope applies to them as
+            // to the rows.
+            if !query.has_tags() {
+                return self.sum_rollups(&files, query, scope);
+            }
+            if query.tag_rollup_answers()
+                && let Some(tag_files) = crate::rollup::tag_rollups(&files)
+            {
+                return self.sum_rollups(&tag_files, query, scope);
+            }
         }
         self.query_costs_from_focus(scope, query).await
     }

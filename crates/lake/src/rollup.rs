@@ -26,7 +26,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 
 use billow_focus::schema::x;
 
-use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE};
+use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE, UNTAGGED};
 use crate::tables::{FOCUS, PartitionKey};
 use crate::{Error, Lake, Result};
 
@@ -52,27 +52,19 @@ impl Lake {
     ) -> Result<()> {
         for (key, rollup) in rollups {
             let target = self.rollup_file(&key, ingestion_id);
+            let tag_target = tag_rollup_file(&target);
             let failed = |e: &dyn std::fmt::Display| {
                 Error::Inconsistent(format!("rollup {}: {e}", target.display()))
             };
-            let batch = rollup.into_batch().map_err(|e| failed(&e))?;
+            let (batch, tag_batch) = rollup.into_batches().map_err(|e| failed(&e))?;
             let dir = self.rollup_dir(&key);
-            let io = |path: &Path| {
-                let path = path.to_path_buf();
-                move |source| Error::DataDir { path, source }
-            };
-            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-            let temporary = dir.join(format!(".{ingestion_id}.parquet.tmp"));
-            let file = std::fs::File::create(&temporary).map_err(io(&temporary))?;
-            let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-                .map_err(|e| failed(&e))?;
-            writer.write(&batch).map_err(|e| failed(&e))?;
-            let file = writer.into_inner().map_err(|e| failed(&e))?;
-            file.sync_all().map_err(io(&temporary))?;
-            std::fs::rename(&temporary, &target).map_err(io(&target))?;
-            for entry in std::fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
-                if entry.path() != target {
-                    // A replaced version's rollup, or a temporary file of a crashed write.
+            std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+            // The tag rollup first: a rollup is read only when its tag rollup is there too.
+            write_parquet(&dir, &tag_target, &tag_batch)?;
+            write_parquet(&dir, &target, &batch)?;
+            for entry in std::fs::read_dir(&dir).map_err(io_error(&dir))?.flatten() {
+                if entry.path() != target && entry.path() != tag_target {
+                    // A replaced version's rollups, or a temporary file of a crashed write.
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
@@ -249,7 +241,11 @@ impl Lake {
         {
             return Ok(groups.as_ref().clone());
         }
-        let groups = self.sum_rollup_rows(files, query, scope)?;
+        let groups = if matches!(query.by, GroupBy::Tag(_)) {
+            self.sum_tag_rollup_rows(files, query, scope)?
+        } else {
+            self.sum_rollup_rows(files, query, scope)?
+        };
         if let Ok(mut sums) = self.cache.sums.lock() {
             if sums.len() >= 1024 {
                 sums.clear();
@@ -257,6 +253,122 @@ impl Lake {
             sums.insert(key, Arc::new(groups.clone()));
         }
         Ok(groups)
+    }
+
+    /// Sums tag rollups by the query's tag: each value's rows, and as the untagged share,
+    /// the rows of every tag set less those with a value.
+    fn sum_tag_rollup_rows(
+        &self,
+        files: &[(PathBuf, PartitionKey)],
+        query: &CostQuery,
+        scope: &crate::Scope,
+    ) -> Result<Vec<CostRow>> {
+        let GroupBy::Tag(tag) = &query.by else {
+            return Err(Error::Inconsistent("a tag rollup sums by a tag".into()));
+        };
+        let allowed = |value: &str| {
+            query
+                .filters
+                .iter()
+                .filter(|f| f.dimension == query.by)
+                .all(|f| f.values.contains(value))
+        };
+        let mut groups = Groups::new(scope);
+        // Per time bucket: every row's sums, and the sums of rows with a value of the tag.
+        let mut all: BTreeMap<Option<String>, ([Option<i128>; 3], i64)> = BTreeMap::new();
+        let mut tagged: BTreeMap<Option<String>, ([Option<i128>; 3], i64)> = BTreeMap::new();
+        let accumulate =
+            |into: &mut ([Option<i128>; 3], i64), values: [Option<i128>; 3], rows: i64| {
+                for (sum, v) in into.0.iter_mut().zip(values) {
+                    *sum = match (*sum, v) {
+                        (None, v) | (v, None) => v,
+                        (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                    };
+                }
+                into.1 += rows;
+            };
+        for (file, partition) in files {
+            for batch in self.rollup_rows(file)?.iter() {
+                let column = |name: &str| -> Result<usize> { Ok(batch.schema().index_of(name)?) };
+                let (billing, sub, keys, values, days) = (
+                    crate::string_column(batch, column("BillingAccountId")?)?,
+                    crate::string_column(batch, column("SubAccountId")?)?,
+                    crate::string_column(batch, column(TAG_KEY)?)?,
+                    crate::string_column(batch, column(TAG_VALUE)?)?,
+                    crate::string_column(batch, column(DAY)?)?,
+                );
+                let mut sums = Vec::with_capacity(COSTS.len());
+                for name in COSTS {
+                    sums.push(
+                        batch
+                            .column(column(name)?)
+                            .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
+                            .ok_or_else(|| {
+                                Error::Inconsistent(format!("rollup {name} is not a decimal"))
+                            })?
+                            .clone(),
+                    );
+                }
+                let rows = batch
+                    .column(column(ROWS)?)
+                    .as_primitive_opt::<arrow::datatypes::Int64Type>()
+                    .ok_or_else(|| Error::Inconsistent("rollup x_Rows is not an integer".into()))?
+                    .clone();
+                'rows: for r in 0..batch.num_rows() {
+                    if let Some(ids) = scope.accounts() {
+                        let visible = (billing.is_valid(r) && ids.contains(billing.value(r)))
+                            || (sub.is_valid(r) && ids.contains(sub.value(r)));
+                        if !visible {
+                            continue;
+                        }
+                    }
+                    for f in &query.filters {
+                        let cell = match f.dimension {
+                            GroupBy::Account => value(&sub, r),
+                            GroupBy::BillingAccount => value(&billing, r),
+                            _ => continue,
+                        };
+                        if !f.values.contains(cell) {
+                            continue 'rows;
+                        }
+                    }
+                    let time = match query.granularity {
+                        Granularity::Day => Some(value(&days, r).to_string()),
+                        Granularity::Month => Some(partition.billing_period.clone()),
+                        Granularity::Total => None,
+                    };
+                    let cells = [0, 1, 2].map(|c| sums[c].is_valid(r).then(|| sums[c].value(r)));
+                    if !keys.is_valid(r) {
+                        accumulate(all.entry(time).or_default(), cells, rows.value(r));
+                    } else if keys.value(r) == tag.as_str() {
+                        accumulate(
+                            tagged.entry(time.clone()).or_default(),
+                            cells,
+                            rows.value(r),
+                        );
+                        let key = value(&values, r);
+                        if allowed(key) {
+                            groups.add(time.as_deref(), key, cells, rows.value(r) as u64)?;
+                        }
+                    }
+                }
+            }
+        }
+        if allowed(UNTAGGED) {
+            for (time, (sums, rows)) in all {
+                let (with, with_rows) = tagged.get(&time).copied().unwrap_or_default();
+                if rows - with_rows <= 0 {
+                    continue;
+                }
+                let rest = [0, 1, 2].map(|c| match (sums[c], with[c]) {
+                    (Some(a), Some(b)) => Some(a - b),
+                    (a, None) => a,
+                    (None, Some(b)) => Some(-b),
+                });
+                groups.add(time.as_deref(), UNTAGGED, rest, (rows - with_rows) as u64)?;
+            }
+        }
+        Ok(groups.finish(&query.by))
     }
 
     fn sum_rollup_rows(
@@ -349,6 +461,52 @@ impl Lake {
     }
 }
 
+/// The tag rollups beside rollup files, or `None` when any is missing (a rollup written by
+/// an earlier release).
+pub(crate) fn tag_rollups(
+    files: &[(PathBuf, PartitionKey)],
+) -> Option<Vec<(PathBuf, PartitionKey)>> {
+    files
+        .iter()
+        .map(|(file, key)| {
+            let tags = tag_rollup_file(file);
+            tags.is_file().then(|| (tags, key.clone()))
+        })
+        .collect()
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::DataDir {
+        path: path.clone(),
+        source,
+    }
+}
+
+/// Writes `batch` to `target` through a temporary name in `dir`, synced before the rename.
+fn write_parquet(dir: &Path, target: &Path, batch: &RecordBatch) -> Result<()> {
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::Inconsistent(format!("rollup {}: {e}", target.display()))
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.tmp"));
+    let file = std::fs::File::create(&temporary).map_err(io_error(&temporary))?;
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| failed(&e))?;
+    writer.write(batch).map_err(|e| failed(&e))?;
+    let file = writer.into_inner().map_err(|e| failed(&e))?;
+    file.sync_all().map_err(io_error(&temporary))?;
+    std::fs::rename(&temporary, target).map_err(io_error(target))
+}
+
+/// The tag rollup beside a rollup file (`<ingestion>.tags.parquet`).
+fn tag_rollup_file(rollup: &Path) -> PathBuf {
+    rollup.with_extension("tags.parquet")
+}
+
 /// A string cell, [`NONE`] when null (as groups and filters name it).
 fn value(a: &arrow::array::StringArray, r: usize) -> &str {
     if a.is_valid(r) { a.value(r) } else { NONE }
@@ -398,19 +556,80 @@ const DIMENSIONS: [&str; 5] = [
 ];
 /// The costs a rollup sums, in its columns' order.
 const COSTS: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
+/// The tag rollup's dimensions besides the day, in its columns' order (a null tag key marks
+/// the row of all sums).
+const TAG_DIMENSIONS: [&str; 4] = ["BillingAccountId", "SubAccountId", TAG_KEY, TAG_VALUE];
+const TAGS: &str = "Tags";
+const TAG_KEY: &str = "x_TagKey";
+const TAG_VALUE: &str = "x_TagValue";
 const DAY: &str = "x_Day";
 const ROWS: &str = "x_Rows";
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// One partition's rows summed by UTC day of `ChargePeriodStart` and [`DIMENSIONS`], built
-/// from the batches as they are written (no second pass over the month's rows). A group's
-/// sum of a cost is null when every value of it is null, as SQL's `SUM`.
+/// Sums by encoded key (see [`encode_part`]): each group's three cost sums and its rows. A
+/// group's sum of a cost is null when every value of it is null, as SQL's `SUM`.
 #[derive(Debug, Default)]
-pub struct DailyRollup {
-    /// Encoded key (see [`DailyRollup::encode_key`]) → index into `sums` and `rows`.
+struct Sums {
     groups: HashMap<Box<[u8]>, usize>,
     sums: Vec<[Option<i128>; 3]>,
     rows: Vec<i64>,
+}
+
+impl Sums {
+    fn group(&mut self, key: &[u8]) -> usize {
+        if let Some(&g) = self.groups.get(key) {
+            return g;
+        }
+        let g = self.rows.len();
+        self.groups.insert(key.into(), g);
+        self.sums.push([None; 3]);
+        self.rows.push(0);
+        g
+    }
+
+    /// Adds one row's (or group's) values; `false` when a sum passed Decimal128.
+    fn add(&mut self, key: &[u8], values: [Option<i128>; 3], rows: i64) -> bool {
+        let g = self.group(key);
+        let mut fits = true;
+        for (sum, value) in self.sums[g].iter_mut().zip(values) {
+            *sum = match (*sum, value) {
+                (None, v) | (v, None) => v,
+                (Some(a), Some(b)) => a.checked_add(b).or_else(|| {
+                    fits = false;
+                    None
+                }),
+            };
+        }
+        self.rows[g] += rows;
+        fits
+    }
+
+    fn merge(&mut self, other: Sums) -> bool {
+        let mut fits = true;
+        for (key, g) in other.groups {
+            fits &= self.add(&key, other.sums[g], other.rows[g]);
+        }
+        fits
+    }
+
+    /// The groups in key order (days first, in order).
+    fn sorted(&self) -> Vec<(&[u8], usize)> {
+        let mut groups: Vec<(&[u8], usize)> =
+            self.groups.iter().map(|(k, g)| (&k[..], *g)).collect();
+        groups.sort_unstable();
+        groups
+    }
+}
+
+/// One partition's rows summed by UTC day of `ChargePeriodStart` and [`DIMENSIONS`], and by
+/// day, account and tag set, built from the batches as they are written (no second pass over
+/// the month's rows).
+#[derive(Debug, Default)]
+pub struct DailyRollup {
+    by_dimensions: Sums,
+    /// By day, billing account, sub account and the `Tags` JSON text (a handful of distinct
+    /// tag sets per account), expanded to one row per tag when written.
+    by_tags: Sums,
     /// The first row that could not be added (a sum beyond Decimal128), kept for the error.
     overflow: Option<String>,
 }
@@ -433,6 +652,9 @@ impl DailyRollup {
                     .ok_or_else(|| Error::Inconsistent(format!("{name} is not a string")))?,
             );
         }
+        let tags = column(TAGS)?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Inconsistent("Tags is not a string".into()))?;
         let mut costs = Vec::with_capacity(COSTS.len());
         for name in COSTS {
             costs.push(
@@ -441,7 +663,7 @@ impl DailyRollup {
                     .ok_or_else(|| Error::Inconsistent(format!("{name} is not a decimal")))?,
             );
         }
-        let mut key = Vec::with_capacity(128);
+        let (mut key, mut tag_key) = (Vec::with_capacity(128), Vec::with_capacity(256));
         for row in 0..batch.num_rows() {
             key.clear();
             let day = start
@@ -451,36 +673,27 @@ impl DailyRollup {
                 &mut key,
                 day.map(|d| d.to_be_bytes()).as_ref().map(|b| &b[..]),
             );
-            for d in &dimensions {
+            for d in &dimensions[..2] {
                 encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
             }
-            let group = self.group(&key);
-            for (sum, cost) in self.sums[group].iter_mut().zip(&costs) {
-                if cost.is_valid(row) {
-                    let value = cost.value(row);
-                    *sum = match sum {
-                        None => Some(value),
-                        Some(s) => s.checked_add(value),
-                    };
-                    if sum.is_none() && self.overflow.is_none() {
-                        self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
-                    }
-                }
+            // Day and both accounts begin both keys.
+            tag_key.clear();
+            tag_key.extend_from_slice(&key);
+            encode_part(
+                &mut tag_key,
+                tags.is_valid(row).then(|| tags.value(row).as_bytes()),
+            );
+            for d in &dimensions[2..] {
+                encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
             }
-            self.rows[group] += 1;
+            let values = [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
+            let fits =
+                self.by_dimensions.add(&key, values, 1) & self.by_tags.add(&tag_key, values, 1);
+            if !fits && self.overflow.is_none() {
+                self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
+            }
         }
         Ok(())
-    }
-
-    fn group(&mut self, key: &[u8]) -> usize {
-        if let Some(&g) = self.groups.get(key) {
-            return g;
-        }
-        let g = self.rows.len();
-        self.groups.insert(key.into(), g);
-        self.sums.push([None; 3]);
-        self.rows.push(0);
-        g
     }
 
     /// Adds another rollup of the same partition (another decoding thread's rows).
@@ -488,87 +701,134 @@ impl DailyRollup {
         if self.overflow.is_none() {
             self.overflow = other.overflow;
         }
-        for (key, g) in other.groups {
-            let mine = self.group(&key);
-            for (sum, value) in self.sums[mine].iter_mut().zip(other.sums[g]) {
-                *sum = match (*sum, value) {
-                    (None, v) | (v, None) => v,
-                    (Some(a), Some(b)) => a.checked_add(b).or_else(|| {
-                        self.overflow
-                            .get_or_insert_with(|| "a sum passed Decimal128".into());
-                        None
-                    }),
-                };
-            }
-            self.rows[mine] += other.rows[g];
+        let fits =
+            self.by_dimensions.merge(other.by_dimensions) & self.by_tags.merge(other.by_tags);
+        if !fits {
+            self.overflow
+                .get_or_insert_with(|| "a sum passed Decimal128".into());
         }
     }
 
     /// The rollup as one batch: `x_Day` (`YYYY-MM-DD`), the dimensions, the sums and
     /// `x_Rows`, in key order (days in order).
+    #[cfg(test)]
     pub(crate) fn into_batch(self) -> Result<RecordBatch> {
+        Ok(self.into_batches()?.0)
+    }
+
+    /// The rollup by dimensions (as [`DailyRollup::into_batch`]) and the tag rollup: per
+    /// day, billing account and sub account, one row per (tag key, tag value) and one row
+    /// with a null tag key holding every row's sums (so a tag's untagged share is the total
+    /// less its values).
+    pub(crate) fn into_batches(self) -> Result<(RecordBatch, RecordBatch)> {
         if let Some(overflow) = self.overflow {
             return Err(Error::Inconsistent(overflow));
         }
-        let mut groups: Vec<(Box<[u8]>, usize)> = self.groups.into_iter().collect();
-        groups.sort_unstable();
-        let n = groups.len();
-        let mut days = StringBuilder::with_capacity(n, n * 10);
-        let mut dimensions: Vec<StringBuilder> =
-            DIMENSIONS.iter().map(|_| StringBuilder::new()).collect();
-        let mut sums: Vec<Decimal128Builder> = COSTS
-            .iter()
-            .map(|_| {
-                Decimal128Builder::with_capacity(n)
-                    .with_precision_and_scale(38, 12)
-                    .map_err(Error::from)
-            })
-            .collect::<Result<_>>()?;
-        let mut rows = Vec::with_capacity(n);
-        for (key, g) in &groups {
-            let mut parts = decode_parts(key);
-            let day = parts.next().flatten().and_then(|b| {
-                let micros = i64::from_be_bytes(b.try_into().ok()?).checked_mul(MICROS_PER_DAY)?;
-                chrono::DateTime::from_timestamp_micros(micros)
+        let by_dimensions = sums_batch(&self.by_dimensions, &DIMENSIONS)?;
+        // Expand each tag set into its tags, summing tag values met in several sets.
+        let mut expanded = Sums::default();
+        let mut key = Vec::with_capacity(256);
+        for (group, g) in self.by_tags.sorted() {
+            let mut parts = decode_parts(group);
+            let (day, billing, sub, tags) =
+                (parts.next(), parts.next(), parts.next(), parts.next());
+            let (Some(day), Some(billing), Some(sub), Some(tags)) = (day, billing, sub, tags)
+            else {
+                return Err(Error::Inconsistent("a tag rollup key is damaged".into()));
+            };
+            let values = self.by_tags.sums[g];
+            let rows = self.by_tags.rows[g];
+            let mut base = Vec::with_capacity(64);
+            for part in [day, billing, sub] {
+                encode_part(&mut base, part);
+            }
+            key.clear();
+            key.extend_from_slice(&base);
+            encode_part(&mut key, None);
+            encode_part(&mut key, None);
+            expanded.add(&key, values, rows);
+            let parsed = tags.and_then(|t| {
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(t).ok()
             });
-            days.append_option(day.map(|d| d.format("%Y-%m-%d").to_string()));
-            for builder in &mut dimensions {
-                let value = parts.next().flatten();
-                builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
+            for (tag, value) in parsed.iter().flatten() {
+                let value = match value {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                key.clear();
+                key.extend_from_slice(&base);
+                encode_part(&mut key, Some(tag.as_bytes()));
+                encode_part(&mut key, Some(value.as_bytes()));
+                expanded.add(&key, values, rows);
             }
-            for (builder, sum) in sums.iter_mut().zip(self.sums[*g]) {
-                builder.append_option(sum);
-            }
-            rows.push(self.rows[*g]);
         }
-        let mut fields = vec![Field::new(DAY, DataType::Utf8, true)];
-        fields.extend(
-            DIMENSIONS
-                .iter()
-                .map(|d| Field::new(*d, DataType::Utf8, true)),
-        );
-        fields.extend(
-            COSTS
-                .iter()
-                .map(|c| Field::new(*c, DataType::Decimal128(38, 12), true)),
-        );
-        fields.push(Field::new(ROWS, DataType::Int64, false));
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(days.finish())];
-        columns.extend(
-            dimensions
-                .into_iter()
-                .map(|mut b| Arc::new(b.finish()) as ArrayRef),
-        );
-        columns.extend(
-            sums.into_iter()
-                .map(|mut b| Arc::new(b.finish()) as ArrayRef),
-        );
-        columns.push(Arc::new(Int64Array::from(rows)));
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns,
-        )?)
+        let by_tags = sums_batch(&expanded, &TAG_DIMENSIONS)?;
+        Ok((by_dimensions, by_tags))
     }
+}
+
+/// A [`Sums`] whose keys are a day and `dimensions` as one batch: `x_Day`, the dimensions, the
+/// sums and `x_Rows`, in key order.
+fn sums_batch(sums: &Sums, dimensions: &[&str]) -> Result<RecordBatch> {
+    let groups = sums.sorted();
+    let n = groups.len();
+    let mut days = StringBuilder::with_capacity(n, n * 10);
+    let mut builders: Vec<StringBuilder> =
+        dimensions.iter().map(|_| StringBuilder::new()).collect();
+    let mut totals: Vec<Decimal128Builder> = COSTS
+        .iter()
+        .map(|_| {
+            Decimal128Builder::with_capacity(n)
+                .with_precision_and_scale(38, 12)
+                .map_err(Error::from)
+        })
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::with_capacity(n);
+    for (key, g) in &groups {
+        let mut parts = decode_parts(key);
+        let day = parts.next().flatten().and_then(|b| {
+            let micros = i64::from_be_bytes(b.try_into().ok()?).checked_mul(MICROS_PER_DAY)?;
+            chrono::DateTime::from_timestamp_micros(micros)
+        });
+        days.append_option(day.map(|d| d.format("%Y-%m-%d").to_string()));
+        for builder in &mut builders {
+            let value = parts.next().flatten();
+            builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
+        }
+        for (builder, sum) in totals.iter_mut().zip(sums.sums[*g]) {
+            builder.append_option(sum);
+        }
+        rows.push(sums.rows[*g]);
+    }
+    let mut fields = vec![Field::new(DAY, DataType::Utf8, true)];
+    fields.extend(
+        dimensions
+            .iter()
+            .map(|d| Field::new(*d, DataType::Utf8, true)),
+    );
+    fields.extend(
+        COSTS
+            .iter()
+            .map(|c| Field::new(*c, DataType::Decimal128(38, 12), true)),
+    );
+    fields.push(Field::new(ROWS, DataType::Int64, false));
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(days.finish())];
+    columns.extend(
+        builders
+            .into_iter()
+            .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+    );
+    columns.extend(
+        totals
+            .into_iter()
+            .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+    );
+    columns.push(Arc::new(Int64Array::from(rows)));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Appends one key part: a null marker, or its length and bytes. Days are big-endian, so
@@ -629,6 +889,15 @@ mod tests {
                 .iter()
                 .map(|c| Field::new(*c, DataType::Decimal128(38, 12), true)),
         );
+        fields.push(Field::new(TAGS, DataType::Utf8, true));
+        // Tag sets in turn: one tag, none, two tags (one shared with the first), unparsable.
+        let sets = [
+            Some(r#"{"team":"a"}"#),
+            None,
+            Some(r#"{"team":"a","env":"prod"}"#),
+            Some("not json"),
+        ];
+        let tags: Vec<Option<&str>> = (0..n).map(|i| sets[i % sets.len()]).collect();
         let columns = vec![
             Arc::new(TimestampMicrosecondArray::from(start.to_vec()).with_timezone("UTC"))
                 as ArrayRef,
@@ -640,8 +909,57 @@ mod tests {
             decimals(vec![Some(1); n]),
             decimals(vec![Some(2); n]),
             decimals(list.to_vec()),
+            Arc::new(StringArray::from(tags)),
         ];
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    /// The tag rollup holds, per day and account, every row's sums under a null tag key and
+    /// each tag value's sums; a tag set shared by rows, or a value met in two sets, adds up.
+    #[test]
+    fn tag_sets_expand_to_one_row_per_tag_value() {
+        let may1 = 20_574 * MICROS_PER_DAY;
+        let mut rollup = DailyRollup::default();
+        rollup
+            .add(&batch(
+                &[may1; 5],
+                &[Some("eu-west-1"); 5],
+                &[Some(10), Some(20), Some(30), Some(40), Some(50)],
+            ))
+            .unwrap();
+        let (_, tags) = rollup.into_batches().unwrap();
+        let column = |name: &str| {
+            let i = tags.schema().index_of(name).unwrap();
+            crate::string_column(&tags, i).unwrap()
+        };
+        let (keys, values) = (column(TAG_KEY), column(TAG_VALUE));
+        let list = tags
+            .column(tags.schema().index_of("ListCost").unwrap())
+            .as_primitive::<arrow::datatypes::Decimal128Type>()
+            .clone();
+        let found: Vec<(Option<&str>, Option<&str>, i128, i64)> = (0..tags.num_rows())
+            .map(|r| {
+                let rows = tags
+                    .column(tags.schema().index_of(ROWS).unwrap())
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .value(r);
+                (
+                    keys.is_valid(r).then(|| keys.value(r)),
+                    values.is_valid(r).then(|| values.value(r)),
+                    list.value(r),
+                    rows,
+                )
+            })
+            .collect();
+        // Rows 0 and 4 carry {team: a}, row 2 {team: a, env: prod}; rows 1 and 3 no tags.
+        assert_eq!(
+            found,
+            [
+                (None, None, 150, 5),
+                (Some("env"), Some("prod"), 30, 1),
+                (Some("team"), Some("a"), 90, 3),
+            ]
+        );
     }
 
     /// Rows group by UTC day and dimension (a null region is its own group), sums skip null

@@ -33,7 +33,7 @@ use utoipa_axum::routes;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use state::{AppState, DEFAULT_MAX_UPLOAD_BYTES};
 
-use crate::routes::{account, data, ops, uploads};
+use crate::routes::{account, dashboard, data, ops, uploads, web};
 
 /// The largest request body accepted (JSON requests; exports are responses).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -97,6 +97,7 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(data::history))
         .routes(routes!(data::reconciliation))
         .routes(routes!(data::costs))
+        .routes(routes!(dashboard::overview))
         .routes(routes!(data::export_focus))
         .split_for_parts()
 }
@@ -119,6 +120,9 @@ pub fn app(state: AppState) -> Router {
         }),
     )
     .route("/metrics", get(ops::metrics))
+    .route("/", get(web::index))
+    .route("/index.html", get(web::index))
+    .route("/assets/{*path}", get(web::asset))
     .fallback(|| async {
         ApiError::not_found("no such endpoint")
             .hint("the endpoints are listed in /api/v1/openapi.json")

@@ -222,6 +222,20 @@ impl Store {
         )
     }
 
+    /// The provider of each of the caller's organization's connections, as (lake id,
+    /// provider): what a dashboard labels costs with, so any member may read it.
+    pub async fn connection_providers(&self, access: &Access) -> Result<Vec<(String, String)>> {
+        access.require(Permission::ReadCosts)?;
+        let rows =
+            sqlx::query("SELECT id, provider FROM connections WHERE org_id = $1 ORDER BY id")
+                .bind(&access.org_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// The lake id of one of the caller's organization's connections, by name or id: a cost
     /// filter, so any member may resolve it.
     pub async fn connection_in_scope(&self, access: &Access, name_or_id: &str) -> Result<String> {

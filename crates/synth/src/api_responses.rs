@@ -147,8 +147,22 @@ pub fn write_openai_costs(
     month: u32,
     projects: usize,
 ) -> io::Result<ApiResponses> {
+    write_openai_costs_through(dir, seed, year, month, projects, None)
+}
+
+/// [`write_openai_costs`] of a month in progress: daily buckets through `through_day`
+/// (`None`: the whole month).
+pub fn write_openai_costs_through(
+    dir: &Path,
+    seed: u64,
+    year: i32,
+    month: u32,
+    projects: usize,
+    through_day: Option<u32>,
+) -> io::Result<ApiResponses> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0A1);
     let (first, days) = month_days(year, month);
+    let days = through_day.map_or(days, |d| i64::from(d.max(1)).min(days));
     let projects: Vec<String> = (0..projects.max(1))
         .map(|i| format!("proj_{:016x}", rng.random::<u64>() ^ i as u64))
         .collect();

@@ -43,6 +43,9 @@ pub struct CurSpec {
     pub cur2: bool,
     /// Write Parquet (CUR 2.0 spelling and types) instead of gzip CSV.
     pub parquet: bool,
+    /// Usage only through this day of the month (a month-to-date delivery, as AWS writes
+    /// several times a day); `None`: the whole month.
+    pub through_day: Option<u32>,
 }
 
 impl CurSpec {
@@ -61,7 +64,15 @@ impl CurSpec {
             revision: 0,
             cur2: false,
             parquet: false,
+            through_day: None,
         }
+    }
+
+    /// A month-to-date delivery: usage only through `day` (the rows are spread over those
+    /// days; monthly fees and the month's manifest stay as AWS writes them).
+    pub fn through_day(mut self, day: u32) -> Self {
+        self.through_day = Some(day.max(1));
+        self
     }
 
     /// Writes CUR 2.0 Parquet files (implies [`CurSpec::with_cur2`]): money as `double`,
@@ -535,6 +546,8 @@ struct Ctx<'a> {
     payers: Vec<String>,
     linked: Vec<Vec<String>>,
     hours: i64,
+    /// Hours that carry usage (the month, or through [`CurSpec::through_day`]).
+    usage_hours: i64,
 }
 
 /// Writes one delivery of `spec` under `out` in the versioned layout and returns its totals.
@@ -571,12 +584,16 @@ pub fn write_delivery(out: &Path, spec: &CurSpec) -> io::Result<Delivery> {
         })
         .collect();
     let hours = (spec.period_end() - spec.period_start()).num_hours();
+    let usage_hours = spec
+        .through_day
+        .map_or(hours, |day| (i64::from(day) * 24).min(hours));
     let ctx = Ctx {
         spec,
         col,
         payers,
         linked,
         hours,
+        usage_hours,
     };
     // The revision changes the data the way restatements do, but keeps most of it.
     let mut rng = ChaCha8Rng::seed_from_u64(
@@ -1018,7 +1035,7 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
         Lit::Usage | Lit::DiscountedUsage | Lit::SpCovered | Lit::SpRecurringFee | Lit::EdpDiscount
     );
     let (from, to) = if hourly {
-        let h = rng.random_range(0..ctx.hours);
+        let h = rng.random_range(0..ctx.usage_hours);
         (hour_text(start, h), hour_text(start, h + 1))
     } else {
         (hour_text(start, 0), hour_text(start, ctx.hours))

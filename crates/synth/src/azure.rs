@@ -41,6 +41,9 @@ pub struct AzureSpec {
     pub subscriptions: usize,
     /// Enrollment number.
     pub enrollment: String,
+    /// Usage only through this day of the month (the exports of a month in progress);
+    /// `None`: the closed month.
+    pub through_day: Option<u32>,
 }
 
 impl AzureSpec {
@@ -54,7 +57,14 @@ impl AzureSpec {
             files: 1,
             subscriptions: 8,
             enrollment: format!("{}", 8_000_000 + seed % 1_000_000),
+            through_day: None,
         }
+    }
+
+    /// The exports of a month in progress: usage through `day`.
+    pub fn through_day(mut self, day: u32) -> Self {
+        self.through_day = Some(day.max(1));
+        self
     }
 
     /// Sets the amortized export's row count.
@@ -477,6 +487,7 @@ impl Writer {
 pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0xA2u64);
     let days = spec.days();
+    let usage_days = spec.through_day.map_or(days, |d| d.min(days));
     let first = spec.first_day();
     let last = first + chrono::Duration::days(i64::from(days) - 1);
     let period_folder = format!("{}-{}", first.format("%Y%m%d"), last.format("%Y%m%d"));
@@ -524,8 +535,8 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
         .collect();
     // Fixed charges: purchases on day 1, unused commitment rows every day, a marketplace
     // plan and a refund. The rest of the row budget is daily resource usage.
-    let fixed_rows = commitments.len() * days as usize + 8;
-    let resources_count = (spec.rows.saturating_sub(fixed_rows) / days as usize).max(1);
+    let fixed_rows = commitments.len() * usage_days as usize + 8;
+    let resources_count = (spec.rows.saturating_sub(fixed_rows) / usage_days as usize).max(1);
     let mut resources = Vec::with_capacity(resources_count);
     for i in 0..resources_count {
         let subscription = rng.random_range(0..spec.subscriptions);
@@ -700,7 +711,7 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
         &mut amortized,
         &mut expected,
     )?;
-    for day in 0..days {
+    for day in 0..usage_days {
         let mut used = vec![0i128; commitments.len()];
         for r in &resources {
             let m = &METERS[r.meter];
@@ -798,7 +809,7 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
     let refund = -(commitments[0].monthly_fee / 4);
     emit(
         &Charge {
-            day: days - 1,
+            day: usage_days - 1,
             resource: None,
             subscription: 0,
             meter: &METERS[0],

@@ -43,6 +43,9 @@ pub struct GcpSpec {
     pub projects: usize,
     /// Billing account id (`XXXXXX-XXXXXX-XXXXXX`).
     pub billing_account: String,
+    /// Usage only through this day of the month, and no invoice-closing taxes and
+    /// adjustments yet (the export of a month in progress); `None`: the closed month.
+    pub through_day: Option<u32>,
 }
 
 impl GcpSpec {
@@ -57,7 +60,14 @@ impl GcpSpec {
             files: 1,
             projects: 6,
             billing_account: format!("{}-{}-{}", &hex[0..6], &hex[6..12], &hex[12..18]),
+            through_day: None,
         }
+    }
+
+    /// The export of a month in progress: usage through `day`, no taxes or adjustments.
+    pub fn through_day(mut self, day: u32) -> Self {
+        self.through_day = Some(day.max(1));
+        self
     }
 
     /// Sets the row count.
@@ -313,7 +323,9 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
     let next = first
         .checked_add_months(chrono::Months::new(1))
         .expect("valid month");
-    let hours = (next - first).num_hours();
+    let hours = spec.through_day.map_or((next - first).num_hours(), |day| {
+        (i64::from(day) * 24).min((next - first).num_hours())
+    });
     let projects: Vec<Project> = (0..spec.projects)
         .map(|i| {
             let team = TEAMS[i % TEAMS.len()];
@@ -576,19 +588,22 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
     }
     // Taxes and adjustments of the invoice month.
     let last_day = NaiveDateTime::from(next) - Duration::hours(1);
-    // Sales taxes on the month's net usage (state and local), then adjustments.
+    // Sales taxes on the month's net usage (state and local), then adjustments; a month in
+    // progress has none yet.
     let net: i128 = expected.by_account_category.values().map(|v| v.0).sum();
-    for (i, (cost_type, amount)) in [
-        ("tax", net * 625 / 10_000),
-        ("tax", net * 100 / 10_000),
-        ("adjustment", -12_500_000),
-        ("adjustment", 3_000_000),
-        ("rounding_error", -3),
-        ("rounding_error", 4),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let closing: &[(&str, i128)] = if spec.through_day.is_some() {
+        &[]
+    } else {
+        &[
+            ("tax", net * 625 / 10_000),
+            ("tax", net * 100 / 10_000),
+            ("adjustment", -12_500_000),
+            ("adjustment", 3_000_000),
+            ("rounding_error", -3),
+            ("rounding_error", 4),
+        ]
+    };
+    for (i, &(cost_type, amount)) in closing.iter().enumerate() {
         line.clear();
         let project = &projects[i % projects.len()];
         use std::fmt::Write as _;

@@ -1366,10 +1366,13 @@ async fn costs_agree_with_rows(lake: &Lake) {
 /// up to the matching group of the plain one.
 async fn filtered_costs_agree_with_rows(lake: &Lake) {
     use billow_lake::Scope;
-    use billow_lake::costs::{CostQuery, Granularity, NONE};
+    use billow_lake::costs::{CostQuery, Granularity, NONE, UNTAGGED};
     let month = Some("2026-05");
     let services = lake.costs(month, None, &GroupBy::Service).await.unwrap();
     let top = services[0].clone();
+    let top_account = lake.costs(month, None, &GroupBy::Account).await.unwrap()[0]
+        .key
+        .clone();
     let queries = [
         CostQuery::new(month, GroupBy::Service).granularity(Granularity::Day),
         CostQuery::new(None, GroupBy::Region).granularity(Granularity::Month),
@@ -1385,6 +1388,21 @@ async fn filtered_costs_agree_with_rows(lake: &Lake) {
             to: Some("2026-12".into()),
             ..CostQuery::new(None, GroupBy::ChargeCategory).granularity(Granularity::Month)
         },
+        // From the tag rollup: by a tag, per day or month, filtered by accounts and values
+        // of the same tag (the untagged share among them).
+        CostQuery::new(month, GroupBy::Tag("team".into())),
+        CostQuery::new(month, GroupBy::Tag("env".into())).granularity(Granularity::Day),
+        CostQuery::new(None, GroupBy::Tag("team".into()))
+            .granularity(Granularity::Month)
+            .filter(
+                GroupBy::Tag("team".into()),
+                ["payments", UNTAGGED, "nobody"],
+            ),
+        CostQuery::new(month, GroupBy::Tag("cost-center".into()))
+            .filter(GroupBy::Account, [top_account.clone()]),
+        // Read from the rows: a tag with a service filter.
+        CostQuery::new(month, GroupBy::Tag("team".into()))
+            .filter(GroupBy::Service, [top.key.clone()]),
     ];
     let everything = Scope::everything();
     for (i, query) in queries.iter().enumerate() {
@@ -1395,6 +1413,14 @@ async fn filtered_costs_agree_with_rows(lake: &Lake) {
             .unwrap();
         assert_eq!(from_rollup, from_rows, "{query:?}");
         assert_eq!(from_rows.is_empty(), i == 6, "{query:?}");
+        if matches!(query.by, GroupBy::Tag(_))
+            && query
+                .filters
+                .iter()
+                .all(|f| f.dimension != GroupBy::Tag("team".into()))
+        {
+            assert!(from_rows.iter().any(|r| r.key == UNTAGGED), "{query:?}");
+        }
     }
     let total = |rows: &[billow_lake::costs::CostRow]| {
         rows.iter()
@@ -1437,12 +1463,19 @@ async fn cost_totals_come_from_current_rollups_and_equal_the_rows() {
         .await
         .unwrap();
     let rollups = dir.path().join("data/lake/rollups/aws/2026-05");
+    // The rollups by dimensions; each has its tag rollup beside it.
     let files = || -> Vec<PathBuf> {
         std::fs::read_dir(&rollups)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| !p.to_string_lossy().ends_with(".tags.parquet"))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     assert_eq!(files().len(), 1, "{rollups:?}");
+    assert!(files()[0].with_extension("tags.parquet").is_file());
     costs_agree_with_rows(&lake).await;
 
     // A restatement: the new version's rollup replaces the old one.

@@ -189,34 +189,23 @@ pub(crate) async fn set_secret(
 /// One check of a connection test.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Check {
-    name: String,
-    ok: bool,
-    detail: String,
+    pub(crate) name: String,
+    pub(crate) ok: bool,
+    pub(crate) detail: String,
     /// What to do when it failed.
-    fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ConnectionTest {
-    ok: bool,
-    checks: Vec<Check>,
-}
-
-/// Check what Billow knows of a connection: its secrets, the data that arrived, its last
-/// sync; each failed check says what to do.
-#[utoipa::path(post, path = "/api/v1/connections/{name}/test", tag = "connections", security(("bearer" = [])),
-    params(("name" = String, Path, description = "The connection's name or id")),
-    responses((status = 200, body = ConnectionTest), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn test_connection(
-    State(state): State<AppState>,
-    Caller(access): Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<ConnectionTest>> {
-    access.require(Permission::ManageConnections)?;
-    let c = state.store().connection(&access, &name).await?;
-    let secrets = state.store().secrets(&access, &c.id).await?;
-    let sync = state.store().sync_state(&access, &c.id).await?;
-    let scope = state.scope(&access).await?;
+/// What Billow knows of a connection, as checks: the data that arrived, its secrets, its
+/// last sync; each failed one says what to do. Needs the right to read connections.
+pub(crate) async fn connection_checks(
+    state: &AppState,
+    access: &billow_store::Access,
+    c: &Connection,
+) -> ApiResult<Vec<Check>> {
+    let secrets = state.store().secrets(access, &c.id).await?;
+    let sync = state.store().sync_state(access, &c.id).await?;
+    let scope = state.scope(access).await?;
     let ctx = state.lake().scoped_session(&scope).await?;
     let escaped = c.id.replace('\'', "''");
     let periods = billow_lake::collect_sql(
@@ -269,6 +258,28 @@ pub(crate) async fn test_connection(
             fix: Some("fix the cause above, then sync again".into()),
         });
     }
+    Ok(checks)
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConnectionTest {
+    ok: bool,
+    checks: Vec<Check>,
+}
+
+/// Check what Billow knows of a connection: its secrets, the data that arrived, its last
+/// sync; each failed check says what to do.
+#[utoipa::path(post, path = "/api/v1/connections/{name}/test", tag = "connections", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The connection's name or id")),
+    responses((status = 200, body = ConnectionTest), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn test_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectionTest>> {
+    access.require(Permission::ManageConnections)?;
+    let c = state.store().connection(&access, &name).await?;
+    let checks = connection_checks(&state, &access, &c).await?;
     Ok(Json(ConnectionTest {
         ok: checks.iter().all(|c| c.ok),
         checks,
@@ -307,7 +318,7 @@ pub(crate) struct ChangeView {
     difference: String,
 }
 
-fn month(text: &str) -> ApiResult<&str> {
+pub(crate) fn month(text: &str) -> ApiResult<&str> {
     if is_billing_period(text) {
         Ok(text)
     } else {

@@ -2,9 +2,11 @@
 //! calls it makes (the store checks them).
 
 pub(crate) mod account;
+pub(crate) mod dashboard;
 pub(crate) mod data;
 pub(crate) mod ops;
 pub(crate) mod uploads;
+pub(crate) mod web;
 
 /// Microseconds since the epoch as RFC 3339 (UTC).
 pub(crate) fn rfc3339(micros: i64) -> String {

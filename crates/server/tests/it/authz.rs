@@ -34,10 +34,11 @@ enum Case {
     Reconciliation,
     Costs,
     CostsByAccount,
+    Overview,
     Export,
 }
 
-const CASES: [Case; 25] = [
+const CASES: [Case; 26] = [
     Case::Me,
     Case::Organization,
     Case::RenameOrganization,
@@ -62,6 +63,7 @@ const CASES: [Case; 25] = [
     Case::Reconciliation,
     Case::Costs,
     Case::CostsByAccount,
+    Case::Overview,
     Case::Export,
 ];
 
@@ -83,7 +85,7 @@ impl Case {
             }
             Upload => Some(Permission::RunIngestion),
             History | Reconciliation => Some(Permission::ReadIngestions),
-            Costs | CostsByAccount | Export => Some(Permission::ReadCosts),
+            Costs | CostsByAccount | Overview | Export => Some(Permission::ReadCosts),
         }
     }
 
@@ -196,6 +198,11 @@ impl Case {
             CostsByAccount => (
                 Method::GET,
                 format!("/api/v1/costs?month={MONTH}&by=account"),
+                None,
+            ),
+            Overview => (
+                Method::GET,
+                format!("/api/v1/overview?as_of={MONTH}-20&days=45"),
                 None,
             ),
             Export => (
@@ -356,8 +363,8 @@ async fn every_endpoint_on(w: &World) {
         }
     }
     assert_eq!(
-        checked, 310,
-        "5 roles × (25 endpoints × signed and anonymous + 12 aimed at the other organization)"
+        checked, 320,
+        "5 roles × (26 endpoints × signed and anonymous + 12 aimed at the other organization)"
     );
 
     // The other organization's data is intact and its own.

@@ -3,6 +3,7 @@
 
 mod authz;
 mod costs;
+mod dashboard;
 mod fixture;
 mod secrets;
 mod uploads;

@@ -106,6 +106,7 @@ async fn planted_secrets_never_reach_responses_or_logs() {
         format!("/api/v1/ingestions?connection=acme-aws&month={MONTH}"),
         format!("/api/v1/reconciliation?month={MONTH}"),
         format!("/api/v1/costs?month={MONTH}&by=tag:team"),
+        format!("/api/v1/overview?as_of={MONTH}-15"),
         format!("/api/v1/export/focus?month={MONTH}&format=csv"),
         "/api/v1/openapi.json".into(),
         "/metrics".into(),

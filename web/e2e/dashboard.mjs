@@ -1,0 +1,193 @@
+// End-to-end: the real `billow` binary serving demo data, driven in headless Debian Chromium
+// by playwright-core. Every number the page shows is checked against `billow costs --json`
+// on the same data directory. Screenshots go to $E2E_ARTIFACTS.
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const url = process.env.BILLOW_URL;
+const billow = process.env.BILLOW;
+const data = process.env.BILLOW_DATA;
+const asOf = process.env.DEMO_AS_OF;
+const artifacts = process.env.E2E_ARTIFACTS ?? "e2e-artifacts";
+const month = asOf.slice(0, 7);
+mkdirSync(artifacts, { recursive: true });
+
+const PROVIDER = (connection) => (connection.startsWith("gcp") ? "gcp" : connection.split("-")[0]);
+const units = (text) => {
+  const negative = text.startsWith("-");
+  const [whole, fraction = ""] = text.replace("-", "").split(".");
+  const value = BigInt(whole + fraction.padEnd(12, "0").slice(0, 12));
+  return negative ? -value : value;
+};
+const cli = (...args) =>
+  JSON.parse(execFileSync(billow, ["--data-dir", data, "-q", ...args, "--json"], { encoding: "utf8" }));
+const sum = (rows, field) => rows.reduce((n, r) => n + units(r[field]), 0n);
+
+let step = "start";
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+// Expected 4xx answers (signed out, a wrong password, a refused cost type) are logged by
+// Chromium as failed loads; anything else is an error of the page.
+page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+// Nothing may leave the machine: every request goes to the server under test.
+page.on("request", (r) => assert.ok(r.url().startsWith(url) || r.url().startsWith("blob:") || r.url().startsWith("data:"), `request to ${r.url()}`));
+
+async function ready() {
+  await page.waitForSelector("main[data-ready=true]", { timeout: 20000 });
+}
+
+async function signIn(email, password) {
+  await page.goto(`${url}/#/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await ready();
+}
+
+async function goto(hash) {
+  await page.evaluate((h) => (location.hash = h), hash);
+  await page.waitForFunction(() => document.querySelector("main")?.dataset.ready === "true");
+  // The route renders asynchronously; wait until this route's page has drawn.
+  await page.waitForTimeout(50);
+  await ready();
+}
+
+async function exact(selector) {
+  return page.locator(selector).first().getAttribute("data-exact");
+}
+
+try {
+  step = "sign-in page";
+  await page.goto(url);
+  await page.waitForSelector("form.login-form");
+  await page.screenshot({ path: `${artifacts}/sign-in.png` });
+  // Every form control has a label.
+  const unlabeled = await page.evaluate(() =>
+    [...document.querySelectorAll("input, select")].filter((e) => !e.labels?.length && !e.getAttribute("aria-label")).length,
+  );
+  assert.equal(unlabeled, 0, "unlabeled form controls on the sign-in page");
+  await page.getByLabel("Email").fill("demo@billow.local");
+  await page.getByLabel("Password").fill("wrong password!");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForFunction(() => document.querySelector(".form-error")?.textContent?.length > 0);
+
+  step = "overview as the owner";
+  await signIn("demo@billow.local", "billow-demo-owner");
+  await goto(`#/overview?as_of=${asOf}&cost_type=billed&days=30`);
+  await page.waitForSelector(".provider-card");
+  const byConnection = cli("costs", "--month", month, "--by", "connection");
+  const expected = new Map();
+  for (const r of byConnection) {
+    const p = PROVIDER(r.key);
+    expected.set(p, (expected.get(p) ?? 0n) + units(r.billed_cost));
+  }
+  const cards = await page.locator(".provider-card:not(.no-data)").all();
+  assert.ok(cards.length >= 4, `${cards.length} provider cards`);
+  for (const card of cards) {
+    const provider = await card.getAttribute("data-provider");
+    const shown = await card.locator(".amount").getAttribute("data-exact");
+    assert.equal(units(shown), expected.get(provider) ?? 0n, `${provider} card vs billow costs`);
+    const text = await card.locator(".amount").textContent();
+    assert.match(text, /^\$[\d,]+\.\d\d$/, `${provider} card shows dollars and cents`);
+  }
+  for (const [provider, value] of expected) {
+    assert.ok(
+      (await page.locator(`.provider-card[data-provider="${provider}"] .amount`).count()) === 1,
+      `a card for ${provider} (${value})`,
+    );
+  }
+  // The trend: a point for each of the 30 days, drawn.
+  const trend = page.locator("#trend-chart");
+  assert.equal(await trend.getAttribute("data-points"), "30");
+  const bars = await trend.locator("svg path").count();
+  assert.ok(bars >= 30, `${bars} shapes in the trend chart`);
+  // The no-data state says what to do.
+  const oci = page.locator('.provider-card.no-data[data-provider="oci"]');
+  assert.match(await oci.textContent(), /No billing data/);
+  assert.match(await oci.textContent(), /Fix: .*billow ingest/);
+  await page.screenshot({ path: `${artifacts}/overview.png`, fullPage: true });
+
+  step = "explorer";
+  await goto(`#/explorer?month=${month}&by=service&granularity=total&cost_type=billed`);
+  await page.waitForSelector("#explorer-table");
+  const all = cli("costs", "--month", month, "--by", "service");
+  assert.equal(units(await exact("#explorer-total")), sum(all, "billed_cost"), "explorer total vs billow costs");
+  // A filter from the page changes the numbers to what the CLI says for that filter.
+  await page.locator("#ex-filter-dim").selectOption("connection");
+  await page.locator("#ex-filter-value").fill("aws-cur");
+  await page.getByRole("button", { name: "Add filter" }).click();
+  await page.waitForSelector(".chip");
+  await ready();
+  await page.waitForSelector("#explorer-table");
+  const filtered = cli("costs", "--month", month, "--by", "service", "--filter", "connection=aws-cur");
+  assert.equal(units(await exact("#explorer-total")), sum(filtered, "billed_cost"), "filtered total vs billow costs");
+  assert.notEqual(sum(filtered, "billed_cost"), sum(all, "billed_cost"));
+  assert.match(page.url(), /filter=connection%3Daws-cur/, "the URL carries the filter");
+  // Per day, the rows are days of the month.
+  await goto(`#/explorer?month=${month}&by=connection&granularity=day&cost_type=effective`);
+  const daily = cli("costs", "--month", month, "--by", "connection", "--granularity", "day");
+  assert.equal(units(await exact("#explorer-total")), sum(daily, "effective_cost"), "daily effective total");
+  await page.screenshot({ path: `${artifacts}/explorer.png`, fullPage: true });
+
+  step = "connections and history";
+  await goto("#/connections");
+  await page.waitForSelector(".connection");
+  assert.ok((await page.locator(".connection").count()) >= 6);
+  assert.match(await page.locator('.connection[data-connection="aws-cur"]').textContent(), /exact/);
+  await page.screenshot({ path: `${artifacts}/connections.png`, fullPage: true });
+
+  step = "viewer without provider cost";
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForSelector("form.login-form");
+  await signIn("viewer@billow.local", "billow-demo-viewer");
+  await goto(`#/overview?as_of=${asOf}`);
+  await page.waitForSelector(".provider-card");
+  const options = await page.locator("#overview-cost-type option").allTextContents();
+  assert.ok(!options.some((o) => /provider/i.test(o)), `viewer cost types: ${options}`);
+  const html = await page.content();
+  assert.ok(!/provider_cost|Provider cost/.test(html), "no provider cost on the viewer's overview");
+  const refused = await page.evaluate(async (m) => (await fetch(`/api/v1/costs?month=${m}&cost_type=provider`)).status, month);
+  assert.equal(refused, 403);
+  const explorer = await page.evaluate(async (m) => await (await fetch(`/api/v1/costs?month=${m}&by=service`)).text(), month);
+  assert.ok(!explorer.includes("provider_cost"), "no provider cost in the viewer's cost query");
+  const focus = await page.evaluate(async (m) => (await (await fetch(`/api/v1/export/focus?month=${m}`)).text()).split("\n")[0], month);
+  for (const column of ["ContractedCost", "ContractedUnitPrice", "x_Extensions"]) {
+    assert.ok(!focus.split(",").includes(column), `${column} in the viewer's export`);
+  }
+  await page.screenshot({ path: `${artifacts}/viewer-overview.png`, fullPage: true });
+
+  step = "phone width";
+  await page.setViewportSize({ width: 390, height: 844 });
+  await goto(`#/overview?as_of=${asOf}&days=7`);
+  await page.waitForSelector(".provider-card");
+  assert.ok(await page.getByRole("button", { name: "Menu" }).isVisible());
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone`);
+  await page.screenshot({ path: `${artifacts}/phone-overview.png`, fullPage: true });
+
+  assert.deepEqual(errors, [], "no errors in the page");
+  console.log(`e2e: passed (screenshots in ${artifacts})`);
+} catch (e) {
+  await page.screenshot({ path: `${artifacts}/failure.png`, fullPage: true }).catch(() => {});
+  console.error(`e2e failed at "${step}": ${e.stack ?? e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
