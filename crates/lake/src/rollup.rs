@@ -78,12 +78,24 @@ impl Lake {
     /// statistics at all. Kept per table version: the log is only checked for new commits.
     async fn current_partitions(&self) -> Result<Option<Arc<Partitions>>> {
         let mut focus = self.cache.focus.lock().await;
+        // The log is listed at most every LOG_CHECK_INTERVAL (a dashboard asks several
+        // questions at once); this process's own commits invalidate the check at once.
+        let due = self
+            .cache
+            .log_checked
+            .lock()
+            .map(|t| t.is_none_or(|t| t.elapsed() >= LOG_CHECK_INTERVAL))
+            .unwrap_or(true);
         match focus.as_mut() {
+            Some(_) if !due => {}
             Some(table) => table.update_state().await.map_err(|source| Error::Delta {
                 table: FOCUS,
                 source,
             })?,
             None => *focus = self.load(FOCUS).await?,
+        }
+        if due && let Ok(mut checked) = self.cache.log_checked.lock() {
+            *checked = Some(std::time::Instant::now());
         }
         let Some(table) = focus.as_ref() else {
             return Ok(Some(Arc::default()));
@@ -297,30 +309,12 @@ impl Lake {
                     crate::string_column(batch, column(TAG_VALUE)?)?,
                     crate::string_column(batch, column(DAY)?)?,
                 );
-                let mut sums = Vec::with_capacity(COSTS.len());
-                for name in COSTS {
-                    sums.push(
-                        batch
-                            .column(column(name)?)
-                            .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
-                            .ok_or_else(|| {
-                                Error::Inconsistent(format!("rollup {name} is not a decimal"))
-                            })?
-                            .clone(),
-                    );
-                }
-                let rows = batch
-                    .column(column(ROWS)?)
-                    .as_primitive_opt::<arrow::datatypes::Int64Type>()
-                    .ok_or_else(|| Error::Inconsistent("rollup x_Rows is not an integer".into()))?
-                    .clone();
+                let (sums, rows) = sum_columns(batch)?;
                 'rows: for r in 0..batch.num_rows() {
-                    if let Some(ids) = scope.accounts() {
-                        let visible = (billing.is_valid(r) && ids.contains(billing.value(r)))
-                            || (sub.is_valid(r) && ids.contains(sub.value(r)));
-                        if !visible {
-                            continue;
-                        }
+                    if let Some(ids) = scope.accounts()
+                        && !visible(ids, &billing, &sub, r)
+                    {
+                        continue;
                     }
                     for f in &query.filters {
                         let cell = match f.dimension {
@@ -408,30 +402,12 @@ impl Lake {
                     )),
                     None => None,
                 };
-                let mut sums = Vec::with_capacity(COSTS.len());
-                for name in COSTS {
-                    sums.push(
-                        batch
-                            .column(column(name)?)
-                            .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
-                            .ok_or_else(|| {
-                                Error::Inconsistent(format!("rollup {name} is not a decimal"))
-                            })?
-                            .clone(),
-                    );
-                }
-                let rows = batch
-                    .column(column(ROWS)?)
-                    .as_primitive_opt::<arrow::datatypes::Int64Type>()
-                    .ok_or_else(|| Error::Inconsistent("rollup x_Rows is not an integer".into()))?
-                    .clone();
+                let (sums, rows) = sum_columns(batch)?;
                 'rows: for r in 0..batch.num_rows() {
-                    if let Some((ids, billing, sub)) = &accounts {
-                        let visible = (billing.is_valid(r) && ids.contains(billing.value(r)))
-                            || (sub.is_valid(r) && ids.contains(sub.value(r)));
-                        if !visible {
-                            continue;
-                        }
+                    if let Some((ids, billing, sub)) = &accounts
+                        && !visible(ids, billing, sub, r)
+                    {
+                        continue;
                     }
                     for (values, allowed) in &filters {
                         if !allowed.contains(value(values, r)) {
@@ -507,6 +483,39 @@ fn tag_rollup_file(rollup: &Path) -> PathBuf {
     rollup.with_extension("tags.parquet")
 }
 
+/// A rollup batch's three cost sums and its row counts.
+fn sum_columns(
+    batch: &RecordBatch,
+) -> Result<(Vec<arrow::array::Decimal128Array>, arrow::array::Int64Array)> {
+    let column =
+        |name: &str| -> Result<&ArrayRef> { Ok(batch.column(batch.schema().index_of(name)?)) };
+    let mut sums = Vec::with_capacity(COSTS.len());
+    for name in COSTS {
+        sums.push(
+            column(name)?
+                .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
+                .ok_or_else(|| Error::Inconsistent(format!("rollup {name} is not a decimal")))?
+                .clone(),
+        );
+    }
+    let rows = column(ROWS)?
+        .as_primitive_opt::<arrow::datatypes::Int64Type>()
+        .ok_or_else(|| Error::Inconsistent("rollup x_Rows is not an integer".into()))?
+        .clone();
+    Ok((sums, rows))
+}
+
+/// Whether a rollup row is of an account the scope lists (its billing or sub account).
+fn visible(
+    ids: &std::collections::BTreeSet<String>,
+    billing: &arrow::array::StringArray,
+    sub: &arrow::array::StringArray,
+    r: usize,
+) -> bool {
+    (billing.is_valid(r) && ids.contains(billing.value(r)))
+        || (sub.is_valid(r) && ids.contains(sub.value(r)))
+}
+
 /// A string cell, [`NONE`] when null (as groups and filters name it).
 fn value(a: &arrow::array::StringArray, r: usize) -> &str {
     if a.is_valid(r) { a.value(r) } else { NONE }
@@ -535,9 +544,24 @@ type Partitions = BTreeMap<PartitionKey, Option<String>>;
 #[derive(Default)]
 pub(crate) struct RollupCache {
     focus: tokio::sync::Mutex<Option<deltalake::DeltaTable>>,
+    /// When the `focus` log was last listed for new commits.
+    log_checked: std::sync::Mutex<Option<std::time::Instant>>,
     partitions: std::sync::Mutex<Option<(Option<u64>, Arc<Partitions>)>>,
     files: std::sync::Mutex<HashMap<PathBuf, CachedRows>>,
     sums: std::sync::Mutex<HashMap<SumKey, Arc<Vec<CostRow>>>>,
+}
+
+/// How long a listing of the `focus` log stands for another process's commits (this
+/// process's own commits are seen at once).
+const LOG_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl RollupCache {
+    /// Makes the next query list the `focus` log: a commit of this process.
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut checked) = self.log_checked.lock() {
+            *checked = None;
+        }
+    }
 }
 
 impl std::fmt::Debug for RollupCache {

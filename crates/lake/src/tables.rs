@@ -457,6 +457,8 @@ impl Lake {
             )
             .await
             .table(FOCUS)?;
+        // Cost queries of this process see the commit at once.
+        self.cache.invalidate();
         Ok(CommitSummary {
             version: finalized.version(),
             files_added,
