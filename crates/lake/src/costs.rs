@@ -350,8 +350,10 @@ impl Lake {
             if !query.has_tags() {
                 return self.sum_rollups(&files, query, scope);
             }
-            if query.tag_rollup_answers()
+            if let GroupBy::Tag(tag) = &query.by
+                && query.tag_rollup_answers()
                 && let Some(tag_files) = crate::rollup::tag_rollups(&files)
+                && self.tag_rollups_keep(&tag_files, tag)?
             {
                 return self.sum_rollups(&tag_files, query, scope);
             }

@@ -267,6 +267,29 @@ impl Lake {
         Ok(groups)
     }
 
+    /// Whether every tag rollup keeps `tag` (a key with too many values is left out of
+    /// them, to the rows).
+    pub(crate) fn tag_rollups_keep(
+        &self,
+        files: &[(PathBuf, PartitionKey)],
+        tag: &str,
+    ) -> Result<bool> {
+        for (file, _) in files {
+            for batch in self.rollup_rows(file)?.iter() {
+                let dropped: Vec<String> = batch
+                    .schema()
+                    .metadata()
+                    .get(DROPPED_TAGS)
+                    .and_then(|d| serde_json::from_str(d).ok())
+                    .unwrap_or_default();
+                if dropped.iter().any(|d| d == tag) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Sums tag rollups by the query's tag: each value's rows, and as the untagged share,
     /// the rows of every tag set less those with a value.
     fn sum_tag_rollup_rows(
@@ -584,6 +607,8 @@ const COSTS: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
 /// the row of all sums).
 const TAG_DIMENSIONS: [&str; 4] = ["BillingAccountId", "SubAccountId", TAG_KEY, TAG_VALUE];
 const TAGS: &str = "Tags";
+/// Schema metadata of a tag rollup: the JSON list of tag keys it leaves out.
+const DROPPED_TAGS: &str = "billow.dropped_tags";
 const TAG_KEY: &str = "x_TagKey";
 const TAG_VALUE: &str = "x_TagValue";
 const DAY: &str = "x_Day";
@@ -594,7 +619,9 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// group's sum of a cost is null when every value of it is null, as SQL's `SUM`.
 #[derive(Debug, Default)]
 struct Sums {
-    groups: HashMap<Box<[u8]>, usize>,
+    /// Hashed with foldhash: keys are short and not chosen by an attacker, and every row
+    /// hashes two.
+    groups: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
     sums: Vec<[Option<i128>; 3]>,
     rows: Vec<i64>,
 }
@@ -646,16 +673,80 @@ impl Sums {
 }
 
 /// One partition's rows summed by UTC day of `ChargePeriodStart` and [`DIMENSIONS`], and by
-/// day, account and tag set, built from the batches as they are written (no second pass over
-/// the month's rows).
+/// day, account and tag, built from the batches as they are written (no second pass over the
+/// month's rows).
 #[derive(Debug, Default)]
 pub struct DailyRollup {
     by_dimensions: Sums,
-    /// By day, billing account, sub account and the `Tags` JSON text (a handful of distinct
-    /// tag sets per account), expanded to one row per tag when written.
+    /// By day, billing account, sub account, tag key and tag value; a null key and value
+    /// hold every row's sums (a tag's untagged share is the total less its values).
     by_tags: Sums,
+    /// Distinct values seen per tag key: a key past [`MAX_TAG_VALUES`] (a per-resource name
+    /// or id) leaves the tag rollup, and its queries read the rows.
+    tag_values: HashMap<Box<[u8]>, ValueSet, foldhash::fast::RandomState>,
+    dropped_tags: std::collections::BTreeSet<Box<[u8]>>,
     /// The first row that could not be added (a sum beyond Decimal128), kept for the error.
     overflow: Option<String>,
+}
+
+type ValueSet = std::collections::HashSet<Box<[u8]>, foldhash::fast::RandomState>;
+
+/// Distinct values of one tag key a partition's tag rollup keeps; beyond, the key is left to
+/// the rows (a dashboard ranks teams and environments, not instance names).
+const MAX_TAG_VALUES: usize = 2_000;
+
+/// The (key, value) spans of a flat JSON object of string values, as Billow's readers write
+/// `Tags`, found without allocating a string; `None` when the text is not that simple shape
+/// (escapes, values that are not strings), for the caller to parse it in full.
+fn scan_tags(json: &[u8], spans: &mut Vec<(usize, usize, usize, usize)>) -> Option<()> {
+    spans.clear();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while json.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    let string = |i: &mut usize| -> Option<(usize, usize)> {
+        if json.get(*i) != Some(&b'"') {
+            return None;
+        }
+        let start = *i + 1;
+        let len = json
+            .get(start..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        if json[start + len] == b'\\' {
+            return None;
+        }
+        *i = start + len + 1;
+        Some((start, start + len))
+    };
+    skip_ws(&mut i);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        skip_ws(&mut i);
+        match json.get(i) {
+            Some(b'}') => return Some(()),
+            Some(b',') if !spans.is_empty() => {
+                i += 1;
+                skip_ws(&mut i);
+            }
+            Some(b'"') if spans.is_empty() => {}
+            _ => return None,
+        }
+        let (ks, ke) = string(&mut i)?;
+        skip_ws(&mut i);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        let (vs, ve) = string(&mut i)?;
+        spans.push((ks, ke, vs, ve));
+    }
 }
 
 impl DailyRollup {
@@ -687,7 +778,8 @@ impl DailyRollup {
                     .ok_or_else(|| Error::Inconsistent(format!("{name} is not a decimal")))?,
             );
         }
-        let (mut key, mut tag_key) = (Vec::with_capacity(128), Vec::with_capacity(256));
+        let (mut key, mut tag_key) = (Vec::with_capacity(128), Vec::with_capacity(128));
+        let mut spans = Vec::new();
         for row in 0..batch.num_rows() {
             key.clear();
             let day = start
@@ -701,18 +793,45 @@ impl DailyRollup {
                 encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
             }
             // Day and both accounts begin both keys.
+            let base = key.len();
             tag_key.clear();
             tag_key.extend_from_slice(&key);
-            encode_part(
-                &mut tag_key,
-                tags.is_valid(row).then(|| tags.value(row).as_bytes()),
-            );
             for d in &dimensions[2..] {
                 encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
             }
             let values = [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
-            let fits =
-                self.by_dimensions.add(&key, values, 1) & self.by_tags.add(&tag_key, values, 1);
+            let mut fits = self.by_dimensions.add(&key, values, 1);
+            encode_part(&mut tag_key, None);
+            encode_part(&mut tag_key, None);
+            fits &= self.by_tags.add(&tag_key, values, 1);
+            if tags.is_valid(row) {
+                let text = tags.value(row).as_bytes();
+                let mut add = |this: &mut Self, tag: &[u8], value: &[u8]| {
+                    if this.keep_tag(tag, value) {
+                        tag_key.truncate(base);
+                        encode_part(&mut tag_key, Some(tag));
+                        encode_part(&mut tag_key, Some(value));
+                        fits &= this.by_tags.add(&tag_key, values, 1);
+                    }
+                };
+                if scan_tags(text, &mut spans).is_some() {
+                    for &(ks, ke, vs, ve) in &spans {
+                        add(self, &text[ks..ke], &text[vs..ve]);
+                    }
+                } else if let Ok(map) =
+                    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
+                {
+                    // Escapes, or values that are not strings: the values `costs` shows.
+                    for (tag, value) in map {
+                        let value = match value {
+                            serde_json::Value::Null => continue,
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        add(self, tag.as_bytes(), value.as_bytes());
+                    }
+                }
+            }
             if !fits && self.overflow.is_none() {
                 self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
             }
@@ -720,11 +839,41 @@ impl DailyRollup {
         Ok(())
     }
 
+    /// Whether a tag's value goes into the tag rollup: not once its key has more than
+    /// [`MAX_TAG_VALUES`] values.
+    fn keep_tag(&mut self, tag: &[u8], value: &[u8]) -> bool {
+        if self.dropped_tags.contains(tag) {
+            return false;
+        }
+        let seen = self.tag_values.entry(tag.into()).or_default();
+        if !seen.contains(value) {
+            if seen.len() >= MAX_TAG_VALUES {
+                self.tag_values.remove(tag);
+                self.dropped_tags.insert(tag.into());
+                return false;
+            }
+            seen.insert(value.into());
+        }
+        true
+    }
+
     /// Adds another rollup of the same partition (another decoding thread's rows).
     pub(crate) fn merge(&mut self, other: DailyRollup) {
         if self.overflow.is_none() {
             self.overflow = other.overflow;
         }
+        self.dropped_tags.extend(other.dropped_tags);
+        for (tag, values) in other.tag_values {
+            self.tag_values.entry(tag).or_default().extend(values);
+        }
+        let dropped = &mut self.dropped_tags;
+        self.tag_values.retain(|tag, values| {
+            let keep = values.len() <= MAX_TAG_VALUES && !dropped.contains(tag);
+            if !keep {
+                dropped.insert(tag.clone());
+            }
+            keep
+        });
         let fits =
             self.by_dimensions.merge(other.by_dimensions) & self.by_tags.merge(other.by_tags);
         if !fits {
@@ -743,52 +892,35 @@ impl DailyRollup {
     /// The rollup by dimensions (as [`DailyRollup::into_batch`]) and the tag rollup: per
     /// day, billing account and sub account, one row per (tag key, tag value) and one row
     /// with a null tag key holding every row's sums (so a tag's untagged share is the total
-    /// less its values).
+    /// less its values). The tag rollup's schema lists the keys it leaves out.
     pub(crate) fn into_batches(self) -> Result<(RecordBatch, RecordBatch)> {
         if let Some(overflow) = self.overflow {
             return Err(Error::Inconsistent(overflow));
         }
         let by_dimensions = sums_batch(&self.by_dimensions, &DIMENSIONS)?;
-        // Expand each tag set into its tags, summing tag values met in several sets.
-        let mut expanded = Sums::default();
-        let mut key = Vec::with_capacity(256);
-        for (group, g) in self.by_tags.sorted() {
-            let mut parts = decode_parts(group);
-            let (day, billing, sub, tags) =
-                (parts.next(), parts.next(), parts.next(), parts.next());
-            let (Some(day), Some(billing), Some(sub), Some(tags)) = (day, billing, sub, tags)
-            else {
-                return Err(Error::Inconsistent("a tag rollup key is damaged".into()));
-            };
-            let values = self.by_tags.sums[g];
-            let rows = self.by_tags.rows[g];
-            let mut base = Vec::with_capacity(64);
-            for part in [day, billing, sub] {
-                encode_part(&mut base, part);
+        // A key one thread dropped may have values from another thread: leave it out whole.
+        let mut kept = Sums::default();
+        for (key, g) in self.by_tags.sorted() {
+            let tag = decode_parts(key).nth(3).flatten();
+            if tag.is_some_and(|t| self.dropped_tags.contains(t)) {
+                continue;
             }
-            key.clear();
-            key.extend_from_slice(&base);
-            encode_part(&mut key, None);
-            encode_part(&mut key, None);
-            expanded.add(&key, values, rows);
-            let parsed = tags.and_then(|t| {
-                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(t).ok()
-            });
-            for (tag, value) in parsed.iter().flatten() {
-                let value = match value {
-                    serde_json::Value::Null => continue,
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                key.clear();
-                key.extend_from_slice(&base);
-                encode_part(&mut key, Some(tag.as_bytes()));
-                encode_part(&mut key, Some(value.as_bytes()));
-                expanded.add(&key, values, rows);
-            }
+            kept.add(key, self.by_tags.sums[g], self.by_tags.rows[g]);
         }
-        let by_tags = sums_batch(&expanded, &TAG_DIMENSIONS)?;
-        Ok((by_dimensions, by_tags))
+        let by_tags = sums_batch(&kept, &TAG_DIMENSIONS)?;
+        let dropped: Vec<String> = self
+            .dropped_tags
+            .iter()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect();
+        let schema = by_tags.schema().as_ref().clone().with_metadata(
+            [(
+                DROPPED_TAGS.to_string(),
+                serde_json::Value::from(dropped).to_string(),
+            )]
+            .into(),
+        );
+        Ok((by_dimensions, by_tags.with_schema(Arc::new(schema))?))
     }
 }
 
@@ -889,6 +1021,25 @@ mod tests {
     use arrow::array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
 
     fn batch(start: &[i64], region: &[Option<&str>], list: &[Option<i128>]) -> RecordBatch {
+        // Tag sets in turn: one tag, none, two tags (one shared with the first), unparsable.
+        let sets = [
+            Some(r#"{"team":"a"}"#),
+            None,
+            Some(r#"{"team":"a","env":"prod"}"#),
+            Some("not json"),
+        ];
+        let tags: Vec<Option<String>> = (0..start.len())
+            .map(|i| sets[i % sets.len()].map(str::to_string))
+            .collect();
+        batch_with_tags(start, region, list, tags)
+    }
+
+    fn batch_with_tags(
+        start: &[i64],
+        region: &[Option<&str>],
+        list: &[Option<i128>],
+        tags: Vec<Option<String>>,
+    ) -> RecordBatch {
         let n = start.len();
         let strings = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
         let decimals = |v: Vec<Option<i128>>| {
@@ -914,14 +1065,6 @@ mod tests {
                 .map(|c| Field::new(*c, DataType::Decimal128(38, 12), true)),
         );
         fields.push(Field::new(TAGS, DataType::Utf8, true));
-        // Tag sets in turn: one tag, none, two tags (one shared with the first), unparsable.
-        let sets = [
-            Some(r#"{"team":"a"}"#),
-            None,
-            Some(r#"{"team":"a","env":"prod"}"#),
-            Some("not json"),
-        ];
-        let tags: Vec<Option<&str>> = (0..n).map(|i| sets[i % sets.len()]).collect();
         let columns = vec![
             Arc::new(TimestampMicrosecondArray::from(start.to_vec()).with_timezone("UTC"))
                 as ArrayRef,
@@ -984,6 +1127,88 @@ mod tests {
                 (Some("team"), Some("a"), 90, 3),
             ]
         );
+    }
+
+    /// Escaped text and non-string values are read as `costs` reads them; a key with more
+    /// values than the tag rollup keeps is left out whole and named in its schema.
+    #[test]
+    fn odd_tags_parse_fully_and_a_key_of_many_values_is_left_to_the_rows() {
+        let may1 = 20_574 * MICROS_PER_DAY;
+        let n = MAX_TAG_VALUES + 2;
+        let mut tags: Vec<Option<String>> = (0..n)
+            .map(|i| Some(format!(r#"{{"Name":"i-{i:06}","team":"a"}}"#)))
+            .collect();
+        tags[0] = Some(r#"{"team":"q\"uote","size":3,"none":null}"#.into());
+        let mut rollup = DailyRollup::default();
+        rollup
+            .add(&batch_with_tags(
+                &vec![may1; n],
+                &vec![Some("eu-west-1"); n],
+                &vec![Some(1); n],
+                tags,
+            ))
+            .unwrap();
+        let (_, batch) = rollup.into_batches().unwrap();
+        assert_eq!(
+            batch
+                .schema()
+                .metadata()
+                .get(DROPPED_TAGS)
+                .map(String::as_str),
+            Some(r#"["Name"]"#)
+        );
+        let column = |name: &str| {
+            let i = batch.schema().index_of(name).unwrap();
+            crate::string_column(&batch, i).unwrap()
+        };
+        let (keys, values) = (column(TAG_KEY), column(TAG_VALUE));
+        let pairs: Vec<(Option<&str>, Option<&str>)> = (0..batch.num_rows())
+            .map(|r| {
+                (
+                    keys.is_valid(r).then(|| keys.value(r)),
+                    values.is_valid(r).then(|| values.value(r)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (None, None),
+                (Some("size"), Some("3")),
+                (Some("team"), Some("a")),
+                (Some("team"), Some("q\"uote")),
+            ]
+        );
+    }
+
+    #[test]
+    fn simple_tags_are_scanned_and_others_are_not() {
+        let mut spans = Vec::new();
+        let text = br#" { "team" : "a" ,"env":"prod"} "#;
+        assert!(scan_tags(text, &mut spans).is_some());
+        let pairs: Vec<(&[u8], &[u8])> = spans
+            .iter()
+            .map(|&(ks, ke, vs, ve)| (&text[ks..ke], &text[vs..ve]))
+            .collect();
+        assert_eq!(
+            pairs,
+            [(&b"team"[..], &b"a"[..]), (&b"env"[..], &b"prod"[..])]
+        );
+        for odd in [
+            &br#"{"a":"b\"c"}"#[..],
+            br#"{"a":1}"#,
+            b"[1]",
+            br#"{"a":"b""#,
+            b"{,}",
+            b"",
+        ] {
+            assert!(
+                scan_tags(odd, &mut spans).is_none(),
+                "{}",
+                String::from_utf8_lossy(odd)
+            );
+        }
+        assert!(scan_tags(b"{}", &mut spans).is_some() && spans.is_empty());
     }
 
     /// Rows group by UTC day and dimension (a null region is its own group), sums skip null
