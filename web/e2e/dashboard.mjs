@@ -140,6 +140,11 @@ try {
   assert.equal(units(await exact("#explorer-total")), sum(filtered, "billed_cost"), "filtered total vs billow costs");
   assert.notEqual(sum(filtered, "billed_cost"), sum(all, "billed_cost"));
   assert.match(page.url(), /filter=connection%3Daws-cur/, "the URL carries the filter");
+  // The FOCUS export link holds exactly the rows behind what is shown.
+  const href = await page.locator("#download-focus").getAttribute("href");
+  const exported = await page.evaluate(async (h) => (await (await fetch(h)).text()).trimEnd().split("\n").length - 1, href);
+  const behind = filtered.reduce((n, r) => n + Number(r.rows), 0);
+  assert.equal(exported, behind, `FOCUS export rows of ${href}`);
   // Per day, the rows are days of the month.
   await goto(`#/explorer?month=${month}&by=connection&granularity=day&cost_type=effective`);
   const daily = cli("costs", "--month", month, "--by", "connection", "--granularity", "day");

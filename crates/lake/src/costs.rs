@@ -225,6 +225,37 @@ impl CostQuery {
         })
     }
 
+    /// Which rows of a `focus` batch pass the query's tag filters (all when it has none).
+    pub(crate) fn keeps_tags(
+        &self,
+        batch: &arrow::record_batch::RecordBatch,
+    ) -> Result<Option<arrow::array::BooleanArray>> {
+        let filters: Vec<(&str, &BTreeSet<String>)> = self
+            .filters
+            .iter()
+            .filter_map(|f| match &f.dimension {
+                GroupBy::Tag(key) => Some((key.as_str(), &f.values)),
+                _ => None,
+            })
+            .collect();
+        if filters.is_empty() {
+            return Ok(None);
+        }
+        let tags = crate::string_column(batch, batch.schema().index_of("Tags")?)?;
+        Ok(Some(
+            (0..batch.num_rows())
+                .map(|r| {
+                    let parsed = parse_tags(tags.is_valid(r).then(|| tags.value(r)));
+                    Some(
+                        filters
+                            .iter()
+                            .all(|(key, values)| values.contains(&tag_value(parsed.as_ref(), key))),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
     fn has_tags(&self) -> bool {
         matches!(self.by, GroupBy::Tag(_))
             || self
@@ -453,6 +484,31 @@ fn simple_query(billing_period: Option<&str>, connection: Option<&str>, by: &Gro
         Some(c) => query.filter(GroupBy::Connection, [c]),
         None => query,
     }
+}
+
+/// A filter as a DataFusion condition (`None` for a tag filter, which is applied to the rows
+/// read, see [`CostQuery::keeps_tags`]).
+pub(crate) fn filter_expr(f: &Filter) -> Option<datafusion::prelude::Expr> {
+    use datafusion::prelude::{Expr, ident, lit};
+    if matches!(f.dimension, GroupBy::Tag(_) | GroupBy::Day) {
+        return None;
+    }
+    let column = ident(f.dimension.expression());
+    let listed: Vec<Expr> = f
+        .values
+        .iter()
+        .filter(|v| *v != NONE)
+        .map(|v| lit(v.as_str()))
+        .collect();
+    let mut any: Option<Expr> = (!listed.is_empty()).then(|| column.clone().in_list(listed, false));
+    if f.values.contains(NONE) {
+        let null = column.is_null();
+        any = Some(match any {
+            Some(e) => e.or(null),
+            None => null,
+        });
+    }
+    any
 }
 
 /// A SQL string literal.

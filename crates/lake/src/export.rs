@@ -1,6 +1,6 @@
-//! FOCUS exports of a billing period: streamed from the `focus` table batch by batch into
-//! CSV or Parquet, within a scope (its rows, without its hidden columns), as FOCUS 1.2 or
-//! projected to 1.4 names.
+//! FOCUS exports of a billing period, or of the rows behind a cost query: streamed from the
+//! `focus` table batch by batch into CSV or Parquet, within a scope (its rows, without its
+//! hidden columns), as FOCUS 1.2 or projected to 1.4 names.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use billow_focus::versions::{FocusVersion, project};
 use futures::StreamExt;
 
+use crate::costs::{CostQuery, GroupBy};
 use crate::tables::conform;
 use crate::{Error, Lake, Result, Scope};
 
@@ -48,8 +49,32 @@ impl Lake {
         format: ExportFormat,
         out: W,
     ) -> Result<u64> {
-        // Resolved before the writer starts, so a bad period writes nothing.
-        let (frame, visible) = self.focus_rows(scope, billing_period, connection).await?;
+        if !crate::costs::is_billing_period(billing_period) {
+            return Err(Error::Inconsistent(format!(
+                "billing period {billing_period:?} is not YYYY-MM"
+            )));
+        }
+        let mut query = CostQuery::new(Some(billing_period), GroupBy::Service);
+        if let Some(c) = connection {
+            query = query.filter(GroupBy::Connection, [c]);
+        }
+        self.export_focus_of(scope, &query, version, format, out)
+            .await
+    }
+
+    /// Writes the FOCUS rows of a cost query's billing periods that pass its filters (the
+    /// rows behind its groups; its grouping and buckets play no part) and that `scope` shows
+    /// to `out`, one batch at a time. Returns the rows written.
+    pub async fn export_focus_of<W: Write + Send>(
+        &self,
+        scope: &Scope,
+        query: &CostQuery,
+        version: FocusVersion,
+        format: ExportFormat,
+        out: W,
+    ) -> Result<u64> {
+        // Resolved before the writer starts, so a bad query writes nothing.
+        let (frame, visible) = self.focus_rows_of(scope, query).await?;
         let schema = project(
             &arrow::array::RecordBatch::new_empty(Arc::clone(&visible)),
             version,
@@ -78,7 +103,11 @@ impl Lake {
         let mut stream = frame.execute_stream().await?;
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
-            let batch = project(&conform(&batch?, &visible)?, version)
+            let mut batch = batch?;
+            if let Some(keep) = query.keeps_tags(&batch)? {
+                batch = arrow::compute::filter_record_batch(&batch, &keep)?;
+            }
+            let batch = project(&conform(&batch, &visible)?, version)
                 .map_err(|e| Error::Inconsistent(e.to_string()))?;
             rows += batch.num_rows() as u64;
             match &mut sink {

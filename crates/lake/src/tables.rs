@@ -572,13 +572,35 @@ impl Lake {
                 "billing period {billing_period:?} is not YYYY-MM"
             )));
         }
-        let ctx = self.scoped_session(scope).await?;
-        let mut frame = ctx
-            .table(FOCUS)
-            .await?
-            .filter(ident(x::BILLING_PERIOD).eq(lit(billing_period)))?;
+        let mut query =
+            crate::costs::CostQuery::new(Some(billing_period), crate::costs::GroupBy::Service);
         if let Some(c) = connection {
-            frame = frame.filter(ident(x::CONNECTION_ID).eq(lit(c)))?;
+            query = query.filter(crate::costs::GroupBy::Connection, [c]);
+        }
+        self.focus_rows_of(scope, &query).await
+    }
+
+    /// The `focus` rows of a query's billing periods that pass its filters but the tag
+    /// filters (see [`crate::costs::CostQuery::keeps_tags`]), within `scope`, not yet read,
+    /// and the schema each batch is to be conformed to.
+    pub(crate) async fn focus_rows_of(
+        &self,
+        scope: &Scope,
+        query: &crate::costs::CostQuery,
+    ) -> Result<(datafusion::dataframe::DataFrame, SchemaRef)> {
+        query.validate()?;
+        let ctx = self.scoped_session(scope).await?;
+        let mut frame = ctx.table(FOCUS).await?;
+        if let Some(from) = &query.from {
+            frame = frame.filter(ident(x::BILLING_PERIOD).gt_eq(lit(from.as_str())))?;
+        }
+        if let Some(to) = &query.to {
+            frame = frame.filter(ident(x::BILLING_PERIOD).lt_eq(lit(to.as_str())))?;
+        }
+        for f in &query.filters {
+            if let Some(condition) = crate::costs::filter_expr(f) {
+                frame = frame.filter(condition)?;
+            }
         }
         let full = focus_schema();
         let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(

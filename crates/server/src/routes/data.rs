@@ -570,24 +570,27 @@ fn cost_types(asked: Option<&str>, access: &billow_store::Access) -> ApiResult<V
     Ok(types)
 }
 
-/// Cost totals grouped by one dimension, per day or billing period if asked, filtered by
-/// any dimension; largest first within each time bucket (days in order when grouped by
-/// day). Read from the daily rollups where no tag is involved.
-#[utoipa::path(get, path = "/api/v1/costs", tag = "costs", security(("bearer" = [])), params(CostsQuery),
-    responses((status = 200, body = CostsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn costs(
-    State(state): State<AppState>,
-    Caller(access): Caller,
-    ApiQuery(q): ApiQuery<CostsQuery>,
-) -> ApiResult<Json<CostsResponse>> {
-    access.require(Permission::ReadCosts)?;
-    let (from, to) = match (&q.month, &q.from, &q.to) {
+/// The billing periods a cost query or export asks for.
+pub(crate) struct Periods<'a> {
+    month: Option<&'a str>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+}
+
+/// A cost query as asked: one month or a range of billing periods, `filter=<dimension>=<value>`
+/// (and `connection`), connection names resolved within the caller's organization (another
+/// organization's connection is not found).
+async fn query_of(
+    state: &AppState,
+    access: &billow_store::Access,
+    periods: Periods<'_>,
+    connection: Option<&str>,
+    filter: &[String],
+    by: GroupBy,
+) -> ApiResult<CostQuery> {
+    let (from, to) = match (periods.month, periods.from, periods.to) {
         (Some(m), None, None) => (Some(month(m)?), Some(month(m)?)),
-        (None, from, to) => (
-            from.as_deref().map(month).transpose()?,
-            to.as_deref().map(month).transpose()?,
-        ),
+        (None, from, to) => (from.map(month).transpose()?, to.map(month).transpose()?),
         _ => {
             return Err(ApiError::bad_request("month and from/to are both given")
                 .hint("ask for one month with month=YYYY-MM, or a range with from and to"));
@@ -599,27 +602,11 @@ pub(crate) async fn costs(
         return Err(ApiError::bad_request(format!("from {a} is after to {b}"))
             .hint("from is the first billing period of the range, to the last"));
     }
-    let by_text = q.by.as_deref().unwrap_or("service");
-    let by = GroupBy::parse(by_text).ok_or_else(|| {
-        ApiError::bad_request(format!("cannot group by {by_text:?}")).hint(
-            "by is day, service, account, billing-account, region, category, connection or tag:<key>",
-        )
-    })?;
-    let granularity_text = q.granularity.as_deref().unwrap_or("total");
-    let granularity = Granularity::parse(granularity_text).ok_or_else(|| {
-        ApiError::bad_request(format!("unknown granularity {granularity_text:?}"))
-            .hint("granularity is total, day or month")
-    })?;
-    let types = cost_types(q.cost_type.as_deref(), &access)?;
-    let mut query = CostQuery::new(None, by);
-    query.from = from.map(str::to_string);
-    query.to = to.map(str::to_string);
-    query.granularity = granularity;
     let mut filters: Vec<(GroupBy, String)> = Vec::new();
-    if let Some(c) = &q.connection {
-        filters.push((GroupBy::Connection, c.clone()));
+    if let Some(c) = connection {
+        filters.push((GroupBy::Connection, c.to_string()));
     }
-    for f in &q.filter {
+    for f in filter {
         let (dimension, value) = f.split_once('=').ok_or_else(|| {
             ApiError::bad_request(format!("filter {f:?} is not <dimension>=<value>"))
                 .hint("for example filter=region=us-east-1 or filter=tag:team=payments")
@@ -637,16 +624,60 @@ pub(crate) async fn costs(
     let mut by_dimension: std::collections::BTreeMap<GroupBy, Vec<String>> = Default::default();
     for (dimension, value) in filters {
         let value = if dimension == GroupBy::Connection {
-            // A connection outside the caller's organization is not found, as elsewhere.
-            state.store().connection_in_scope(&access, &value).await?
+            state.store().connection_in_scope(access, &value).await?
         } else {
             value
         };
         by_dimension.entry(dimension).or_default().push(value);
     }
+    let mut query = CostQuery::new(None, by);
+    query.from = from.map(str::to_string);
+    query.to = to.map(str::to_string);
     for (dimension, values) in by_dimension {
         query = query.filter(dimension, values);
     }
+    Ok(query)
+}
+
+/// Cost totals grouped by one dimension, per day or billing period if asked, filtered by
+/// any dimension; largest first within each time bucket (days in order when grouped by
+/// day). Read from the daily rollups where no tag is involved.
+#[utoipa::path(get, path = "/api/v1/costs", tag = "costs", security(("bearer" = [])), params(CostsQuery),
+    responses((status = 200, body = CostsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn costs(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiQuery(q): ApiQuery<CostsQuery>,
+) -> ApiResult<Json<CostsResponse>> {
+    access.require(Permission::ReadCosts)?;
+    let by_text = q.by.as_deref().unwrap_or("service");
+    let by = GroupBy::parse(by_text).ok_or_else(|| {
+        ApiError::bad_request(format!("cannot group by {by_text:?}")).hint(
+            "by is day, service, account, billing-account, region, category, connection or tag:<key>",
+        )
+    })?;
+    let granularity_text = q.granularity.as_deref().unwrap_or("total");
+    let granularity = Granularity::parse(granularity_text).ok_or_else(|| {
+        ApiError::bad_request(format!("unknown granularity {granularity_text:?}"))
+            .hint("granularity is total, day or month")
+    })?;
+    let types = cost_types(q.cost_type.as_deref(), &access)?;
+    let mut query = query_of(
+        &state,
+        &access,
+        Periods {
+            month: q.month.as_deref(),
+            from: q.from.as_deref(),
+            to: q.to.as_deref(),
+        },
+        q.connection.as_deref(),
+        &q.filter,
+        by,
+    )
+    .await?;
+    query.granularity = granularity;
+    let (from, to) = (query.from.clone(), query.to.clone());
     let shown = types.iter().copied().collect::<CostTypes>();
     let scope = state.scope_showing(&access, shown).await?;
     let mut rows = state.lake().query_costs(&scope, &query).await?;
@@ -683,8 +714,8 @@ pub(crate) async fn costs(
         .then(|| sum(&rows[end..], "REST"))
         .transpose()?;
     Ok(Json(CostsResponse {
-        from: from.map(str::to_string),
-        to: to.map(str::to_string),
+        from,
+        to,
         by: query.by.name(),
         granularity: granularity_text.to_string(),
         cost_types: types.iter().map(|t| t.as_str().to_string()).collect(),
@@ -697,9 +728,19 @@ pub(crate) async fn costs(
 
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ExportQuery {
-    /// Billing period, `YYYY-MM`.
+    /// One billing period, `YYYY-MM` (or `from` and `to`).
     #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
-    month: String,
+    month: Option<String>,
+    /// First billing period of a range, `YYYY-MM`.
+    #[param(example = "2026-08", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    from: Option<String>,
+    /// Last billing period of a range (inclusive), `YYYY-MM`.
+    #[param(example = "2026-10", pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    to: Option<String>,
+    /// `<dimension>=<value>`, repeatable, as in `/costs`: the rows behind those groups.
+    #[param(example = json!(["region=us-east-1"]))]
+    #[serde(default)]
+    filter: Vec<String>,
     /// `csv` (default) or `parquet`.
     #[param(pattern = "^(csv|parquet)$")]
     format: Option<String>,
@@ -710,8 +751,9 @@ pub(crate) struct ExportQuery {
     connection: Option<String>,
 }
 
-/// The month's FOCUS rows the caller may see, as CSV or Parquet (columns of cost types the
-/// caller may not see are left out).
+/// The FOCUS rows of a month (or range) the caller may see, as CSV or Parquet, filtered as a
+/// cost query is: the rows behind its groups. Columns of cost types the caller may not see are
+/// left out.
 #[utoipa::path(get, path = "/api/v1/export/focus", tag = "costs", security(("bearer" = [])), params(ExportQuery),
     responses((status = 200, description = "The FOCUS file", content_type = "text/csv"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -721,7 +763,28 @@ pub(crate) async fn export_focus(
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Response> {
     access.require(Permission::ReadCosts)?;
-    let month = month(&q.month)?.to_string();
+    let query = query_of(
+        &state,
+        &access,
+        Periods {
+            month: q.month.as_deref(),
+            from: q.from.as_deref(),
+            to: q.to.as_deref(),
+        },
+        q.connection.as_deref(),
+        &q.filter,
+        GroupBy::Service,
+    )
+    .await?;
+    let (Some(first), Some(last)) = (query.from.clone(), query.to.clone()) else {
+        return Err(ApiError::bad_request("an export needs its billing periods")
+            .hint("give month=YYYY-MM, or from and to"));
+    };
+    let name = if first == last {
+        first
+    } else {
+        format!("{first}-to-{last}")
+    };
     let format = match q.format.as_deref().unwrap_or("csv") {
         "csv" => ExportFormat::Csv,
         "parquet" => ExportFormat::Parquet,
@@ -741,20 +804,15 @@ pub(crate) async fn export_focus(
         }
     };
     let scope = state.scope(&access).await?;
-    let connection = match &q.connection {
-        Some(name) => Some(state.store().connection_in_scope(&access, name).await?),
-        None => None,
-    };
     // Written to a temporary file first (memory stays at a batch), then streamed; the file
     // is gone once the response is sent.
     let file = tempfile::tempfile().map_err(|e| ApiError::internal(&e))?;
     let writer = file.try_clone().map_err(|e| ApiError::internal(&e))?;
     state
         .lake()
-        .export_focus(
+        .export_focus_of(
             &scope,
-            &month,
-            connection.as_deref(),
+            &query,
             version,
             format,
             std::io::BufWriter::new(writer),
@@ -778,7 +836,7 @@ pub(crate) async fn export_focus(
         HeaderValue::from_static(format.content_type()),
     );
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"focus-{month}.{extension}\""
+        "attachment; filename=\"focus-{name}.{extension}\""
     )) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -133,6 +133,52 @@ async fn cost_queries_filter_bucket_page_and_choose_cost_types() {
         billed(std::slice::from_ref(untagged))
     );
 
+    // The FOCUS export of the same filters holds exactly the rows behind those groups.
+    let export_rows = |query: String| {
+        let w = &w;
+        async move {
+            let (status, csv) = w
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/export/focus?{query}"),
+                    Some(w.token(Role::Owner)),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{query}: {csv}");
+            csv.lines().count() as u64 - 1
+        }
+    };
+    let filtered_rows: u64 = want.iter().map(|r| r.rows).sum();
+    assert_eq!(
+        export_rows(format!(
+            "month={MONTH}&filter=region={a}&filter=region={b}&filter=category=Usage"
+        ))
+        .await,
+        filtered_rows
+    );
+    assert_eq!(
+        export_rows(format!(
+            "from=2026-01&to=2026-12&filter=tag:team={}",
+            team.key
+        ))
+        .await,
+        team.rows
+    );
+    let (status, _) = w
+        .call(
+            Method::GET,
+            "/api/v1/export/focus?filter=region=us-east-1",
+            Some(w.token(Role::Owner)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an export names its periods"
+    );
+
     // A range by billing period, grouped by connection: only the caller's connection.
     let body = ok(
         &w,
