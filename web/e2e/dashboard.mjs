@@ -158,12 +158,39 @@ try {
   assert.match(await page.locator('.connection[data-connection="aws-cur"]').textContent(), /exact/);
   await page.screenshot({ path: `${artifacts}/connections.png`, fullPage: true });
 
+  step = "users and settings";
+  await goto("#/users");
+  await page.waitForSelector("#users-table");
+  await page.locator("#new-email").fill("analyst@billow.local");
+  await page.locator("#new-name").fill("Ana Lyst");
+  await page.locator("#new-role").selectOption("viewer");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.waitForSelector('tr[data-email="analyst@billow.local"]');
+  const added = await page.evaluate(async () => (await (await fetch("/api/v1/users")).json()).find((u) => u.email === "analyst@billow.local"));
+  assert.equal(added.role, "viewer");
+  assert.ok(!added.cost_types.includes("provider"), `new viewer's cost types: ${added.cost_types}`);
+  const unlabeledUsers = await page.evaluate(() =>
+    [...document.querySelectorAll("main input, main select")].filter((e) => !e.labels?.length && !e.getAttribute("aria-label")).length,
+  );
+  assert.equal(unlabeledUsers, 0, "unlabeled controls on the users page");
+  await page.screenshot({ path: `${artifacts}/users.png`, fullPage: true });
+  await goto("#/settings");
+  await page.locator("#token-name").fill("e2e-token");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.waitForSelector("code.secret");
+  assert.match(await page.locator("code.secret").textContent(), /^billow_/);
+  assert.match(await page.locator("#tokens-table").textContent(), /e2e-token/);
+  await page.screenshot({ path: `${artifacts}/settings.png`, fullPage: true });
+  await page.getByRole("button", { name: "Revoke" }).first().click();
+  await page.waitForFunction(() => !document.querySelector("#tokens-table")?.textContent?.includes("e2e-token"));
+
   step = "viewer without provider cost";
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForSelector("form.login-form");
   await signIn("viewer@billow.local", "billow-demo-viewer");
   await goto(`#/overview?as_of=${asOf}`);
   await page.waitForSelector(".provider-card");
+  assert.equal(await page.locator('nav a[href="#/users"]').count(), 0, "a viewer has no users page");
   const options = await page.locator("#overview-cost-type option").allTextContents();
   assert.ok(!options.some((o) => /provider/i.test(o)), `viewer cost types: ${options}`);
   const html = await page.content();

@@ -9,15 +9,19 @@ import { renderExplorer } from "./pages/explorer";
 import { renderHistory } from "./pages/history";
 import { renderLogin } from "./pages/login";
 import { renderOverview } from "./pages/overview";
+import { renderSettings } from "./pages/settings";
+import { renderUsers } from "./pages/users";
 import { clearSession, currentSession, errorBox, loadSession, route, type Session } from "./ui";
 
 type Page = (main: HTMLElement, session: Session) => Promise<void>;
 
-const PAGES: { path: string; title: string; render: Page }[] = [
+const PAGES: { path: string; title: string; render: Page; roles?: string[] }[] = [
   { path: "/overview", title: "Overview", render: renderOverview },
   { path: "/explorer", title: "Cost explorer", render: renderExplorer },
-  { path: "/connections", title: "Connections", render: renderConnections },
-  { path: "/history", title: "Ingestion history", render: renderHistory },
+  { path: "/connections", title: "Connections", render: renderConnections, roles: ["owner", "admin", "member", "viewer"] },
+  { path: "/history", title: "Ingestion history", render: renderHistory, roles: ["owner", "admin", "member", "viewer"] },
+  { path: "/users", title: "Users and roles", render: renderUsers, roles: ["owner", "admin"] },
+  { path: "/settings", title: "Settings", render: renderSettings },
 ];
 
 const root = document.getElementById("app") as HTMLElement;
@@ -31,7 +35,7 @@ function shell(session: Session, current: string): HTMLElement {
       <button type="button" class="sign-out">Sign out</button>
     </header>
     <nav id="nav" aria-label="Main">
-      <ul>${PAGES.map(
+      <ul>${PAGES.filter((p) => !p.roles || p.roles.includes(session.me.role)).map(
         (p) => `<li><a href="#${p.path}"${p.path === current ? ' aria-current="page"' : ""}>${esc(p.title)}</a></li>`,
       ).join("")}</ul>
     </nav>
