@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use arrow::array::{Array, AsArray};
 
-use arrow::datatypes::{Decimal128Type, Int64Type};
+use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 
 use crate::{Error, Lake, Result, Scope};
 
@@ -225,19 +225,34 @@ impl CostQuery {
         })
     }
 
-    /// Which rows of a `focus` batch pass the query's tag filters (all when it has none).
-    pub(crate) fn keeps_tags(
-        &self,
-        batch: &arrow::record_batch::RecordBatch,
-    ) -> Result<Option<arrow::array::BooleanArray>> {
-        let filters: Vec<(&str, &BTreeSet<String>)> = self
-            .filters
+    /// The tag filters as (tag key, values kept).
+    fn tag_filters(&self) -> Vec<(&str, &BTreeSet<String>)> {
+        self.filters
             .iter()
             .filter_map(|f| match &f.dimension {
                 GroupBy::Tag(key) => Some((key.as_str(), &f.values)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Whether a row with this `Tags` text passes every tag filter.
+    fn passes_tags(filters: &[(&str, &BTreeSet<String>)], tags: Option<&str>) -> bool {
+        if filters.is_empty() {
+            return true;
+        }
+        let parsed = parse_tags(tags);
+        filters
+            .iter()
+            .all(|(key, values)| values.contains(&tag_value(parsed.as_ref(), key)))
+    }
+
+    /// Which rows of a `focus` batch pass the query's tag filters (all when it has none).
+    pub(crate) fn keeps_tags(
+        &self,
+        batch: &arrow::record_batch::RecordBatch,
+    ) -> Result<Option<arrow::array::BooleanArray>> {
+        let filters = self.tag_filters();
         if filters.is_empty() {
             return Ok(None);
         }
@@ -245,12 +260,10 @@ impl CostQuery {
         Ok(Some(
             (0..batch.num_rows())
                 .map(|r| {
-                    let parsed = parse_tags(tags.is_valid(r).then(|| tags.value(r)));
-                    Some(
-                        filters
-                            .iter()
-                            .all(|(key, values)| values.contains(&tag_value(parsed.as_ref(), key))),
-                    )
+                    Some(Self::passes_tags(
+                        &filters,
+                        tags.is_valid(r).then(|| tags.value(r)),
+                    ))
                 })
                 .collect(),
         ))
@@ -316,21 +329,6 @@ impl CostRow {
 
 /// The summed cost columns, in [`CostRow`] order.
 pub(crate) const SUMMED: [&str; 3] = ["BilledCost", "EffectiveCost", "ListCost"];
-
-/// `SUM(column)` of each summed column the scope shows, a typed null for the others.
-fn sums(scope: &Scope) -> String {
-    SUMMED
-        .iter()
-        .map(|c| {
-            if scope.shows(c) {
-                format!("SUM({c}) AS s_{c}")
-            } else {
-                format!("CAST(NULL AS DECIMAL(38, 12)) AS s_{c}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Validates `YYYY-MM` (a month 01 to 12).
 pub fn is_billing_period(p: &str) -> bool {
@@ -412,35 +410,49 @@ impl Lake {
         scope: &Scope,
         query: &CostQuery,
     ) -> Result<Vec<CostRow>> {
-        query.validate()?;
+        use datafusion::functions::expr_fn::to_char;
+        use datafusion::functions_aggregate::expr_fn::{count, sum};
+        use datafusion::prelude::{Expr, cast, ident, lit};
+        let null_text = || cast(lit(datafusion::scalar::ScalarValue::Null), DataType::Utf8);
+        let day = || to_char(ident("ChargePeriodStart"), lit("%Y-%m-%d"));
         let time = match query.granularity {
-            Granularity::Total => "CAST(NULL AS VARCHAR)",
-            Granularity::Day => GroupBy::Day.expression(),
-            Granularity::Month => "x_BillingPeriod",
+            Granularity::Total => null_text(),
+            Granularity::Day => day(),
+            Granularity::Month => ident("x_BillingPeriod"),
         };
-        let tag_filters: Vec<(&str, &BTreeSet<String>)> = query
-            .filters
-            .iter()
-            .filter_map(|f| match &f.dimension {
-                GroupBy::Tag(key) => Some((key.as_str(), &f.values)),
-                _ => None,
-            })
-            .collect();
+        let key = match &query.by {
+            GroupBy::Day => day(),
+            by => ident(by.expression()),
+        };
+        let tag_filters = query.tag_filters();
         // Tag filters are applied to each distinct Tags value after the scan (the query
         // engine has no JSON functions); the other filters prune files and rows.
         let tags = if tag_filters.is_empty() {
-            "CAST(NULL AS VARCHAR)"
+            null_text()
         } else {
-            "Tags"
+            ident("Tags")
         };
-        let query_text = format!(
-            "SELECT {time} AS t, {} AS k, {tags} AS g, {}, COUNT(*) FROM focus {} GROUP BY 1, 2, 3",
-            query.by.expression(),
-            sums(scope),
-            where_clause(query)
-        );
-        let ctx = self.scoped_session(scope).await?;
-        let batches = crate::collect_sql(&ctx, &query_text).await?;
+        let sums: Vec<Expr> = SUMMED
+            .iter()
+            .map(|c| {
+                if scope.shows(c) {
+                    sum(ident(*c))
+                } else {
+                    sum(cast(
+                        lit(datafusion::scalar::ScalarValue::Null),
+                        DataType::Decimal128(38, 12),
+                    ))
+                }
+            })
+            .chain([count(lit(1i64))])
+            .collect();
+        let (frame, _) = self.focus_rows_of(scope, query).await?;
+        // Aliased: the time and the tags may both be the same null, which would otherwise be
+        // one grouping column.
+        let batches = frame
+            .aggregate(vec![time.alias("t"), key.alias("k"), tags.alias("g")], sums)?
+            .collect()
+            .await?;
         let mut groups = Groups::new(scope);
         for b in &batches {
             let (time, keys, tags) = (
@@ -451,13 +463,7 @@ impl Lake {
             let costs = [3, 4, 5].map(|c| b.column(c).as_primitive::<Decimal128Type>());
             let rows = b.column(6).as_primitive::<Int64Type>();
             for r in 0..b.num_rows() {
-                let tags = tags.is_valid(r).then(|| tags.value(r));
-                let parsed = (!tag_filters.is_empty()).then(|| parse_tags(tags));
-                if let Some(parsed) = &parsed
-                    && !tag_filters
-                        .iter()
-                        .all(|(key, values)| values.contains(&tag_value(parsed.as_ref(), key)))
-                {
+                if !CostQuery::passes_tags(&tag_filters, tags.is_valid(r).then(|| tags.value(r))) {
                     continue;
                 }
                 let raw = keys.is_valid(r).then(|| keys.value(r));
@@ -509,47 +515,6 @@ pub(crate) fn filter_expr(f: &Filter) -> Option<datafusion::prelude::Expr> {
         });
     }
     any
-}
-
-/// A SQL string literal.
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
-/// `WHERE` of a query's period range and its filters but the tag filters (empty for none).
-fn where_clause(query: &CostQuery) -> String {
-    let mut conditions = Vec::new();
-    if let Some(a) = &query.from {
-        conditions.push(format!("x_BillingPeriod >= {}", literal(a)));
-    }
-    if let Some(b) = &query.to {
-        conditions.push(format!("x_BillingPeriod <= {}", literal(b)));
-    }
-    for f in &query.filters {
-        if matches!(f.dimension, GroupBy::Tag(_)) {
-            continue;
-        }
-        let column = f.dimension.expression();
-        let mut any = Vec::new();
-        let listed: Vec<String> = f
-            .values
-            .iter()
-            .filter(|v| *v != NONE)
-            .map(|v| literal(v))
-            .collect();
-        if !listed.is_empty() {
-            any.push(format!("{column} IN ({})", listed.join(", ")));
-        }
-        if f.values.contains(NONE) {
-            any.push(format!("{column} IS NULL"));
-        }
-        conditions.push(format!("({})", any.join(" OR ")));
-    }
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    }
 }
 
 /// Groups being summed, found by (time bucket, key) with one hash lookup per row.

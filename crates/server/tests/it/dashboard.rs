@@ -22,6 +22,16 @@ async fn overview(w: &World, role: Role, query: &str) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The overview's card of a provider.
+fn card<'a>(o: &'a Value, provider: &str) -> &'a Value {
+    o["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider"] == provider)
+        .unwrap_or_else(|| panic!("no {provider} card in {o}"))
+}
+
 #[tokio::test]
 async fn overview_cards_match_the_lake_and_say_what_is_missing() {
     let w = World::new().await;
@@ -45,8 +55,7 @@ async fn overview_cards_match_the_lake_and_say_what_is_missing() {
     let (status, o) = overview(&w, Role::Owner, "days=30").await;
     assert_eq!(status, StatusCode::OK, "{o}");
     assert_eq!(o["cost_type"], "billed");
-    let cards = o["cards"].as_array().unwrap();
-    let aws = cards.iter().find(|c| c["provider"] == "aws").unwrap();
+    let aws = card(&o, "aws");
     assert_eq!(aws["month_to_date"], format_decimal(billed));
     assert_eq!(aws["has_data"], true);
     assert!(
@@ -57,7 +66,7 @@ async fn overview_cards_match_the_lake_and_say_what_is_missing() {
             .all(|c| c != "globex-aws")
     );
     assert_eq!(o["trend"]["days"].as_array().unwrap().len(), 30);
-    let oci = cards.iter().find(|c| c["provider"] == "oci").unwrap();
+    let oci = card(&o, "oci");
     assert_eq!(oci["has_data"], false);
     let checks = oci["checks"].as_array().unwrap();
     assert!(
@@ -68,12 +77,7 @@ async fn overview_cards_match_the_lake_and_say_what_is_missing() {
     );
 
     let (_, o) = overview(&w, Role::Owner, "cost_type=effective").await;
-    let aws = o["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["provider"] == "aws")
-        .unwrap();
+    let aws = card(&o, "aws");
     assert_eq!(aws["month_to_date"], format_decimal(effective));
 
     // A customer's overview is its account's, in billed cost; provider cost is refused.
@@ -91,12 +95,7 @@ async fn overview_cards_match_the_lake_and_say_what_is_missing() {
         .iter()
         .map(|r| r.billed.unwrap())
         .sum();
-    let aws = o["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["provider"] == "aws")
-        .unwrap();
+    let aws = card(&o, "aws");
     assert_eq!(aws["month_to_date"], format_decimal(theirs));
     assert!(theirs < billed);
     assert_eq!(aws["checks"], serde_json::json!([]));
