@@ -159,4 +159,11 @@ export interface Version {
     after: string;
     difference: string;
   }[];
+  changes_by_service: {
+    account: string;
+    service: string;
+    before: string;
+    after: string;
+    difference: string;
+  }[];
 }

@@ -51,7 +51,14 @@ const PROVIDER_NAMES: Record<string, string> = {
   focus: "FOCUS",
 };
 
-export const providerName = (p: string): string => PROVIDER_NAMES[p] ?? p;
+/** A provider's display name; a FOCUS connection's card (`focus:<name>`) is its name. */
+export function providerName(p: string): string {
+  const known = PROVIDER_NAMES[p];
+  if (known) return known;
+  const focus = /^focus:(.+)$/.exec(p);
+  if (focus) return focus[1].charAt(0).toUpperCase() + focus[1].slice(1);
+  return p;
+}
 
 /** Escapes text for HTML. */
 export function esc(text: unknown): string {

@@ -24,8 +24,8 @@ struct Source {
 }
 
 const NO_DATA: Source = Source {
-    connection: "oci-tenancy",
-    provider: "oci",
+    connection: "datadog",
+    provider: "datadog",
 };
 
 fn month_of(day: NaiveDate, back: u32) -> Result<(i32, u32)> {
@@ -78,8 +78,18 @@ pub(crate) async fn prepare(
             None => spec,
         }
     };
+    // Planted anomaly: GPU instances left running in one linked account for three days,
+    // ending three days before `as_of` (in last month when this one is too young).
+    let spike_start = as_of - chrono::Duration::days(5);
     for (i, &(y, m, partial)) in months.iter().enumerate() {
-        write_delivery(&source.join("aws"), &cur(i, y, m, partial))?;
+        let mut spec = cur(i, y, m, partial);
+        if (spike_start.year(), spike_start.month()) == (y, m) {
+            let days = partial.map_or(3, |through| {
+                (through + 1).saturating_sub(spike_start.day()).min(3)
+            });
+            spec = spec.with_spike(5, spike_start.day(), days, 30);
+        }
+        write_delivery(&source.join("aws"), &spec)?;
     }
     step("AWS: 3 payers, 24 linked accounts (CUR)");
     let aws = source.join("aws/cur/billow-demo");
@@ -90,9 +100,29 @@ pub(crate) async fn prepare(
         ingest(&lake, Format::AwsCur, &aws, "aws-cur", false, None, quiet).await?;
         step(&format!("AWS: {} restated", label(y, m)));
     }
+    // A fourth payer already on CUR 2.0 (Data Exports).
+    for (i, &(y, m, partial)) in months.iter().enumerate() {
+        let spec = CurSpec::new(seed + 20 + i as u64, y, m)
+            .with_rows(partial.map_or(rows / 3, |d| (rows / 3 * d as usize / 30).max(100)))
+            .with_files(1)
+            .with_accounts(1, 6)
+            .with_report("exports", "billow-data-export")
+            .with_cur2();
+        let spec = match partial {
+            Some(d) => spec.through_day(d),
+            None => spec,
+        };
+        write_delivery(&source.join("aws-cur2"), &spec)?;
+    }
+    let cur2 = source.join("aws-cur2/exports/billow-data-export");
+    ingest(&lake, Format::AwsCur, &cur2, "aws-cur2", false, None, quiet).await?;
+    step("AWS: a payer with 6 linked accounts on CUR 2.0");
 
-    // Google Cloud: two billing accounts with their projects.
+    // Google Cloud: two billing accounts with their projects, each exported to one folder
+    // (every source below is read the way a user points Billow at an export: all months at
+    // once, each month a partition of its own, in one commit).
     for (connection, account_seed) in [("gcp-billing", 11u64), ("gcp-data-platform", 12)] {
+        let dir = source.join(connection);
         for (i, &(y, m, partial)) in months.iter().enumerate() {
             let mut spec =
                 billow_synth::gcp::GcpSpec::new(seed * 100 + account_seed * 10 + i as u64, y, m)
@@ -103,85 +133,133 @@ pub(crate) async fn prepare(
             if let Some(d) = partial {
                 spec = spec.through_day(d);
             }
-            let dir = source.join(connection).join(label(y, m));
             billow_synth::gcp::write_export(&dir, &spec)?;
-            ingest(&lake, Format::Gcp, &dir, connection, false, None, quiet).await?;
         }
+        ingest(&lake, Format::Gcp, &dir, connection, false, None, quiet).await?;
         step(&format!(
             "Google Cloud: {connection} (BigQuery export rows)"
         ));
     }
 
-    // Azure: an Enterprise Agreement enrollment, actual and amortized exports.
-    for (i, &(y, m, partial)) in months.iter().enumerate() {
-        let mut spec = billow_synth::azure::AzureSpec::new(seed * 10 + 3 + i as u64, y, m)
-            .with_rows(rows / 5)
-            .with_subscriptions(8);
-        spec.enrollment = format!("{}", 8_000_000 + seed % 1_000_000);
-        if let Some(d) = partial {
-            spec = spec.through_day(d);
+    // Azure: an Enterprise Agreement enrollment and a Customer Agreement billing profile,
+    // actual and amortized exports each. Planted anomaly: the MCA's Log Analytics ingestion
+    // runs 25 times its usual volume for two days of last month.
+    for (connection, mca) in [("azure-ea", false), ("azure-mca", true)] {
+        for (i, &(y, m, partial)) in months.iter().enumerate() {
+            let salt = if mca { 7 } else { 3 };
+            let mut spec = billow_synth::azure::AzureSpec::new(seed * 10 + salt + i as u64, y, m)
+                .with_rows(rows / if mca { 8 } else { 5 })
+                .with_subscriptions(if mca { 5 } else { 8 });
+            spec.enrollment = format!("{}", 8_000_000 + (seed + salt) % 1_000_000);
+            if mca {
+                spec = spec.with_mca();
+                if i + 2 == months.len() {
+                    spec = spec.with_spike("Log Analytics", 9, 2, 25);
+                }
+            }
+            if let Some(d) = partial {
+                spec = spec.through_day(d);
+            }
+            billow_synth::azure::write_exports(&source.join(connection), &spec)?;
         }
-        let delivery =
-            billow_synth::azure::write_exports(&source.join("azure").join(label(y, m)), &spec)?;
         ingest(
             &lake,
             Format::Azure {
                 dataset: None,
                 amortized: None,
             },
-            &delivery.root,
-            "azure-ea",
+            &source.join(connection),
+            connection,
             false,
             None,
             quiet,
         )
         .await?;
     }
-    step("Azure: EA enrollment (actual + amortized exports)");
+    step("Azure: EA enrollment and MCA billing profile (actual + amortized exports)");
+
+    // Oracle Cloud: a tenancy's cost reports.
+    for (i, &(y, m, partial)) in months.iter().enumerate() {
+        let mut spec = billow_synth::oci::OciSpec::new(seed + 60 + i as u64, y, m)
+            .with_rows(rows / 8)
+            .with_files(2);
+        if let Some(d) = partial {
+            spec = spec.through_day(d);
+        }
+        billow_synth::oci::write_cost_reports(&source.join("oci"), &spec)?;
+    }
+    ingest(
+        &lake,
+        Format::Oci,
+        &source.join("oci"),
+        "oci-tenancy",
+        false,
+        None,
+        quiet,
+    )
+    .await?;
+    step("Oracle Cloud: tenancy cost reports");
 
     // DigitalOcean: the team's invoices of the closed months.
+    let invoices = source.join("digitalocean");
     for (i, &(y, m, partial)) in months.iter().enumerate() {
-        if partial.is_some() {
-            continue;
+        if partial.is_none() {
+            billow_synth::digitalocean::write_invoice(&invoices, seed + 40 + i as u64, y, m, 30)?;
         }
-        let dir = source.join("digitalocean").join(label(y, m));
-        billow_synth::digitalocean::write_invoice(&dir, seed + 40 + i as u64, y, m, 30)?;
-        ingest(
-            &lake,
-            Format::DigitalOcean,
-            &dir,
-            "digitalocean",
-            false,
-            None,
-            quiet,
-        )
-        .await?;
     }
+    ingest(
+        &lake,
+        Format::DigitalOcean,
+        &invoices,
+        "digitalocean",
+        false,
+        None,
+        quiet,
+    )
+    .await?;
     step("DigitalOcean: team invoices");
 
     // OpenAI: the Costs API's daily buckets.
+    let pages = source.join("openai");
     for (i, &(y, m, partial)) in months.iter().enumerate() {
-        let dir = source.join("openai").join(label(y, m));
         billow_synth::api_responses::write_openai_costs_through(
-            &dir,
+            &pages,
             seed + 50 + i as u64,
             y,
             m,
             4,
             partial,
         )?;
-        ingest(
-            &lake,
-            Format::Saas(Vendor::OpenAi),
-            &dir,
-            "openai",
-            false,
-            None,
-            quiet,
-        )
-        .await?;
     }
+    ingest(
+        &lake,
+        Format::Saas(Vendor::OpenAi),
+        &pages,
+        "openai",
+        false,
+        None,
+        quiet,
+    )
+    .await?;
     step("OpenAI: Costs API pages");
+
+    // Two SaaS vendors that deliver their bill as FOCUS files.
+    for (vendor, salt) in [
+        (billow_synth::focus_saas::SaasVendor::Databricks, 70u64),
+        (billow_synth::focus_saas::SaasVendor::Confluent, 80),
+    ] {
+        let connection = vendor.name().to_lowercase();
+        for &(y, m, partial) in &months {
+            let mut spec = billow_synth::focus_saas::SaasFocusSpec::new(vendor, seed + salt, y, m);
+            if let Some(d) = partial {
+                spec = spec.through_day(d);
+            }
+            billow_synth::focus_saas::write_focus_file(&source.join(&connection), &spec)?;
+        }
+        let dir = source.join(&connection);
+        ingest(&lake, Format::Focus, &dir, &connection, false, None, quiet).await?;
+    }
+    step("Databricks and Confluent: FOCUS files");
 
     // The organization: every lake connection, one connection still waiting for its first
     // export, a demo owner and a viewer who may not see provider cost.
@@ -193,7 +271,7 @@ pub(crate) async fn prepare(
                 &local,
                 NO_DATA.connection,
                 NO_DATA.provider,
-                serde_json::json!({"region": "us-ashburn-1", "bucket": "bling"}),
+                serde_json::json!({"site": "datadoghq.com"}),
             )
             .await?;
     }

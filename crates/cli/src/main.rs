@@ -112,7 +112,7 @@ enum Command {
     /// Export lake rows.
     #[command(subcommand)]
     Export(ExportTarget),
-    /// Run SQL over the lake (tables focus, ingestions, ingestion_totals).
+    /// Run SQL over the lake (tables focus, ingestions, ingestion_totals, ingestion_breakdown).
     Sql(SqlArgs),
     /// Generate a realistic multi-cloud organization (AWS, Azure, Google Cloud, DigitalOcean,
     /// OpenAI) in native formats, ingest it, and serve the dashboard with demo sign-ins.

@@ -28,6 +28,100 @@ pub struct Version {
     pub billed: BTreeMap<(String, String), String>,
     /// Changes against the previous published version: (account, category, before, after, delta).
     pub changes: Vec<(String, String, String, String, String)>,
+    /// Changes of billed cost against the previous published version by sub account (or
+    /// billing account) and service, largest first; empty when either version predates the
+    /// breakdown records.
+    pub changes_by_service: Vec<ServiceChange>,
+}
+
+/// What a version changed for one account and service, in exact billed cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceChange {
+    /// Sub account (linked account, subscription, project), or the billing account.
+    pub account: String,
+    /// Service.
+    pub service: String,
+    /// Before, 10⁻¹² units.
+    pub before: i128,
+    /// After, 10⁻¹² units.
+    pub after: i128,
+}
+
+impl ServiceChange {
+    /// After − before.
+    pub fn difference(&self) -> i128 {
+        self.after - self.before
+    }
+}
+
+type Breakdown = BTreeMap<(String, String), i128>;
+
+/// Each ingestion's billed cost by account and service, from its breakdown records.
+async fn breakdowns(
+    ctx: &billow_lake::SessionContext,
+    key: &PartitionKey,
+) -> Result<BTreeMap<String, Breakdown>> {
+    let q = |s: &str| s.replace('\'', "''");
+    let batches = billow_lake::collect_sql(
+        ctx,
+        &format!(
+            "SELECT ingestion_id, COALESCE(sub_account_id, billing_account_id, '(none)'), \
+             COALESCE(service_name, '(none)'), BilledCost FROM ingestion_breakdown \
+             WHERE connection_id = '{}' AND billing_period = '{}'",
+            q(&key.connection_id),
+            q(&key.billing_period)
+        ),
+    )
+    .await?;
+    let mut out: BTreeMap<String, Breakdown> = BTreeMap::new();
+    for b in &batches {
+        let (ids, accounts, services) = (
+            billow_lake::string_column(b, 0)?,
+            billow_lake::string_column(b, 1)?,
+            billow_lake::string_column(b, 2)?,
+        );
+        let billed = b
+            .column(3)
+            .as_primitive_opt::<arrow::datatypes::Decimal128Type>()
+            .ok_or_else(|| Error::Internal("BilledCost of a breakdown is not a decimal".into()))?;
+        for r in 0..b.num_rows() {
+            let sum = out
+                .entry(ids.value(r).to_string())
+                .or_default()
+                .entry((accounts.value(r).to_string(), services.value(r).to_string()))
+                .or_default();
+            *sum = sum
+                .checked_add(billed.value(r))
+                .ok_or_else(|| Error::Internal("a breakdown sum passed Decimal128".into()))?;
+        }
+    }
+    Ok(out)
+}
+
+fn service_changes(before: &Breakdown, after: &Breakdown) -> Vec<ServiceChange> {
+    let keys: std::collections::BTreeSet<_> = before.keys().chain(after.keys()).collect();
+    let mut changes: Vec<ServiceChange> = keys
+        .into_iter()
+        .filter_map(|k| {
+            let (b, a) = (
+                before.get(k).copied().unwrap_or(0),
+                after.get(k).copied().unwrap_or(0),
+            );
+            (a != b).then(|| ServiceChange {
+                account: k.0.clone(),
+                service: k.1.clone(),
+                before: b,
+                after: a,
+            })
+        })
+        .collect();
+    changes.sort_by(|x, y| {
+        y.difference()
+            .unsigned_abs()
+            .cmp(&x.difference().unsigned_abs())
+            .then_with(|| (&x.account, &x.service).cmp(&(&y.account, &y.service)))
+    });
+    changes
 }
 
 /// The versions of `key`, oldest first.
@@ -79,6 +173,7 @@ pub async fn history_in(lake: &Lake, scope: &Scope, key: &PartitionKey) -> Resul
                 rows: rows.value(r) as u64,
                 billed: BTreeMap::new(),
                 changes: Vec::new(),
+                changes_by_service: Vec::new(),
             });
         }
     }
@@ -104,6 +199,15 @@ pub async fn history_in(lake: &Lake, scope: &Scope, key: &PartitionKey) -> Resul
                 );
             }
         }
+    }
+    let breakdowns = breakdowns(&ctx, key).await?;
+    let mut previous_breakdown: Option<&Breakdown> = None;
+    for v in versions.iter_mut().filter(|v| v.published) {
+        let current = breakdowns.get(&v.ingestion_id);
+        if let (Some(before), Some(after)) = (previous_breakdown, current) {
+            v.changes_by_service = service_changes(before, after);
+        }
+        previous_breakdown = current;
     }
     let mut previous: Option<BTreeMap<(String, String), String>> = None;
     for v in versions.iter_mut().filter(|v| v.published) {

@@ -9,8 +9,8 @@ use arrow::array::RecordBatch;
 use billow_formats::aws_cur;
 use billow_formats::{Consumer, FileSummary, ReadEvent, ReadOptions, SourceTotals};
 use billow_lake::{
-    FileRecord, IngestionRecord, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition,
-    TotalsRecord,
+    BreakdownRecord, FileRecord, IngestionRecord, Lake, PartitionKey, PartitionSink, StagedFiles,
+    StagedPartition, TotalsRecord,
 };
 use tokio::sync::mpsc;
 
@@ -783,7 +783,30 @@ where
                 rounded_values: g.billed.rounded_values + g.effective.rounded_values,
             })
             .collect();
-        lake.append_records(&record, &totals_records).await?;
+        let breakdown: Vec<BreakdownRecord> = match staged
+            .iter()
+            .find(|s| s.key().billing_period == *period)
+            .and_then(StagedPartition::rollup)
+        {
+            Some(rollup) => rollup
+                .breakdown()?
+                .into_iter()
+                .map(|g| BreakdownRecord {
+                    ingestion_id: ingestion_id.clone(),
+                    connection_id: connection.clone(),
+                    billing_period: period.clone(),
+                    billing_account_id: g.billing_account_id,
+                    sub_account_id: g.sub_account_id,
+                    service_name: g.service_name,
+                    rows: g.rows as u64,
+                    billed: g.billed,
+                    effective: g.effective,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        lake.append_records(&record, &totals_records, &breakdown)
+            .await?;
     }
     let rollups: Vec<_> = staged
         .iter_mut()

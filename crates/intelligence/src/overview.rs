@@ -40,8 +40,9 @@ pub struct OverviewRequest {
     pub trend_days: u32,
     /// The sum shown.
     pub column: CostColumn,
-    /// The provider of each connection the caller may see (connections without one are
-    /// shown under their own id).
+    /// The card of each connection the caller may see: its provider, or any key the caller
+    /// chooses (the server gives each FOCUS connection its own); connections without one are
+    /// shown under their own id.
     pub providers: BTreeMap<String, String>,
     /// The tag key whose values are ranked (`None`: no tag ranking).
     pub tag_key: Option<String>,

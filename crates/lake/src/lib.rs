@@ -27,10 +27,10 @@ mod scope;
 mod tables;
 
 /// DataFusion expression helpers for callers that filter lake tables.
-pub use datafusion::prelude::{Expr, ident, lit};
+pub use datafusion::prelude::{Expr, SessionContext, ident, lit};
 pub use error::{Error, Result};
-pub use records::{FileRecord, IngestionRecord, TotalsRecord};
-pub use rollup::DailyRollup;
+pub use records::{BreakdownRecord, FileRecord, IngestionRecord, TotalsRecord};
+pub use rollup::{DailyRollup, ServiceSums};
 pub use scope::Scope;
 pub use tables::{
     CommitSummary, Lake, PartitionKey, PartitionSink, StagedFiles, StagedPartition, collect_sql,

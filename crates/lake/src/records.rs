@@ -76,6 +76,31 @@ pub struct TotalsRecord {
     pub rounded_values: u64,
 }
 
+/// One (billing account, sub account, service) of an ingestion's partition: the lake's sums
+/// of that version, kept so history can say what a restatement changed by account and
+/// service after the old rows are gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakdownRecord {
+    /// Ingestion.
+    pub ingestion_id: String,
+    /// Connection.
+    pub connection_id: String,
+    /// `YYYY-MM`.
+    pub billing_period: String,
+    /// FOCUS BillingAccountId.
+    pub billing_account_id: Option<String>,
+    /// FOCUS SubAccountId.
+    pub sub_account_id: Option<String>,
+    /// FOCUS ServiceName.
+    pub service_name: Option<String>,
+    /// Rows.
+    pub rows: u64,
+    /// Σ BilledCost.
+    pub billed: i128,
+    /// Σ EffectiveCost.
+    pub effective: i128,
+}
+
 pub(crate) fn ingestions_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("ingestion_id", DataType::Utf8, false),
@@ -105,6 +130,48 @@ pub(crate) fn totals_schema() -> SchemaRef {
         Field::new("source_effective_exact", DataType::Utf8, false),
         Field::new("rounded_values", DataType::Int64, false),
     ]))
+}
+
+/// The cost columns keep their FOCUS names, so a scope hiding a cost type hides them too.
+pub(crate) fn breakdown_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("ingestion_id", DataType::Utf8, false),
+        Field::new("connection_id", DataType::Utf8, false),
+        Field::new("billing_period", DataType::Utf8, false),
+        Field::new("billing_account_id", DataType::Utf8, true),
+        Field::new("sub_account_id", DataType::Utf8, true),
+        Field::new("service_name", DataType::Utf8, true),
+        Field::new("rows", DataType::Int64, false),
+        Field::new("BilledCost", decimal_type(), false),
+        Field::new("EffectiveCost", decimal_type(), false),
+    ]))
+}
+
+pub(crate) fn breakdown_batch(rows: &[BreakdownRecord]) -> Result<RecordBatch> {
+    let dec = |f: fn(&BreakdownRecord) -> i128| -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from_iter_values(rows.iter().map(f)).with_data_type(decimal_type()),
+        )
+    };
+    let optional = |f: fn(&BreakdownRecord) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<StringArray>())
+    };
+    Ok(RecordBatch::try_new(
+        breakdown_schema(),
+        vec![
+            strings(rows.iter().map(|r| r.ingestion_id.as_str())),
+            strings(rows.iter().map(|r| r.connection_id.as_str())),
+            strings(rows.iter().map(|r| r.billing_period.as_str())),
+            optional(|r| r.billing_account_id.as_deref()),
+            optional(|r| r.sub_account_id.as_deref()),
+            optional(|r| r.service_name.as_deref()),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.rows as i64),
+            )),
+            dec(|r| r.billed),
+            dec(|r| r.effective),
+        ],
+    )?)
 }
 
 fn strings<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {

@@ -672,6 +672,23 @@ impl Sums {
     }
 }
 
+/// One (billing account, sub account, service) of a partition, summed over the month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSums {
+    /// FOCUS BillingAccountId.
+    pub billing_account_id: Option<String>,
+    /// FOCUS SubAccountId.
+    pub sub_account_id: Option<String>,
+    /// FOCUS ServiceName.
+    pub service_name: Option<String>,
+    /// Rows.
+    pub rows: i64,
+    /// Σ BilledCost, 10⁻¹².
+    pub billed: i128,
+    /// Σ EffectiveCost, 10⁻¹².
+    pub effective: i128,
+}
+
 /// One partition's rows summed by UTC day of `ChargePeriodStart` and [`DIMENSIONS`], and by
 /// day, account and tag, built from the batches as they are written (no second pass over the
 /// month's rows).
@@ -893,6 +910,48 @@ impl DailyRollup {
     /// day, billing account and sub account, one row per (tag key, tag value) and one row
     /// with a null tag key holding every row's sums (so a tag's untagged share is the total
     /// less its values). The tag rollup's schema lists the keys it leaves out.
+    /// The partition's sums of billed and effective cost by billing account, sub account and
+    /// service (days, regions and categories folded): what a version's history compares.
+    pub fn breakdown(&self) -> Result<Vec<ServiceSums>> {
+        type Key = (Option<String>, Option<String>, Option<String>);
+        let mut groups: BTreeMap<Key, (i64, i128, i128)> = BTreeMap::new();
+        let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+        let overflow = || Error::Inconsistent("a breakdown sum passed Decimal128".into());
+        for (key, &g) in &self.by_dimensions.groups {
+            // Parts: the day, then DIMENSIONS (billing account, sub account, service, ...).
+            let mut parts = decode_parts(key).skip(1);
+            let k = (
+                text(parts.next().flatten()),
+                text(parts.next().flatten()),
+                text(parts.next().flatten()),
+            );
+            let [billed, effective, _] = self.by_dimensions.sums[g];
+            let sum = groups.entry(k).or_default();
+            sum.0 += self.by_dimensions.rows[g];
+            sum.1 = sum
+                .1
+                .checked_add(billed.unwrap_or(0))
+                .ok_or_else(overflow)?;
+            sum.2 = sum
+                .2
+                .checked_add(effective.unwrap_or(0))
+                .ok_or_else(overflow)?;
+        }
+        Ok(groups
+            .into_iter()
+            .map(
+                |((account, sub, service), (rows, billed, effective))| ServiceSums {
+                    billing_account_id: account,
+                    sub_account_id: sub,
+                    service_name: service,
+                    rows,
+                    billed,
+                    effective,
+                },
+            )
+            .collect())
+    }
+
     pub(crate) fn into_batches(self) -> Result<(RecordBatch, RecordBatch)> {
         if let Some(overflow) = self.overflow {
             return Err(Error::Inconsistent(overflow));

@@ -11,7 +11,7 @@ use datafusion::datasource::{TableProvider, ViewTable, provider_as_source};
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{Expr, ident, lit};
 
-use crate::tables::{FOCUS, INGESTIONS, LakeTables, TOTALS};
+use crate::tables::{BREAKDOWN, FOCUS, INGESTIONS, LakeTables, TOTALS};
 
 /// The rows and columns of the lake one caller may read. [`Scope::everything`] is the
 /// local CLI's; the server builds one per request from the caller's organization and role.
@@ -102,6 +102,12 @@ impl Scope {
                 self.accounts
                     .as_ref()
                     .map(|a| any_of("billing_account_id", a)),
+            ),
+            BREAKDOWN => (
+                "connection_id",
+                self.accounts.as_ref().map(|a| {
+                    any_of("billing_account_id", a).or(any_of("sub_account_id", a).is_true())
+                }),
             ),
             // An ingestion's row counts cover every account of the connection.
             INGESTIONS => ("connection_id", self.accounts.as_ref().map(|_| lit(false))),

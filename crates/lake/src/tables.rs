@@ -25,7 +25,8 @@ use indexmap::IndexMap;
 
 use crate::error::DeltaContext;
 use crate::records::{
-    IngestionRecord, TotalsRecord, ingestion_batch, ingestions_schema, totals_batch, totals_schema,
+    BreakdownRecord, IngestionRecord, TotalsRecord, breakdown_batch, breakdown_schema,
+    ingestion_batch, ingestions_schema, totals_batch, totals_schema,
 };
 use crate::rollup::DailyRollup;
 use crate::scope::{Scope, ScopedTables};
@@ -34,6 +35,7 @@ use crate::{Error, Result};
 pub(crate) const FOCUS: &str = "focus";
 pub(crate) const INGESTIONS: &str = "ingestions";
 pub(crate) const TOTALS: &str = "ingestion_totals";
+pub(crate) const BREAKDOWN: &str = "ingestion_breakdown";
 const PARTITION_COLUMNS: [&str; 2] = [x::CONNECTION_ID, x::BILLING_PERIOD];
 
 /// A (connection, billing period) partition of the `focus` table.
@@ -93,6 +95,11 @@ impl StagedPartition {
             rows,
             rollup: Some(rollup),
         }
+    }
+
+    /// The partition's daily rollup, until [`StagedPartition::take_rollup`].
+    pub fn rollup(&self) -> Option<&DailyRollup> {
+        self.rollup.as_ref()
     }
 
     /// The partition's daily rollup, to write once the partition is published
@@ -211,6 +218,7 @@ impl Lake {
             (FOCUS, focus_schema()),
             (INGESTIONS, ingestions_schema()),
             (TOTALS, totals_schema()),
+            (BREAKDOWN, breakdown_schema()),
         ] {
             self.upgrade_table(name, &schema).await?;
         }
@@ -468,17 +476,23 @@ impl Lake {
         })
     }
 
-    /// Appends an ingestion record and its totals. Written before the partition commit: a
-    /// record whose id no partition carries is an attempt that never published.
+    /// Appends an ingestion record, its totals and its breakdown by account and service.
+    /// Written before the partition commit: a record whose id no partition carries is an
+    /// attempt that never published.
     pub async fn append_records(
         &self,
         record: &IngestionRecord,
         totals: &[TotalsRecord],
+        breakdown: &[BreakdownRecord],
     ) -> Result<()> {
         self.append(INGESTIONS, &ingestions_schema(), ingestion_batch(record)?)
             .await?;
         if !totals.is_empty() {
             self.append(TOTALS, &totals_schema(), totals_batch(totals)?)
+                .await?;
+        }
+        if !breakdown.is_empty() {
+            self.append(BREAKDOWN, &breakdown_schema(), breakdown_batch(breakdown)?)
                 .await?;
         }
         Ok(())
@@ -769,7 +783,7 @@ pub(crate) struct LakeTables {
 }
 
 impl LakeTables {
-    pub(crate) const NAMES: [&'static str; 3] = [FOCUS, INGESTIONS, TOTALS];
+    pub(crate) const NAMES: [&'static str; 4] = [FOCUS, INGESTIONS, TOTALS, BREAKDOWN];
 
     pub(crate) async fn provider(&self, name: &'static str) -> Result<Arc<dyn TableProvider>> {
         let mut loaded = self.loaded.lock().await;
@@ -789,6 +803,7 @@ impl LakeTables {
                 let schema = match name {
                     FOCUS => focus_schema(),
                     INGESTIONS => ingestions_schema(),
+                    BREAKDOWN => breakdown_schema(),
                     _ => totals_schema(),
                 };
                 Arc::new(MemTable::try_new(schema, vec![vec![]])?)

@@ -222,17 +222,20 @@ impl Store {
         )
     }
 
-    /// The provider of each of the caller's organization's connections, as (lake id,
+    /// The provider of each of the caller's organization's connections, as (lake id, name,
     /// provider): what a dashboard labels costs with, so any member may read it.
-    pub async fn connection_providers(&self, access: &Access) -> Result<Vec<(String, String)>> {
+    pub async fn connection_providers(
+        &self,
+        access: &Access,
+    ) -> Result<Vec<(String, String, String)>> {
         access.require(Permission::ReadCosts)?;
         let rows =
-            sqlx::query("SELECT id, provider FROM connections WHERE org_id = $1 ORDER BY id")
+            sqlx::query("SELECT id, name, provider FROM connections WHERE org_id = $1 ORDER BY id")
                 .bind(&access.org_id)
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
 

@@ -46,7 +46,36 @@ pub struct CurSpec {
     /// Usage only through this day of the month (a month-to-date delivery, as AWS writes
     /// several times a day); `None`: the whole month.
     pub through_day: Option<u32>,
+    /// A planted anomaly, if any.
+    pub spike: Option<CurSpike>,
 }
+
+/// A planted cost anomaly: for a few days, a share of the hourly usage rows becomes GPU
+/// instance hours in one linked account (a training job left running, an autoscaling group
+/// gone wild), on top of that account's usual spend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurSpike {
+    /// Index of the linked account (in the first payer's family, 0 is the payer itself).
+    pub linked_account: usize,
+    /// First day of the month (1-based) with the spike.
+    pub first_day: u32,
+    /// Days it lasts.
+    pub days: u32,
+    /// Percent of the window's hourly usage rows that go to the spike.
+    pub share_percent: u32,
+}
+
+/// What the spike runs: GPU instances.
+const SPIKE_SERVICE: Service = Service {
+    code: "AmazonEC2",
+    name: "Amazon Elastic Compute Cloud",
+    usage_type: "BoxUsage:p4d.24xlarge",
+    operation: "RunInstances",
+    family: "Compute Instance",
+    unit: "Hrs",
+    rate: 327_726_000_000,
+    resource: "i-",
+};
 
 impl CurSpec {
     /// A month with 2 payers of 12 linked accounts each, 5,000 rows in 2 files.
@@ -65,7 +94,26 @@ impl CurSpec {
             cur2: false,
             parquet: false,
             through_day: None,
+            spike: None,
         }
+    }
+
+    /// Plants an anomaly: from `first_day` for `days` days, `share_percent` % of the hourly
+    /// usage rows are GPU instance hours in linked account `linked_account` of the first payer.
+    pub fn with_spike(
+        mut self,
+        linked_account: usize,
+        first_day: u32,
+        days: u32,
+        share_percent: u32,
+    ) -> Self {
+        self.spike = Some(CurSpike {
+            linked_account,
+            first_day: first_day.max(1),
+            days,
+            share_percent: share_percent.min(100),
+        });
+        self
     }
 
     /// A month-to-date delivery: usage only through `day` (the rows are spread over those
@@ -1026,21 +1074,36 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
     let c = &ctx.col;
     let mut cells = vec![String::new(); HEADER.len()];
     let mut set = |name: &str, v: String| cells[c[name]] = v;
-    let p = rng.random_range(0..ctx.payers.len());
-    let payer = &ctx.payers[p];
-    let account = &ctx.linked[p][rng.random_range(0..ctx.linked[p].len())];
+    let mut p = rng.random_range(0..ctx.payers.len());
+    let mut account = &ctx.linked[p][rng.random_range(0..ctx.linked[p].len())];
     let start = spec.period_start();
     let hourly = matches!(
         lit,
         Lit::Usage | Lit::DiscountedUsage | Lit::SpCovered | Lit::SpRecurringFee | Lit::EdpDiscount
     );
+    let mut spiking = false;
     let (from, to) = if hourly {
         let h = rng.random_range(0..ctx.usage_hours);
+        if let Some(s) = &spec.spike {
+            let day = (h / 24) as u32 + 1;
+            spiking = lit == Lit::Usage
+                && (s.first_day..s.first_day + s.days).contains(&day)
+                && rng.random_range(0..100) < s.share_percent;
+            if spiking {
+                p = 0;
+                account = &ctx.linked[0][s.linked_account % ctx.linked[0].len()];
+            }
+        }
         (hour_text(start, h), hour_text(start, h + 1))
     } else {
         (hour_text(start, 0), hour_text(start, ctx.hours))
     };
-    let service = &SERVICES[rng.random_range(0..SERVICES.len())];
+    let payer = &ctx.payers[p];
+    let service = if spiking {
+        &SPIKE_SERVICE
+    } else {
+        &SERVICES[rng.random_range(0..SERVICES.len())]
+    };
     let (region, location) = REGIONS[rng.random_range(0..REGIONS.len())];
     let revision_bump = i128::from(spec.revision) * 7; // restatements re-rate a little
     set("identity/LineItemId", line_item_id(rng));
@@ -1113,10 +1176,15 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
     let sku = product_sku(service.code, service.usage_type, service.operation, region);
     set("product/sku", sku.clone());
     if service.code == "AmazonEC2" && service.unit == "Hrs" {
-        set("product/instanceType", "m5.large".into());
-        set("product/instanceFamily", "General purpose".into());
-        set("product/vcpu", "2".into());
-        set("product/memory", "8 GiB".into());
+        let (instance, family, vcpu, memory) = if spiking {
+            ("p4d.24xlarge", "GPU instance", "96", "1152 GiB")
+        } else {
+            ("m5.large", "General purpose", "2", "8 GiB")
+        };
+        set("product/instanceType", instance.into());
+        set("product/instanceFamily", family.into());
+        set("product/vcpu", vcpu.into());
+        set("product/memory", memory.into());
         set("product/operatingSystem", "Linux".into());
         set("product/tenancy", "Shared".into());
         set("product/currentGeneration", "Yes".into());

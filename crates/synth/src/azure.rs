@@ -1,6 +1,8 @@
-//! Azure Enterprise Agreement cost details exports: an actual and an amortized export of one
-//! month, each in the exports v2 folder layout (`<export>/<yyyymmdd-yyyymmdd>/<runId>/` with
-//! `manifest.json` and `part_0_NNNN.csv` files).
+//! Azure cost details exports of an Enterprise Agreement enrollment or a Microsoft Customer
+//! Agreement billing profile: an actual and an amortized export of one month, each in the
+//! exports v2 folder layout (`<export>/<yyyymmdd-yyyymmdd>/<runId>/` with `manifest.json` and
+//! `part_0_NNNN.csv` files). EA files use the EA's PascalCase columns; MCA files the MCA's 65
+//! camelCase ones (with Azure's odd PascalCase members), billed to the billing profile.
 //!
 //! The enrollment has departments' subscriptions full of resources that bill daily. Some
 //! virtual machines run under a reservation or a savings plan: the actual export shows that
@@ -44,6 +46,33 @@ pub struct AzureSpec {
     /// Usage only through this day of the month (the exports of a month in progress);
     /// `None`: the closed month.
     pub through_day: Option<u32>,
+    /// The agreement whose column set and billing account the exports have.
+    pub agreement: Agreement,
+    /// A planted anomaly, if any.
+    pub spike: Option<Spike>,
+}
+
+/// The Azure agreement an export belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agreement {
+    /// Enterprise Agreement: billed to the enrollment.
+    Ea,
+    /// Microsoft Customer Agreement: billed to a billing profile of the billing account.
+    Mca,
+}
+
+/// A planted cost anomaly: the usage of every resource on meters of one category is
+/// multiplied for a few days (a runaway log pipeline, a forgotten load test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spike {
+    /// `MeterCategory` of the resources that spike, e.g. `Log Analytics`.
+    pub meter_category: String,
+    /// First day of the month (1-based) with the spike.
+    pub first_day: u32,
+    /// Days it lasts.
+    pub days: u32,
+    /// Usage multiplier.
+    pub factor: u32,
 }
 
 impl AzureSpec {
@@ -58,7 +87,67 @@ impl AzureSpec {
             subscriptions: 8,
             enrollment: format!("{}", 8_000_000 + seed % 1_000_000),
             through_day: None,
+            agreement: Agreement::Ea,
+            spike: None,
         }
+    }
+
+    /// Exports of a Microsoft Customer Agreement billing profile instead of an EA enrollment.
+    pub fn with_mca(mut self) -> Self {
+        self.agreement = Agreement::Mca;
+        self
+    }
+
+    /// Plants an anomaly: usage on `meter_category` meters × `factor` from `first_day` for
+    /// `days` days.
+    pub fn with_spike(
+        mut self,
+        meter_category: &str,
+        first_day: u32,
+        days: u32,
+        factor: u32,
+    ) -> Self {
+        self.spike = Some(Spike {
+            meter_category: meter_category.into(),
+            first_day: first_day.max(1),
+            days,
+            factor: factor.max(1),
+        });
+        self
+    }
+
+    /// The account the exports bill to: the enrollment number (EA) or the billing profile id
+    /// (MCA), as FOCUS `BillingAccountId` holds it.
+    pub fn billing_account(&self) -> String {
+        match self.agreement {
+            Agreement::Ea => self.enrollment.clone(),
+            Agreement::Mca => self.billing_profile(),
+        }
+    }
+
+    /// An MCA billing profile id in Azure's `XXXX-XXXX-XXX-PGB` shape, stable for the seed's
+    /// enrollment number.
+    fn billing_profile(&self) -> String {
+        section_id(&self.enrollment)
+    }
+
+    /// The MCA billing account: `<guid>:<guid>_<date>`, as Azure names them.
+    fn mca_billing_account(&self) -> String {
+        let n = self.billing_profile();
+        let hex: String = n.bytes().map(|b| format!("{:02x}", b)).collect();
+        format!(
+            "{}-{}-{}-{}-{}:{}-{}-{}-{}-{}_2019-05-31",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32],
+            &hex[2..10],
+            &hex[10..14],
+            &hex[14..18],
+            &hex[18..22],
+            &hex[22..34]
+        )
     }
 
     /// The exports of a month in progress: usage through `day`.
@@ -152,6 +241,10 @@ pub struct AzureDelivery {
     pub expected: AzureExpected,
 }
 
+/// The MCA actual and amortized exports' columns (data version 2023-12-01-preview).
+const MCA_HEADER: &str = "invoiceId,previousInvoiceId,billingAccountId,billingAccountName,billingProfileId,billingProfileName,invoiceSectionId,invoiceSectionName,resellerName,resellerMpnId,costCenter,billingPeriodEndDate,billingPeriodStartDate,servicePeriodEndDate,servicePeriodStartDate,date,serviceFamily,productOrderId,productOrderName,consumedService,meterId,meterName,meterCategory,meterSubCategory,meterRegion,ProductId,ProductName,SubscriptionId,subscriptionName,publisherType,publisherId,publisherName,resourceGroupName,ResourceId,resourceLocation,location,effectivePrice,quantity,unitOfMeasure,chargeType,billingCurrency,pricingCurrency,costInBillingCurrency,costInPricingCurrency,costInUsd,paygCostInBillingCurrency,paygCostInUsd,exchangeRatePricingToBilling,exchangeRateDate,isAzureCreditEligible,serviceInfo1,serviceInfo2,additionalInfo,tags,PayGPrice,frequency,term,reservationId,reservationName,pricingModel,unitPrice,costAllocationRuleName,benefitId,benefitName,provider";
+
+/// The EA actual and amortized exports' columns (data version 2021-10-01).
 const HEADER: &str = "BillingAccountId,BillingAccountName,BillingPeriodStartDate,BillingPeriodEndDate,BillingProfileId,BillingProfileName,AccountOwnerId,AccountName,SubscriptionId,SubscriptionName,Date,Product,PartNumber,MeterId,ServiceFamily,MeterCategory,MeterSubCategory,MeterRegion,MeterName,Quantity,EffectivePrice,Cost,UnitPrice,BillingCurrency,ResourceLocation,AvailabilityZone,ConsumedService,ResourceId,ResourceName,ServiceInfo1,ServiceInfo2,AdditionalInfo,Tags,InvoiceSectionId,InvoiceSection,CostCenter,UnitOfMeasure,ResourceGroup,ReservationId,ReservationName,ProductOrderId,ProductOrderName,OfferId,IsAzureCreditEligible,Term,PublisherName,PlanName,ChargeType,Frequency,PublisherType,PayGPrice,PricingModel,CostAllocationRuleName,benefitId,benefitName";
 
 /// A meter: what a resource bills by.
@@ -397,12 +490,7 @@ fn guid(rng: &mut ChaCha8Rng) -> String {
 
 /// Half-even rounding of a 10⁻¹⁴ amount to 10⁻¹².
 fn round_to_lake(units: i128) -> i128 {
-    let (q, r) = (units.div_euclid(100), units.rem_euclid(100));
-    match r.cmp(&50) {
-        std::cmp::Ordering::Less => q,
-        std::cmp::Ordering::Greater => q + 1,
-        std::cmp::Ordering::Equal => q + (q & 1),
-    }
+    crate::decimal::round_half_even(units, 100)
 }
 
 /// One charge as both exports show it: `actual`/`amortized` are the cost cells, `None` where
@@ -424,6 +512,7 @@ struct Charge<'a> {
 }
 
 struct Writer {
+    header: &'static str,
     files: Vec<PathBuf>,
     rows_per_file: usize,
     dir: PathBuf,
@@ -435,8 +524,9 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(dir: PathBuf, rows_per_file: usize) -> Self {
+    fn new(dir: PathBuf, rows_per_file: usize, header: &'static str) -> Self {
         Writer {
+            header,
             files: Vec::new(),
             rows_per_file: rows_per_file.max(1),
             dir,
@@ -457,7 +547,7 @@ impl Writer {
             let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
             // Exports v2 write a UTF-8 BOM before the header.
             w.write_all("\u{feff}".as_bytes())?;
-            w.write_all(HEADER.as_bytes())?;
+            w.write_all(self.header.as_bytes())?;
             w.write_all(b"\r\n")?;
             self.files.push(path);
             self.current = Some(w);
@@ -591,19 +681,36 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
     let root = out.to_path_buf();
     let run_actual = guid(&mut rng);
     let run_amortized = guid(&mut rng);
+    let (export_prefix, header, scope) = match spec.agreement {
+        Agreement::Ea => ("enrollment", HEADER, spec.enrollment.clone()),
+        Agreement::Mca => (
+            "billing-profile",
+            MCA_HEADER,
+            format!(
+                "{}/billingProfiles/{}",
+                spec.mca_billing_account(),
+                spec.billing_profile()
+            ),
+        ),
+    };
+    let (actual_export, amortized_export) = (
+        format!("{export_prefix}-actual"),
+        format!("{export_prefix}-amortized"),
+    );
     let actual_dir = root
-        .join("enrollment-actual")
+        .join(&actual_export)
         .join(&period_folder)
         .join(&run_actual);
     let amortized_dir = root
-        .join("enrollment-amortized")
+        .join(&amortized_export)
         .join(&period_folder)
         .join(&run_amortized);
     fs::create_dir_all(&actual_dir)?;
     fs::create_dir_all(&amortized_dir)?;
     let per_file = spec.rows.div_ceil(spec.files);
-    let mut actual = Writer::new(actual_dir.clone(), per_file);
-    let mut amortized = Writer::new(amortized_dir.clone(), per_file);
+    let mut actual = Writer::new(actual_dir.clone(), per_file, header);
+    let mut amortized = Writer::new(amortized_dir.clone(), per_file, header);
+    let billing_account = spec.billing_account();
     let mut expected = AzureExpected {
         billing_period: format!("{:04}-{:02}", spec.year, spec.month),
         ..AzureExpected::default()
@@ -638,7 +745,7 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
             "Purchase" | "Refund" => "Purchase",
             _ => "Usage",
         };
-        let key = (spec.enrollment.clone(), category.to_string());
+        let key = (billing_account.clone(), category.to_string());
         let source = expected.source.entry(key.clone()).or_default();
         source.0 += charge.actual.unwrap_or(0);
         source.1 += charge.amortized.unwrap_or(0);
@@ -711,6 +818,15 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
         &mut amortized,
         &mut expected,
     )?;
+    let spike_factor = |day: u32, m: &Meter| match &spec.spike {
+        Some(s)
+            if s.meter_category == m.category
+                && (s.first_day..s.first_day + s.days).contains(&(day + 1)) =>
+        {
+            i128::from(s.factor)
+        }
+        _ => 1,
+    };
     for day in 0..usage_days {
         let mut used = vec![0i128; commitments.len()];
         for r in &resources {
@@ -720,7 +836,7 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
                 m.daily
             } else {
                 m.daily * i128::from(rng.random_range(80..=120u32)) / 100
-            };
+            } * spike_factor(day, m);
             let charge = match r.covered_by {
                 Some(c) => {
                     let commitment = &commitments[c];
@@ -831,8 +947,8 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
     amortized.close()?;
     write_manifest(
         &actual_dir,
-        &spec.enrollment,
-        "enrollment-actual",
+        &scope,
+        &actual_export,
         "ActualCost",
         &run_actual,
         &period_folder,
@@ -841,8 +957,8 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
     )?;
     write_manifest(
         &amortized_dir,
-        &spec.enrollment,
-        "enrollment-amortized",
+        &scope,
+        &amortized_export,
         "AmortizedCost",
         &run_amortized,
         &period_folder,
@@ -939,54 +1055,126 @@ impl Context<'_> {
                 m.unit,
             )
         };
-        let _ = write!(
-            line,
-            "{enr},Contoso Enrollment,{ps},{pe},{enr},Contoso Enrollment,{owner},{account},{sub_id},{sub_name},{date},{product},{part},{meter_id},{family},{category},{subcat},{region},{name},{qty},{eprice},{cost},{uprice},USD,{loc},,{service},{rid},{rname},,,,{tags},{section_id},{section},{cc},{unit},{group},{reservation_id},{benefit_name},{order},{order_name},MS-AZR-0017P,True,{term},{publisher},{plan},{charge},{freq},{ptype},{payg},{model},,{benefit_id},{benefit_name}",
-            enr = spec.enrollment,
-            ps = self.first.format("%m/%d/%Y"),
-            pe = self.last.format("%m/%d/%Y"),
-            owner = sub.owner,
-            account = sub.account,
-            date = date.format("%m/%d/%Y"),
-            product = meter_fields.0,
-            part = meter_fields.1,
-            meter_id = if meter_fields.0.is_empty() {
-                String::new()
-            } else {
-                meter_guid(m)
-            },
-            family = meter_fields.2,
-            category = meter_fields.3,
-            subcat = meter_fields.4,
-            region = meter_fields.5,
-            name = meter_fields.6,
-            qty = format_scaled(c.quantity, 8),
-            eprice = format_scaled(c.effective_price, 6),
-            cost = format_scaled(cost, SOURCE_SCALE),
-            uprice = format_scaled(if unused { 0 } else { m.price }, 6),
-            loc = region,
-            service = service,
-            rid = resource_id,
-            rname = resource_name,
-            section_id = sub.section.len(),
-            section = sub.section,
-            cc = sub.cost_center,
-            order_name = if order.is_empty() { "" } else { benefit_name },
-            term = if c.commitment.is_some() { "12" } else { "" },
-            charge = c.charge_type,
-            freq = c.frequency,
-            ptype = publisher_type,
-            payg = format_scaled(
-                if c.commitment.is_some() || unused {
-                    0
-                } else {
-                    m.price
-                },
-                6
-            ),
-            model = c.pricing_model,
-        );
+        let payg_price = if c.commitment.is_some() || unused {
+            0
+        } else {
+            m.price
+        };
+        let meter_id = if meter_fields.0.is_empty() {
+            String::new()
+        } else {
+            meter_guid(m)
+        };
+        let order_name = if order.is_empty() { "" } else { benefit_name };
+        let term = if c.commitment.is_some() { "12" } else { "" };
+        match spec.agreement {
+            Agreement::Ea => {
+                let _ = write!(
+                    line,
+                    "{enr},Contoso Enrollment,{ps},{pe},{enr},Contoso Enrollment,{owner},{account},{sub_id},{sub_name},{date},{product},{part},{meter_id},{family},{category},{subcat},{region},{name},{qty},{eprice},{cost},{uprice},USD,{loc},,{service},{rid},{rname},,,,{tags},{section_id},{section},{cc},{unit},{group},{reservation_id},{benefit_name},{order},{order_name},MS-AZR-0017P,True,{term},{publisher},{plan},{charge},{freq},{ptype},{payg},{model},,{benefit_id},{benefit_name}",
+                    enr = spec.enrollment,
+                    ps = self.first.format("%m/%d/%Y"),
+                    pe = self.last.format("%m/%d/%Y"),
+                    owner = sub.owner,
+                    account = sub.account,
+                    date = date.format("%m/%d/%Y"),
+                    product = meter_fields.0,
+                    part = meter_fields.1,
+                    family = meter_fields.2,
+                    category = meter_fields.3,
+                    subcat = meter_fields.4,
+                    region = meter_fields.5,
+                    name = meter_fields.6,
+                    qty = format_scaled(c.quantity, 8),
+                    eprice = format_scaled(c.effective_price, 6),
+                    cost = format_scaled(cost, SOURCE_SCALE),
+                    uprice = format_scaled(if unused { 0 } else { m.price }, 6),
+                    loc = region,
+                    rid = resource_id,
+                    rname = resource_name,
+                    section_id = sub.section.len(),
+                    section = sub.section,
+                    cc = sub.cost_center,
+                    charge = c.charge_type,
+                    freq = c.frequency,
+                    ptype = publisher_type,
+                    payg = format_scaled(payg_price, 6),
+                    model = c.pricing_model,
+                );
+            }
+            Agreement::Mca => {
+                // MCA prices in the billing currency here (USD), so the three cost columns
+                // agree; pay-as-you-go cost is the list price times the quantity.
+                let cost_text = format_scaled(cost, SOURCE_SCALE);
+                let payg_cost = format_scaled(payg_price * c.quantity, SOURCE_SCALE);
+                let _ = write!(
+                    line,
+                    "{invoice},,{ba},Contoso Ltd,{bp},Contoso US,{section_id},{section},,,{cc},{pe},{ps},{pe},{ps},{date},{family},{order},{order_name},{service},{meter_id},{name},{category},{subcat},{region},{product_id},{product},{sub_id},{sub_name},{ptype},,{publisher},{group},{rid},{loc},{loc},{eprice},{qty},{unit},{charge},USD,USD,{cost},{cost},{cost},{payg_cost},{payg_cost},1,{ps},True,,,,{tags},{payg},{freq},{term},{reservation_id},{reservation_name},{model},{uprice},,{benefit_id},{benefit_name},Azure",
+                    invoice = self.invoice_id(),
+                    ba = spec.mca_billing_account(),
+                    bp = spec.billing_profile(),
+                    section_id = section_id(&sub.section),
+                    section = sub.section,
+                    cc = sub.cost_center,
+                    ps = self.first.format("%m/%d/%Y"),
+                    pe = self.last.format("%m/%d/%Y"),
+                    date = date.format("%m/%d/%Y"),
+                    family = meter_fields.2,
+                    category = meter_fields.3,
+                    subcat = meter_fields.4,
+                    region = meter_fields.5,
+                    name = meter_fields.6,
+                    product_id = meter_fields.1,
+                    product = meter_fields.0,
+                    ptype = publisher_type,
+                    loc = region,
+                    rid = resource_id,
+                    eprice = format_scaled(c.effective_price, 6),
+                    qty = format_scaled(c.quantity, 8),
+                    charge = c.charge_type,
+                    cost = cost_text,
+                    payg = format_scaled(payg_price, 6),
+                    freq = c.frequency,
+                    reservation_name = if reservation_id.is_empty() {
+                        ""
+                    } else {
+                        benefit_name
+                    },
+                    model = c.pricing_model,
+                    uprice = format_scaled(if unused { 0 } else { m.price }, 6),
+                );
+            }
+        }
     }
+
+    /// The MCA invoice of a closed month (`G` and digits); a month in progress has none yet.
+    fn invoice_id(&self) -> String {
+        match self.spec.through_day {
+            Some(_) => String::new(),
+            None => format!(
+                "G0{:02}{:02}{:05}",
+                self.spec.year % 100,
+                self.spec.month,
+                self.spec.seed % 100_000
+            ),
+        }
+    }
+}
+
+/// An MCA billing profile or invoice section id (`XXXX-XXXX-XXX-PGB`), stable for a name.
+fn section_id(name: &str) -> String {
+    let n = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let letters: String = (0..11)
+        .map(|i| (b'A' + ((n >> (i * 5)) % 26) as u8) as char)
+        .collect();
+    format!(
+        "{}-{}-{}-PGB",
+        &letters[0..4],
+        &letters[4..8],
+        &letters[8..11]
+    )
 }
 
 /// A stable GUID per meter (Azure meter ids are global constants).
@@ -1009,7 +1197,7 @@ fn meter_guid(m: &Meter) -> String {
 #[allow(clippy::too_many_arguments)]
 fn write_manifest(
     dir: &Path,
-    enrollment: &str,
+    scope: &str,
     export: &str,
     kind: &str,
     run: &str,
@@ -1044,7 +1232,7 @@ fn write_manifest(
         "dataRowCount": files.rows,
         "exportConfig": {
             "exportName": export,
-            "resourceId": format!("/providers/Microsoft.Billing/billingAccounts/{enrollment}/providers/Microsoft.CostManagement/exports/{export}"),
+            "resourceId": format!("/providers/Microsoft.Billing/billingAccounts/{scope}/providers/Microsoft.CostManagement/exports/{export}"),
             "dataVersion": "2021-10-01",
             "apiVersion": "2023-07-01-preview",
             "type": kind,

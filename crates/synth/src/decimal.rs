@@ -73,6 +73,17 @@ pub(crate) fn float_json(micros: i128) -> String {
     crate::format_scaled(micros, 6)
 }
 
+/// `units` divided by `step` (a power of ten), rounded half to even: a source amount with
+/// more places than the lake's 12 as the lake holds it.
+pub(crate) fn round_half_even(units: i128, step: i128) -> i128 {
+    let (q, r) = (units.div_euclid(step), units.rem_euclid(step));
+    match (2 * r).cmp(&step) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -437,7 +437,12 @@ pub fn write_export(out: &Path, spec: &GcpSpec) -> io::Result<GcpDelivery> {
             if let Some(w) = out_file.take() {
                 w.into_inner().map_err(|e| e.into_error())?.finish()?;
             }
-            let path = dir.join(format!("billing-export-{:012}.json.gz", files.len()));
+            let path = dir.join(format!(
+                "billing-export-{:04}{:02}-{:06}.json.gz",
+                spec.year,
+                spec.month,
+                files.len()
+            ));
             *out_file = Some(BufWriter::with_capacity(
                 1 << 20,
                 GzEncoder::new(File::create(&path)?, Compression::fast()),

@@ -2,9 +2,10 @@
 //!
 //! This crate owns realistic test data: for a seed it writes a provider's delivery exactly as
 //! the provider lays it out (the AWS CUR 1 versioned layout with period manifest, assembly
-//! folder, gzip CSV files, ~130 columns and the real mix of line item types; Azure EA actual
-//! and amortized exports with their manifests; GCP billing export JSON; a DigitalOcean
-//! invoice; Cost Explorer and OpenAI API responses) and the exact expected totals beside it,
+//! folder, gzip CSV files, ~130 columns and the real mix of line item types; Azure EA and MCA
+//! actual and amortized exports with their manifests; GCP billing export JSON; a DigitalOcean
+//! invoice; OCI cost reports; FOCUS files of SaaS vendors; Cost Explorer and OpenAI API
+//! responses) and the exact expected totals beside it,
 //! computed independently of Billow's readers. Tests,
 //! benchmarks and `billow demo` use it; production code paths never do.
 //!
@@ -21,7 +22,9 @@ pub mod aws_cur;
 pub mod azure;
 mod decimal;
 pub mod digitalocean;
+pub mod focus_saas;
 pub mod gcp;
+pub mod oci;
 mod parquet_out;
 
 pub use decimal::{format_scaled, format_units};

@@ -56,6 +56,23 @@ export async function renderHistory(main: HTMLElement, _session: Session): Promi
                    .join("")}</tbody></table>`
               : `<p class="muted">No change from the previous version, or the first version.</p>`
           }
+          ${
+            v.changes_by_service.length
+              ? `<table class="compact by-service"><caption>By account and service, largest changes first</caption><thead><tr><th scope="col">Account</th><th scope="col">Service</th>
+                 <th scope="col" class="num">Before</th><th scope="col" class="num">After</th><th scope="col" class="num">Difference</th></tr></thead><tbody>${v.changes_by_service
+                   .slice(0, 15)
+                   .map(
+                     (c) => `<tr><td>${esc(c.account)}</td><td>${esc(c.service)}</td><td class="num">${money(c.before)}</td><td class="num">${money(
+                       c.after,
+                     )}</td><td class="num" data-exact="${esc(c.difference)}">${money(c.difference)}</td></tr>`,
+                   )
+                   .join("")}</tbody></table>${
+                   v.changes_by_service.length > 15
+                     ? `<p class="muted">and ${v.changes_by_service.length - 15} more account and service changes.</p>`
+                     : ""
+                 }`
+              : ""
+          }
         </section>`,
           )
           .join("")

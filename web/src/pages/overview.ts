@@ -7,7 +7,7 @@ function card(c: ProviderCard): string {
   const name = providerName(c.provider);
   if (!c.has_data) {
     const failing = c.checks.filter((k) => !k.ok);
-    return `<article class="card provider-card no-data" data-provider="${esc(c.provider)}" aria-label="${esc(name)}: no billing data">
+    return `<article class="card provider-card no-data" data-provider="${esc(c.provider)}" data-connections="${esc(c.connections.join(" "))}" aria-label="${esc(name)}: no billing data">
       <h3>${esc(name)}</h3>
       <p class="status-bad">No billing data</p>
       <p class="muted">${esc(c.connections.join(", "))}</p>
@@ -20,7 +20,7 @@ function card(c: ProviderCard): string {
   }
   const change = c.change_percent;
   const direction = change == null ? "" : Number(change) > 0 ? "up" : "down";
-  return `<article class="card provider-card" data-provider="${esc(c.provider)}" aria-label="${esc(name)} costs">
+  return `<article class="card provider-card" data-provider="${esc(c.provider)}" data-connections="${esc(c.connections.join(" "))}" aria-label="${esc(name)} costs">
     <h3>${esc(name)}</h3>
     <p class="amount" data-exact="${esc(c.month_to_date)}">${money(c.month_to_date)}</p>
     <p class="muted">month to date</p>

@@ -293,7 +293,7 @@ fn reconcile_exits_1_when_the_lake_disagrees_with_the_source() {
             source_effective: 5_000_000_000_000,
             rounded_values: 0,
         };
-        lake.append_records(&record, &[lost]).await.unwrap();
+        lake.append_records(&record, &[lost], &[]).await.unwrap();
     });
     let out = billow(&data, &["reconcile", "--month", "2026-06"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));

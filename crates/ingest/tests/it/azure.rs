@@ -7,6 +7,8 @@ use billow_focus::money::ExactSum;
 use billow_formats::azure::Dataset;
 use billow_ingest::{IngestOptions, NoProgress, ReconcileStatus, ingest_azure, reconcile};
 
+use billow_lake::Lake;
+
 use super::{lake, normalize_decimal, sample, text_rows};
 
 /// Σ of one cost over every source group of the reports.
@@ -698,15 +700,66 @@ async fn parquet_exports_read_like_the_csv_exports() {
 
 #[tokio::test]
 async fn a_generated_enrollment_month_reconciles_to_its_exact_source_and_rounded_totals() {
-    use billow_synth::azure::{AzureSpec, write_exports};
-    let dir = tempfile::tempdir().unwrap();
-    let spec = AzureSpec::new(5, 2026, 9)
+    let spec = billow_synth::azure::AzureSpec::new(5, 2026, 9)
         .with_rows(4_000)
         .with_files(2)
         .with_subscriptions(5);
-    let delivery = write_exports(&dir.path().join("exports"), &spec).unwrap();
+    let (_dir, lake) = generated_month_reconciles(&spec).await;
+    let accounts = text_rows(
+        &lake,
+        "SELECT DISTINCT BillingAccountId, x_SourceFormat FROM focus",
+    )
+    .await;
+    assert_eq!(accounts, [format!("{} azure-ea", spec.enrollment)]);
+}
+
+#[tokio::test]
+async fn a_generated_mca_month_bills_its_billing_profile_reconciles_and_shows_its_spike() {
+    let spec = billow_synth::azure::AzureSpec::new(6, 2026, 9)
+        .with_rows(4_000)
+        .with_subscriptions(5)
+        .with_mca()
+        .with_spike("Log Analytics", 10, 2, 25);
+    let (_dir, lake) = generated_month_reconciles(&spec).await;
+    let accounts = text_rows(
+        &lake,
+        "SELECT DISTINCT BillingAccountId, BillingAccountName, x_SourceFormat FROM focus",
+    )
+    .await;
+    assert_eq!(
+        accounts,
+        [format!("{} Contoso US azure-mca", spec.billing_account())]
+    );
+    assert!(spec.billing_account().ends_with("-PGB"));
+    // The planted spike: Log Analytics on the 10th and 11th costs far more than on any
+    // other day, and nothing else moves.
+    let daily = text_rows(
+        &lake,
+        "SELECT CAST(CAST(ChargePeriodStart AS DATE) AS VARCHAR), CAST(SUM(EffectiveCost) AS BIGINT) \
+         FROM focus WHERE ServiceName = 'Log Analytics' GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let cost = |line: &String| line.rsplit(' ').next().unwrap().parse::<i64>().unwrap();
+    let (spike, calm): (Vec<_>, Vec<_>) = daily
+        .iter()
+        .partition(|l| l.starts_with("2026-09-10") || l.starts_with("2026-09-11"));
+    assert_eq!(spike.len(), 2, "{daily:?}");
+    let calm_max = calm.iter().map(|l| cost(l)).max().unwrap();
+    assert!(spike.iter().all(|l| cost(l) > 10 * calm_max), "{daily:?}");
+}
+
+/// Ingests a generated month and checks it against the generator's exact sums.
+async fn generated_month_reconciles(
+    spec: &billow_synth::azure::AzureSpec,
+) -> (tempfile::TempDir, Lake) {
+    use billow_synth::azure::write_exports;
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = write_exports(&dir.path().join("exports"), spec).unwrap();
     let e = &delivery.expected;
-    assert_eq!((delivery.actual.len(), delivery.amortized.len()), (2, 2));
+    assert_eq!(
+        (delivery.actual.len(), delivery.amortized.len()),
+        (spec.files, spec.files)
+    );
     let lake = lake(dir.path()).await;
     let reports = ingest_azure(
         &lake,
@@ -767,6 +820,7 @@ async fn a_generated_enrollment_month_reconciles_to_its_exact_source_and_rounded
             "Usage Used true false true"
         ]
     );
+    (dir, lake)
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod aws_ce;
 mod azure;
 mod commitments;
 mod digitalocean;
+mod oci;
 mod saas;
 mod scope;
 
@@ -147,6 +148,52 @@ async fn generated_month_reconciles_exactly_per_account_category_and_day() {
     }
 }
 
+#[tokio::test]
+async fn a_planted_spike_stands_out_in_its_account_and_the_month_still_reconciles() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec().with_cur2().with_spike(3, 12, 3, 50);
+    let d = write_delivery(&dir.path().join("src"), &spec).unwrap();
+    let lake = lake(dir.path()).await;
+    ingest_aws_cur(
+        &lake,
+        &d.report_dir,
+        &IngestOptions::new("aws-cur2"),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let expected: Vec<_> = expected_by_group(&d.expected)
+        .into_iter()
+        .map(|(a, c, b, e)| (a, c, normalize(&b), normalize(&e)))
+        .collect();
+    assert_eq!(lake_groups(&lake).await, expected);
+    // The account's daily usage: the three spike days each cost more than three times its
+    // dearest other day, and the GPU hours are nowhere else.
+    let daily = text_rows(
+        &lake,
+        "SELECT SubAccountId, CAST(CAST(ChargePeriodStart AS DATE) AS VARCHAR), \
+         CAST(SUM(BilledCost) AS BIGINT) FROM focus WHERE ChargeCategory = 'Usage' \
+         AND SubAccountId = (SELECT MIN(SubAccountId) FROM focus \
+         WHERE x_UsageType LIKE '%p4d.24xlarge%') GROUP BY 1, 2 ORDER BY 2",
+    )
+    .await;
+    let cost = |line: &String| line.rsplit(' ').next().unwrap().parse::<i64>().unwrap();
+    let (spike, calm): (Vec<_>, Vec<_>) = daily.iter().partition(|l| {
+        ["2026-09-12", "2026-09-13", "2026-09-14"]
+            .iter()
+            .any(|d| l.contains(d))
+    });
+    assert_eq!(spike.len(), 3, "{daily:?}");
+    let calm_max = calm.iter().map(|l| cost(l)).max().unwrap();
+    assert!(spike.iter().all(|l| cost(l) > 3 * calm_max), "{daily:?}");
+    let gpu_accounts = text_rows(
+        &lake,
+        "SELECT COUNT(DISTINCT SubAccountId) FROM focus WHERE x_UsageType LIKE '%p4d.24xlarge%'",
+    )
+    .await;
+    assert_eq!(gpu_accounts, ["1"]);
+}
+
 /// A lake holding the first delivery of `spec()` as connection `aws-main`.
 async fn lake_with_v1() -> (
     tempfile::TempDir,
@@ -230,6 +277,42 @@ async fn restated_month_replaces_old_version_and_reingest_is_a_no_op() {
     assert_eq!(history.len(), 2);
     assert!(!history[0].current && history[0].published);
     assert!(history[1].current && !history[1].changes.is_empty());
+    // What the restatement changed by account and service adds up to what it changed by
+    // billing account and category, exactly, and the lake's rows by account and service
+    // agree with the current version's breakdown.
+    let by_service = &history[1].changes_by_service;
+    assert!(!by_service.is_empty());
+    assert!(history[0].changes_by_service.is_empty());
+    let total: i128 = by_service.iter().map(|c| c.difference()).sum();
+    let mut by_category = billow_focus::money::ExactSum::default();
+    for (_, _, _, _, difference) in &history[1].changes {
+        by_category.add_text(difference.as_bytes()).unwrap();
+    }
+    assert_eq!(format_decimal(total), by_category.to_decimal_string());
+    assert!(
+        by_service
+            .windows(2)
+            .all(|w| w[0].difference().unsigned_abs() >= w[1].difference().unsigned_abs())
+    );
+    let rows = text_rows(
+        &lake,
+        "SELECT CONCAT(COALESCE(SubAccountId, BillingAccountId, '(none)'), '#', \
+         COALESCE(ServiceName, '(none)')), CAST(SUM(BilledCost) AS VARCHAR) FROM focus GROUP BY 1",
+    )
+    .await;
+    let lake_sums: std::collections::BTreeMap<&str, &str> =
+        rows.iter().filter_map(|r| r.rsplit_once(' ')).collect();
+    for c in by_service {
+        let key = format!("{}#{}", c.account, c.service);
+        let lake_value = lake_sums
+            .get(key.as_str())
+            .map_or("0".into(), |v| normalize_decimal(v));
+        assert_eq!(
+            lake_value,
+            normalize_decimal(&format_decimal(c.after)),
+            "{c:?}"
+        );
+    }
 }
 
 #[tokio::test]

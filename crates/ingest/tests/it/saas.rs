@@ -150,3 +150,64 @@ async fn a_generated_month_of_openai_pages_reconciles() {
         billow_synth::format_scaled(pages.billed.0, pages.billed.1)
     );
 }
+
+#[tokio::test]
+async fn generated_focus_files_of_two_vendors_reconcile_conform_and_keep_their_names() {
+    use billow_synth::focus_saas::{SaasFocusSpec, SaasVendor, write_focus_file};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path()).await;
+    for (vendor, seed) in [(SaasVendor::Databricks, 3), (SaasVendor::Confluent, 4)] {
+        let spec = SaasFocusSpec::new(vendor, seed, 2026, 10);
+        let file = write_focus_file(&dir.path().join(vendor.name()), &spec).unwrap();
+        let connection = vendor.name().to_lowercase();
+        let reports = billow_ingest::ingest_focus(
+            &lake,
+            &file.path,
+            &IngestOptions::new(&connection),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            reports.iter().map(|r| r.rows).sum::<u64>(),
+            file.expected.rows
+        );
+        let rows: Vec<_> = reconcile(&lake, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.connection_id == connection)
+            .collect();
+        assert_eq!(rows.len(), file.expected.by_account_category.len());
+        for r in &rows {
+            assert_eq!(r.status, ReconcileStatus::Exact, "{r:?}");
+            let (billed, effective) = file.expected.by_account_category
+                [&(r.billing_account_id.clone(), r.charge_category.clone())];
+            assert_eq!(
+                (
+                    super::normalize_decimal(&r.lake_billed),
+                    super::normalize_decimal(&r.lake_effective)
+                ),
+                (
+                    billow_synth::format_scaled(billed, 12),
+                    billow_synth::format_scaled(effective, 12)
+                )
+            );
+        }
+        let names = text_rows(
+            &lake,
+            &format!(
+                "SELECT DISTINCT ProviderName, SubAccountType FROM focus \
+                 WHERE x_ConnectionId = '{connection}' AND ChargeCategory = 'Usage'"
+            ),
+        )
+        .await;
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names[0].starts_with(vendor.name()), "{names:?}");
+        let batches = lake.read_focus("2026-10", Some(&connection)).await.unwrap();
+        for batch in batches {
+            let violations = billow_focus::conformance::check_batch(&batch);
+            assert!(violations.is_empty(), "{violations:?}");
+        }
+    }
+}

@@ -40,6 +40,8 @@ pub(crate) struct OverviewQuery {
 /// One provider's card; amounts are exact decimal strings.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ProviderCardView {
+    /// The provider (`aws`, `azure`…), or `focus:<connection name>` for a connection of
+    /// FOCUS files (a SaaS vendor's bill).
     #[schema(example = "aws")]
     provider: String,
     connections: Vec<String>,
@@ -173,11 +175,21 @@ pub(crate) async fn overview(
         CostType::Effective => CostColumn::Effective,
         CostType::List => CostColumn::List,
     };
+    // A FOCUS connection is a vendor of its own (a SaaS bill, another tool's export): its
+    // card is `focus:<connection name>`, not one card for every FOCUS file.
     let providers: BTreeMap<String, String> = state
         .store()
         .connection_providers(&access)
         .await?
         .into_iter()
+        .map(|(id, name, provider)| {
+            let card = if provider == "focus" {
+                format!("focus:{name}")
+            } else {
+                provider
+            };
+            (id, card)
+        })
         .collect();
     let request = OverviewRequest {
         as_of,

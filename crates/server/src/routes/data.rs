@@ -307,6 +307,18 @@ pub(crate) struct VersionView {
     /// Billed cost changes against the previous version, per billing account and charge
     /// category.
     changes: Vec<ChangeView>,
+    /// Billed cost changes against the previous version by account (sub account, or the
+    /// billing account) and service, largest first (at most 100).
+    changes_by_service: Vec<ServiceChangeView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ServiceChangeView {
+    account: String,
+    service: String,
+    before: String,
+    after: String,
+    difference: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -366,6 +378,18 @@ pub(crate) async fn history(
                         before,
                         after,
                         difference,
+                    })
+                    .collect(),
+                changes_by_service: v
+                    .changes_by_service
+                    .into_iter()
+                    .take(100)
+                    .map(|c| ServiceChangeView {
+                        before: format_decimal(c.before),
+                        after: format_decimal(c.after),
+                        difference: format_decimal(c.difference()),
+                        account: c.account,
+                        service: c.service,
                     })
                     .collect(),
             })
