@@ -721,6 +721,8 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
         first,
         last,
         subscriptions: &subscriptions,
+        mca_account: spec.mca_billing_account(),
+        mca_profile: spec.billing_profile(),
     };
     let marketplace = Meter {
         product: "Datadog - Pro (Monthly)",
@@ -978,6 +980,9 @@ struct Context<'a> {
     first: NaiveDate,
     last: NaiveDate,
     subscriptions: &'a [Subscription],
+    /// The MCA billing account and profile ids, formatted once rather than per row.
+    mca_account: String,
+    mca_profile: String,
 }
 
 impl Context<'_> {
@@ -1111,8 +1116,8 @@ impl Context<'_> {
                     line,
                     "{invoice},,{ba},Contoso Ltd,{bp},Contoso US,{section_id},{section},,,{cc},{pe},{ps},{pe},{ps},{date},{family},{order},{order_name},{service},{meter_id},{name},{category},{subcat},{region},{product_id},{product},{sub_id},{sub_name},{ptype},,{publisher},{group},{rid},{loc},{loc},{eprice},{qty},{unit},{charge},USD,USD,{cost},{cost},{cost},{payg_cost},{payg_cost},1,{ps},True,,,,{tags},{payg},{freq},{term},{reservation_id},{reservation_name},{model},{uprice},,{benefit_id},{benefit_name},Azure",
                     invoice = self.invoice_id(),
-                    ba = spec.mca_billing_account(),
-                    bp = spec.billing_profile(),
+                    ba = self.mca_account,
+                    bp = self.mca_profile,
                     section_id = section_id(&sub.section),
                     section = sub.section,
                     cc = sub.cost_center,
