@@ -155,7 +155,23 @@ try {
   await goto("#/connections");
   await page.waitForSelector(".connection");
   assert.ok((await page.locator(".connection").count()) >= 6);
-  assert.match(await page.locator('.connection[data-connection="aws-cur"]').textContent(), /exact/);
+  const aws = page.locator('.connection[data-connection="aws-cur"]');
+  assert.match(await aws.textContent(), /exact/);
+  // Freshness: the latest charge day with rows, as the CLI sums it.
+  const awsDays = cli("costs", "--by", "day", "--connection", "aws-cur").filter((r) => Number(r.rows) > 0);
+  const latestDay = awsDays.map((r) => r.key).sort().at(-1);
+  assert.equal(await aws.locator(".data-through").textContent(), latestDay, "aws-cur data through");
+  // Refresh reads the export folder again: nothing new, every month unchanged.
+  await aws.getByRole("button", { name: "Refresh" }).click();
+  const result = page.locator('.connection[data-connection="aws-cur"] .sync-result');
+  await result.waitFor({ timeout: 60000 });
+  const awsMonths = new Set(cli("costs", "--by", "connection", "--granularity", "month", "--connection", "aws-cur").map((r) => r.time)).size;
+  assert.match(await result.textContent(), new RegExp(`no new export version; ${awsMonths} months unchanged`));
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Refresh", "focus returns to Refresh");
+  // A connection without a source has nothing to refresh, and says where its data comes from.
+  const datadog = page.locator('.connection[data-connection="datadog"]');
+  assert.equal(await datadog.getByRole("button", { name: "Refresh" }).count(), 0);
+  assert.match(await datadog.textContent(), /uploads and billow ingest/);
   await page.screenshot({ path: `${artifacts}/connections.png`, fullPage: true });
   // The restated month: two versions, and what the restatement changed by account and service.
   const restated = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)) - 3, 1)).toISOString().slice(0, 7);

@@ -124,12 +124,32 @@ export interface Connection {
   provider: string;
   created_at: string;
   secrets: { name: string; fingerprint: string; updated_at: string }[];
+  settings: { source?: string } & Record<string, unknown>;
+  data_through?: string | null;
   sync: {
     last_attempt_at?: string;
     last_success_at?: string;
     last_version?: string;
     last_error?: string;
+    running?: RunningSync | null;
+    last_run?: SyncRun | null;
   };
+}
+
+export interface RunningSync {
+  started_at: string;
+  started_by: string;
+  files: number;
+  files_done: number;
+  rows: number;
+}
+
+export interface SyncRun {
+  started_at: string;
+  finished_at: string;
+  started_by: string;
+  periods: { billing_period: string; outcome: string; rows: number }[];
+  error?: string | null;
 }
 
 export interface ReconcileRow {

@@ -2,11 +2,12 @@
 //! ingested through the same readers as production into the data directory, a demo owner and
 //! a viewer without provider cost, then the dashboard. Deterministic for a seed and a day.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use billow_formats::saas::Vendor;
+use billow_ingest::PeriodReport;
 use billow_lake::Lake;
 use billow_store::{CostTypes, Role, Store};
 use chrono::{Datelike, Months, NaiveDate};
@@ -47,8 +48,18 @@ pub(crate) async fn prepare(
     quiet: bool,
 ) -> Result<Lake> {
     use billow_synth::aws_cur::{CurSpec, write_delivery};
-    let source = data_dir.join("demo-source");
+    // Under the server's default exports root, so each connection's source can be synced
+    // again from the dashboard.
+    let exports = data_dir.join("exports");
+    let source = exports.join("demo");
     let lake = open_lake(data_dir).await?;
+    // Each connection's export folder and the newest ingestion read from it.
+    let mut sources: Vec<(&str, PathBuf, String)> = Vec::new();
+    let mut latest = |connection: &'static str, path: &Path, reports: Vec<PeriodReport>| {
+        let newest = reports.into_iter().map(|r| r.ingestion_id).max();
+        sources.retain(|(c, _, _)| *c != connection);
+        sources.push((connection, path.to_path_buf(), newest.unwrap_or_default()));
+    };
     // Three closed months, then the current one to yesterday (none on the 1st).
     let through = as_of.day().saturating_sub(1);
     let mut months = Vec::new();
@@ -93,11 +104,13 @@ pub(crate) async fn prepare(
     }
     step("AWS: 3 payers, 24 linked accounts (CUR)");
     let aws = source.join("aws/cur/billow-demo");
-    ingest(&lake, Format::AwsCur, &aws, "aws-cur", false, None, quiet).await?;
+    let reports = ingest(&lake, Format::AwsCur, &aws, "aws-cur", false, None, quiet).await?;
+    latest("aws-cur", &aws, reports);
     // The second closed month is restated, as AWS does when late credits and refunds arrive.
     if let Some(&(y, m, None)) = months.get(1) {
         write_delivery(&source.join("aws"), &cur(1, y, m, None).with_revision(1))?;
-        ingest(&lake, Format::AwsCur, &aws, "aws-cur", false, None, quiet).await?;
+        let reports = ingest(&lake, Format::AwsCur, &aws, "aws-cur", false, None, quiet).await?;
+        latest("aws-cur", &aws, reports);
         step(&format!("AWS: {} restated", label(y, m)));
     }
     // A fourth payer already on CUR 2.0 (Data Exports).
@@ -115,7 +128,8 @@ pub(crate) async fn prepare(
         write_delivery(&source.join("aws-cur2"), &spec)?;
     }
     let cur2 = source.join("aws-cur2/exports/billow-data-export");
-    ingest(&lake, Format::AwsCur, &cur2, "aws-cur2", false, None, quiet).await?;
+    let reports = ingest(&lake, Format::AwsCur, &cur2, "aws-cur2", false, None, quiet).await?;
+    latest("aws-cur2", &cur2, reports);
     step("AWS: a payer with 6 linked accounts on CUR 2.0");
 
     // Google Cloud: two billing accounts with their projects, each exported to one folder
@@ -135,7 +149,8 @@ pub(crate) async fn prepare(
             }
             billow_synth::gcp::write_export(&dir, &spec)?;
         }
-        ingest(&lake, Format::Gcp, &dir, connection, false, None, quiet).await?;
+        let reports = ingest(&lake, Format::Gcp, &dir, connection, false, None, quiet).await?;
+        latest(connection, &dir, reports);
         step(&format!(
             "Google Cloud: {connection} (BigQuery export rows)"
         ));
@@ -162,19 +177,13 @@ pub(crate) async fn prepare(
             }
             billow_synth::azure::write_exports(&source.join(connection), &spec)?;
         }
-        ingest(
-            &lake,
-            Format::Azure {
-                dataset: None,
-                amortized: None,
-            },
-            &source.join(connection),
-            connection,
-            false,
-            None,
-            quiet,
-        )
-        .await?;
+        let dir = source.join(connection);
+        let azure = Format::Azure {
+            dataset: None,
+            amortized: None,
+        };
+        let reports = ingest(&lake, azure, &dir, connection, false, None, quiet).await?;
+        latest(connection, &dir, reports);
     }
     step("Azure: EA enrollment and MCA billing profile (actual + amortized exports)");
 
@@ -188,16 +197,9 @@ pub(crate) async fn prepare(
         }
         billow_synth::oci::write_cost_reports(&source.join("oci"), &spec)?;
     }
-    ingest(
-        &lake,
-        Format::Oci,
-        &source.join("oci"),
-        "oci-tenancy",
-        false,
-        None,
-        quiet,
-    )
-    .await?;
+    let dir = source.join("oci");
+    let reports = ingest(&lake, Format::Oci, &dir, "oci-tenancy", false, None, quiet).await?;
+    latest("oci-tenancy", &dir, reports);
     step("Oracle Cloud: tenancy cost reports");
 
     // DigitalOcean: the team's invoices of the closed months.
@@ -207,7 +209,7 @@ pub(crate) async fn prepare(
             billow_synth::digitalocean::write_invoice(&invoices, seed + 40 + i as u64, y, m, 30)?;
         }
     }
-    ingest(
+    let reports = ingest(
         &lake,
         Format::DigitalOcean,
         &invoices,
@@ -217,6 +219,7 @@ pub(crate) async fn prepare(
         quiet,
     )
     .await?;
+    latest("digitalocean", &invoices, reports);
     step("DigitalOcean: team invoices");
 
     // OpenAI: the Costs API's daily buckets.
@@ -231,16 +234,9 @@ pub(crate) async fn prepare(
             partial,
         )?;
     }
-    ingest(
-        &lake,
-        Format::Saas(Vendor::OpenAi),
-        &pages,
-        "openai",
-        false,
-        None,
-        quiet,
-    )
-    .await?;
+    let openai = Format::Saas(Vendor::OpenAi);
+    let reports = ingest(&lake, openai, &pages, "openai", false, None, quiet).await?;
+    latest("openai", &pages, reports);
     step("OpenAI: Costs API pages");
 
     // Two SaaS vendors that deliver their bill as FOCUS files.
@@ -248,16 +244,20 @@ pub(crate) async fn prepare(
         (billow_synth::focus_saas::SaasVendor::Databricks, 70u64),
         (billow_synth::focus_saas::SaasVendor::Confluent, 80),
     ] {
-        let connection = vendor.name().to_lowercase();
+        let connection = match vendor {
+            billow_synth::focus_saas::SaasVendor::Databricks => "databricks",
+            billow_synth::focus_saas::SaasVendor::Confluent => "confluent",
+        };
         for &(y, m, partial) in &months {
             let mut spec = billow_synth::focus_saas::SaasFocusSpec::new(vendor, seed + salt, y, m);
             if let Some(d) = partial {
                 spec = spec.through_day(d);
             }
-            billow_synth::focus_saas::write_focus_file(&source.join(&connection), &spec)?;
+            billow_synth::focus_saas::write_focus_file(&source.join(connection), &spec)?;
         }
-        let dir = source.join(&connection);
-        ingest(&lake, Format::Focus, &dir, &connection, false, None, quiet).await?;
+        let dir = source.join(connection);
+        let reports = ingest(&lake, Format::Focus, &dir, connection, false, None, quiet).await?;
+        latest(connection, &dir, reports);
     }
     step("Databricks and Confluent: FOCUS files");
 
@@ -275,10 +275,17 @@ pub(crate) async fn prepare(
             )
             .await?;
     }
-    for id in store.connection_ids(&local).await? {
-        if id != NO_DATA.connection {
-            store.record_sync(&local, &id, Some("demo"), None).await?;
-        }
+    // Each connection syncs from its folder (relative to the exports root, so the data
+    // directory can move), and its last sync is the demo's ingestion.
+    for (connection, path, version) in &sources {
+        let relative = path.strip_prefix(&exports).unwrap_or(path);
+        let settings = serde_json::json!({"source": relative.to_string_lossy()});
+        store
+            .set_connection_settings(&local, connection, settings)
+            .await?;
+        store
+            .record_sync(&local, connection, Some(version), None)
+            .await?;
     }
     for (email, password, name, role, cost_types) in [
         (OWNER.0, OWNER.1, "Demo Owner", Role::Owner, None),

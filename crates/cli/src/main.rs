@@ -152,6 +152,26 @@ struct ServeArgs {
     /// Largest billing file POST /api/v1/connections/{name}/uploads accepts, in MiB.
     #[arg(long, default_value_t = billow_server::DEFAULT_MAX_UPLOAD_BYTES >> 20, env = "BILLOW_MAX_UPLOAD_MB")]
     max_upload_mb: u64,
+    /// The folder a connection's `source` must be in when set through the API (default:
+    /// <data-dir>/exports); relative sources start here.
+    #[arg(long, env = "BILLOW_EXPORTS_ROOT")]
+    exports_root: Option<PathBuf>,
+    /// How often every connection with a source is synced (`6h`, `30m`, `1d`; `0` never).
+    /// The first round runs one interval after the start.
+    #[arg(long, default_value = "6h", value_parser = sync_interval, env = "BILLOW_SYNC_EVERY")]
+    sync_every: std::time::Duration,
+}
+
+fn sync_interval(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let every = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: write it like 6h, 30m or 1d, or 0 for never"))?;
+    if every < std::time::Duration::from_secs(60) {
+        return Err("syncs run at most once a minute; write 1m or more, or 0 for never".into());
+    }
+    Ok(every)
 }
 
 #[derive(Args)]
@@ -520,16 +540,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     "billow API on http://{address}/api/v1 (OpenAPI: http://{address}/api/v1/openapi.json); Ctrl-C stops it"
                 );
             }
-            billow_server::serve(
-                listener,
-                billow_server::app(billow_server::AppState::with_max_upload(
-                    store.clone(),
-                    lake,
-                    args.max_upload_mb.saturating_mul(1 << 20),
-                )),
-            )
-            .await
-            .context("serving")?;
+            let mut options = billow_server::ServerOptions::for_lake(&lake);
+            options.max_upload_bytes = args.max_upload_mb.saturating_mul(1 << 20);
+            if let Some(root) = args.exports_root {
+                options.exports_root = root;
+            }
+            let state = billow_server::AppState::with_options(store.clone(), lake, options);
+            if !args.sync_every.is_zero() {
+                tokio::spawn(billow_server::schedule(state.clone(), args.sync_every));
+            }
+            billow_server::serve(listener, billow_server::app(state))
+                .await
+                .context("serving")?;
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }

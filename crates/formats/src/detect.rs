@@ -41,6 +41,24 @@ impl Format {
             Format::Saas(_) => "saas",
         }
     }
+
+    /// The provider whose exports are in this format (a connection's `provider`), or `None`
+    /// for FOCUS files, which any provider or vendor may deliver.
+    pub fn provider(self) -> Option<&'static str> {
+        use crate::saas::Vendor;
+        Some(match self {
+            Format::AwsCur | Format::AwsCostExplorer => "aws",
+            Format::OciCostReport => "oci",
+            Format::GcpBillingExport => "gcp",
+            Format::AzureCostDetails => "azure",
+            Format::DigitalOceanInvoice => "digitalocean",
+            Format::Saas(Vendor::OpenAi) => "openai",
+            Format::Saas(Vendor::Datadog) => "datadog",
+            Format::Saas(Vendor::Snowflake) => "snowflake",
+            Format::Saas(Vendor::MongoDbAtlas) => "mongodb",
+            Format::Focus => return None,
+        })
+    }
 }
 
 /// What detection looks for, for the error when nothing matches.

@@ -48,6 +48,22 @@ pub enum Error {
         /// Files read.
         files: usize,
     },
+    /// The export is another provider's than the connection's.
+    #[error(
+        "{path} is an export of {found} ({format}), but connection {connection:?} is for {expected}; nothing was published. Send it to a connection of that provider, or create one."
+    )]
+    WrongProvider {
+        /// The export.
+        path: std::path::PathBuf,
+        /// Its provider.
+        found: &'static str,
+        /// Its format (the `billow ingest` subcommand).
+        format: &'static str,
+        /// The connection.
+        connection: String,
+        /// The connection's provider.
+        expected: String,
+    },
     /// A connection name that cannot be used as a partition value.
     #[error(
         "connection name {0:?} is invalid: start with a letter or digit, then use letters, digits, '-', '_' or '.', at most 64 characters"

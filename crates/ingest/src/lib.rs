@@ -28,6 +28,7 @@ pub use error::{Error, Result};
 pub use pipeline::{
     BalanceCheck, IngestOptions, NoProgress, Outcome, PeriodReport, Progress,
     check_digitalocean_balances, ingest_as, ingest_aws_cost_explorer, ingest_aws_cur, ingest_azure,
-    ingest_detected, ingest_digitalocean, ingest_focus, ingest_gcp, ingest_oci, ingest_saas,
+    ingest_detected, ingest_digitalocean, ingest_focus, ingest_for_provider, ingest_gcp,
+    ingest_oci, ingest_saas,
 };
 pub use reconcile::{ReconcileRow, ReconcileStatus, reconcile, reconcile_in};

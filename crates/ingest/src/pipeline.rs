@@ -976,6 +976,32 @@ pub async fn ingest_detected(
     Ok((format, reports))
 }
 
+/// Ingests the export at `path` for a connection of `provider`: the format is recognized,
+/// and an export of another provider is refused before anything is read (a FOCUS file may
+/// come from any). What uploads and syncs of a connection call.
+pub async fn ingest_for_provider(
+    lake: &Lake,
+    provider: &str,
+    path: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<(billow_formats::detect::Format, Vec<PeriodReport>)> {
+    let format = billow_formats::detect::detect(path)?;
+    if let Some(found) = format.provider()
+        && found != provider
+    {
+        return Err(Error::WrongProvider {
+            path: path.to_path_buf(),
+            found,
+            format: format.command(),
+            connection: options.connection_id.clone(),
+            expected: provider.to_string(),
+        });
+    }
+    let reports = ingest_as(lake, format, path, options, progress).await?;
+    Ok((format, reports))
+}
+
 /// Ingests the export at `path` with the reader of `format` (an Azure file's dataset, actual
 /// or amortized, is recognized by the reader).
 pub async fn ingest_as(

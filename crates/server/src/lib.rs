@@ -20,6 +20,7 @@ mod extract;
 mod metrics;
 mod routes;
 mod state;
+mod sync;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -31,7 +32,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use state::{AppState, DEFAULT_MAX_UPLOAD_BYTES};
+pub use state::{AppState, DEFAULT_MAX_UPLOAD_BYTES, ServerOptions};
+pub use sync::schedule;
 
 use crate::routes::{account, dashboard, data, ops, uploads, web};
 
@@ -90,7 +92,12 @@ fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::revoke_token))
         .routes(routes!(account::audit))
         .routes(routes!(data::list_connections, data::create_connection))
-        .routes(routes!(data::get_connection, data::delete_connection))
+        .routes(routes!(
+            data::get_connection,
+            data::update_connection,
+            data::delete_connection
+        ))
+        .routes(routes!(data::sync_connection))
         .routes(routes!(data::set_secret))
         .routes(routes!(data::test_connection))
         .routes(routes!(uploads::upload))

@@ -1,6 +1,7 @@
 //! The state every handler shares.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use billow_lake::{Lake, Scope};
 use billow_store::{Access, AccountScope, CostType, CostTypes, Store};
 
 use crate::metrics::Metrics;
+use crate::sync::Syncs;
 
 /// The server's shared state: the store, the lake, the login limiter and the metrics.
 /// Cheap to clone.
@@ -21,34 +23,65 @@ struct Inner {
     lake: Lake,
     logins: LoginLimiter,
     metrics: Metrics,
-    max_upload_bytes: u64,
+    syncs: Syncs,
+    options: ServerOptions,
 }
 
 /// The largest billing file an upload may carry unless the server is told otherwise: a
 /// month of a large CUR file compressed.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
 
+/// How a server is set up beyond its store and lake.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Uploads past this are refused (413).
+    pub max_upload_bytes: u64,
+    /// The folder a connection's `source` must be in when an API caller sets it (the
+    /// operator's CLI may set any); relative sources start here.
+    pub exports_root: PathBuf,
+}
+
+impl ServerOptions {
+    /// The defaults for a lake: 2 GiB uploads, exports under `<data>/exports`.
+    pub fn for_lake(lake: &Lake) -> ServerOptions {
+        ServerOptions {
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            exports_root: lake.root().join("exports"),
+        }
+    }
+}
+
 impl AppState {
-    /// State over a store and a lake.
+    /// State over a store and a lake, with the default options.
     pub fn new(store: Store, lake: Lake) -> AppState {
-        AppState::with_max_upload(store, lake, DEFAULT_MAX_UPLOAD_BYTES)
+        let options = ServerOptions::for_lake(&lake);
+        AppState::with_options(store, lake, options)
     }
 
-    /// State whose uploads are refused (413) past `max_upload_bytes`.
-    pub fn with_max_upload(store: Store, lake: Lake, max_upload_bytes: u64) -> AppState {
+    /// State with `options`.
+    pub fn with_options(store: Store, lake: Lake, options: ServerOptions) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
                 lake,
                 logins: LoginLimiter::default(),
                 metrics: Metrics::default(),
-                max_upload_bytes,
+                syncs: Syncs::default(),
+                options,
             }),
         }
     }
 
     pub(crate) fn max_upload_bytes(&self) -> u64 {
-        self.inner.max_upload_bytes
+        self.inner.options.max_upload_bytes
+    }
+
+    pub(crate) fn exports_root(&self) -> &Path {
+        &self.inner.options.exports_root
+    }
+
+    pub(crate) fn syncs(&self) -> &Syncs {
+        &self.inner.syncs
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -46,6 +46,16 @@ pub struct Connection {
     pub created_at: i64,
 }
 
+impl Connection {
+    /// Where the connection's exports arrive (`settings.source`: a folder or file on the
+    /// server), which a sync reads again; `None` when data only comes by upload or CLI.
+    pub fn source(&self) -> Option<&str> {
+        self.settings
+            .get("source")
+            .and_then(serde_json::Value::as_str)
+    }
+}
+
 /// The last sync of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct SyncState {
@@ -268,6 +278,68 @@ impl Store {
         .await?
         .ok_or_else(|| Error::not_found(format!("connection {name_or_id:?}")))?;
         connection_of(row)
+    }
+
+    /// Replaces a connection's settings (where its exports are and how to read them).
+    pub async fn set_connection_settings(
+        &self,
+        access: &Access,
+        name_or_id: &str,
+        settings: serde_json::Value,
+    ) -> Result<Connection> {
+        access.require(Permission::ManageConnections)?;
+        if !settings.is_object() {
+            return Err(Error::invalid("settings", "a JSON object"));
+        }
+        let mut connection = self.connection(access, name_or_id).await?;
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE connections SET settings = $1 WHERE id = $2 AND org_id = $3")
+            .bind(settings.to_string())
+            .bind(&connection.id)
+            .bind(&access.org_id)
+            .execute(&mut *tx)
+            .await?;
+        crate::audit::record(
+            &mut tx,
+            access,
+            "connection.update",
+            &connection.name,
+            serde_json::json!({"id": connection.id, "settings": settings}),
+        )
+        .await?;
+        tx.commit().await?;
+        connection.settings = settings;
+        Ok(connection)
+    }
+
+    /// Every connection of every organization that has a `source` to sync from, each with
+    /// the access the server's scheduler syncs it as (an Owner of its organization, seen in
+    /// the audit log as `scheduler`).
+    pub async fn scheduled_connections(&self) -> Result<Vec<(Access, Connection)>> {
+        let rows = sqlx::query(
+            "SELECT id, name, provider, settings, created_at, org_id FROM connections \
+             ORDER BY org_id, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut scheduled = Vec::new();
+        for row in rows {
+            let org_id: String = row.try_get(5)?;
+            let connection = connection_of(row)?;
+            if connection.source().is_some() {
+                let access = Access {
+                    org_id,
+                    user_id: String::new(),
+                    actor: "scheduler".into(),
+                    role: crate::Role::Owner,
+                    cost_types: crate::CostTypes::ALL,
+                    accounts: crate::AccountScope::All,
+                    via: crate::Via::Scheduler,
+                };
+                scheduled.push((access, connection));
+            }
+        }
+        Ok(scheduled)
     }
 
     /// Deletes a connection, its secrets and its sync state (its cost rows stay in the lake

@@ -98,6 +98,8 @@ pub enum Via {
     Token(String),
     /// A login session (its id).
     Session(String),
+    /// The server's scheduler, syncing a connection that has a source.
+    Scheduler,
 }
 
 impl Access {

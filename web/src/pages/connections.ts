@@ -1,4 +1,4 @@
-import { get, post, type Check, type Connection, type ReconcileRow } from "../api";
+import { get, post, type Check, type Connection, type ReconcileRow, type RunningSync, type SyncRun } from "../api";
 import { esc, money, providerName, when } from "../format";
 import { errorBox, loading, type Session } from "../ui";
 
@@ -33,6 +33,34 @@ function checks(list: Check[]): string {
     .join("")}</ul>`;
 }
 
+/** What a running sync has read so far. */
+function progress(r: RunningSync): string {
+  const files = r.files ? `${r.files_done} of ${r.files} files` : "looking for files";
+  return `Syncing since ${esc(when(r.started_at))} (${esc(r.started_by)}): ${files}, ${r.rows.toLocaleString("en-US")} rows read…`;
+}
+
+/** How the last sync ended: each month published or unchanged, or what went wrong. */
+function lastRun(r: SyncRun): string {
+  if (r.error) {
+    return `<div class="error" role="alert"><strong>Sync at ${esc(when(r.finished_at))} failed</strong><p>${esc(r.error)}</p><p>Nothing was published; the data shown is the last good version.</p></div>`;
+  }
+  const published = r.periods.filter((p) => p.outcome === "published");
+  const summary = published.length
+    ? `published ${published.map((p) => `${esc(p.billing_period)} (${p.rows.toLocaleString("en-US")} rows)`).join(", ")}`
+    : "no new export version";
+  const unchanged = r.periods.length - published.length;
+  return `<p class="status-ok sync-result" role="status">Synced ${esc(when(r.finished_at))} by ${esc(r.started_by)}: ${summary}${
+    unchanged ? `; ${unchanged} month${unchanged === 1 ? "" : "s"} unchanged` : ""
+  }.</p>`;
+}
+
+function syncState(c: Connection): string {
+  if (c.sync.running) return `<p class="muted sync-progress" role="status">${progress(c.sync.running)}</p>`;
+  return c.sync.last_run ? lastRun(c.sync.last_run) : "";
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export async function renderConnections(main: HTMLElement, session: Session): Promise<void> {
   main.innerHTML = `<header class="page-head"><h1>Connections</h1></header><div id="connections-body">${loading}</div>`;
   const body = main.querySelector("#connections-body") as HTMLElement;
@@ -46,21 +74,36 @@ export async function renderConnections(main: HTMLElement, session: Session): Pr
     return;
   }
   const canTest = ["owner", "admin"].includes(session.me.role);
+  const canSync = ["owner", "admin", "member"].includes(session.me.role);
   body.innerHTML = connections.length
     ? connections
         .map(
           (c) => `<section class="card panel connection" data-connection="${esc(c.id)}" aria-labelledby="c-${esc(c.id)}">
         <header class="row">
           <h2 id="c-${esc(c.id)}">${esc(c.name)} <span class="muted">· ${esc(providerName(c.provider))}</span></h2>
-          ${canTest ? `<button type="button" class="refresh" data-name="${esc(c.name)}">Refresh status</button>` : ""}
+          <div class="actions">
+          ${
+            canSync && c.settings.source
+              ? `<button type="button" class="sync" data-name="${esc(c.name)}" aria-describedby="c-${esc(c.id)}"${c.sync.running ? " disabled" : ""}>Refresh</button>`
+              : ""
+          }
+          ${canTest ? `<button type="button" class="check quiet" data-name="${esc(c.name)}" aria-describedby="c-${esc(c.id)}">Check</button>` : ""}
+          </div>
         </header>
         <dl class="facts">
+          <div><dt>Source</dt><dd>${c.settings.source ? `<code>${esc(c.settings.source)}</code>` : "uploads and <code>billow ingest</code>"}</dd></div>
+          <div><dt>Data through</dt><dd class="data-through">${esc(c.data_through ?? "no data")}</dd></div>
           <div><dt>Last sync</dt><dd>${esc(when(c.sync.last_success_at))}</dd></div>
           <div><dt>Last attempt</dt><dd>${esc(when(c.sync.last_attempt_at))}</dd></div>
           <div><dt>Last export version</dt><dd>${esc(c.sync.last_version ?? "–")}</dd></div>
           <div><dt>Secrets</dt><dd>${c.secrets.length ? c.secrets.map((s) => `${esc(s.name)} (${esc(s.fingerprint)})`).join(", ") : "none"}</dd></div>
         </dl>
-        ${c.sync.last_error ? `<div class="error" role="alert"><strong>Last error</strong><p>${esc(c.sync.last_error)}</p></div>` : ""}
+        <div class="sync-slot" aria-live="polite">${syncState(c)}</div>
+        ${
+          c.sync.last_error && !c.sync.last_run
+            ? `<div class="error" role="alert"><strong>Last error</strong><p>${esc(c.sync.last_error)}</p></div>`
+            : ""
+        }
         <div class="checks-slot"></div>
         <h3>Reconciliation</h3>
         ${reconciliation(rows.filter((r) => r.connection_id === c.id))}
@@ -69,7 +112,34 @@ export async function renderConnections(main: HTMLElement, session: Session): Pr
         )
         .join("")
     : `<p class="muted">No connections. Create one with <code>POST /api/v1/connections</code> or ingest an export with <code>billow ingest</code>.</p>`;
-  body.querySelectorAll<HTMLButtonElement>(".refresh").forEach((b) =>
+  // Refresh reads the connection's source again; the page follows the sync until it ends,
+  // then shows everything that changed (freshness, version, reconciliation) anew.
+  const follow = async (name: string, slot: HTMLElement): Promise<void> => {
+    for (;;) {
+      const c = await get<Connection>(`/connections/${encodeURIComponent(name)}`);
+      if (!c.sync.running) return;
+      slot.innerHTML = syncState(c);
+      await sleep(1000);
+    }
+  };
+  body.querySelectorAll<HTMLButtonElement>(".sync").forEach((b) =>
+    b.addEventListener("click", async () => {
+      const name = b.dataset.name ?? "";
+      const slot = b.closest("section")?.querySelector(".sync-slot") as HTMLElement;
+      b.disabled = true;
+      try {
+        const started = await post<RunningSync>(`/connections/${encodeURIComponent(name)}/sync`);
+        slot.innerHTML = `<p class="muted sync-progress" role="status">${progress(started)}</p>`;
+        await follow(name, slot);
+        await renderConnections(main, session);
+        (main.querySelector(`button.sync[data-name="${CSS.escape(name)}"]`) as HTMLButtonElement | null)?.focus();
+      } catch (e) {
+        slot.innerHTML = errorBox(e);
+        b.disabled = false;
+      }
+    }),
+  );
+  body.querySelectorAll<HTMLButtonElement>(".check").forEach((b) =>
     b.addEventListener("click", async () => {
       const slot = b.closest("section")?.querySelector(".checks-slot") as HTMLElement;
       b.disabled = true;

@@ -55,6 +55,7 @@ async fn me_of(state: &AppState, access: &Access) -> ApiResult<Me> {
             Via::Local => "local",
             Via::Token(_) => "token",
             Via::Session(_) => "session",
+            Via::Scheduler => "scheduler",
         }
         .into(),
     })

@@ -45,15 +45,90 @@ pub(crate) struct SyncView {
     last_success_at: Option<String>,
     last_version: Option<String>,
     last_error: Option<String>,
+    /// The sync running now, if one is.
+    running: Option<RunningSyncView>,
+    /// How the last sync since the server started ended.
+    last_run: Option<SyncRunView>,
 }
 
-impl From<SyncState> for SyncView {
-    fn from(s: SyncState) -> Self {
+impl SyncView {
+    fn new(s: SyncState, syncs: &crate::sync::Syncs, connection_id: &str) -> Self {
         SyncView {
             last_attempt_at: s.last_attempt_at.map(rfc3339),
             last_success_at: s.last_success_at.map(rfc3339),
             last_version: s.last_version,
             last_error: s.last_error,
+            running: syncs
+                .running(connection_id)
+                .map(|j| RunningSyncView::from(&*j)),
+            last_run: syncs.finished(connection_id).map(SyncRunView::from),
+        }
+    }
+}
+
+/// A sync in progress.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RunningSyncView {
+    started_at: String,
+    /// Who started it (`scheduler` for the scheduler).
+    started_by: String,
+    /// Files found so far, files read, rows read.
+    files: u64,
+    files_done: u64,
+    rows: u64,
+}
+
+impl From<&crate::sync::Job> for RunningSyncView {
+    fn from(j: &crate::sync::Job) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        RunningSyncView {
+            started_at: rfc3339(j.started_at),
+            started_by: j.actor.clone(),
+            files: j.files.load(Relaxed),
+            files_done: j.files_done.load(Relaxed),
+            rows: j.rows.load(Relaxed),
+        }
+    }
+}
+
+/// A finished sync.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SyncRunView {
+    started_at: String,
+    finished_at: String,
+    started_by: String,
+    /// Each billing period read and what became of it.
+    periods: Vec<SyncedPeriodView>,
+    /// What went wrong (nothing was published then).
+    error: Option<String>,
+}
+
+/// One billing period a sync read.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SyncedPeriodView {
+    #[schema(example = "2026-10")]
+    billing_period: String,
+    /// `published` (a new version replaced the period) or `unchanged`.
+    outcome: String,
+    rows: u64,
+}
+
+impl From<crate::sync::Finished> for SyncRunView {
+    fn from(f: crate::sync::Finished) -> Self {
+        SyncRunView {
+            started_at: rfc3339(f.started_at),
+            finished_at: rfc3339(f.finished_at),
+            started_by: f.actor,
+            periods: f
+                .periods
+                .into_iter()
+                .map(|(billing_period, outcome, rows)| SyncedPeriodView {
+                    billing_period,
+                    outcome: outcome.into(),
+                    rows,
+                })
+                .collect(),
+            error: f.error,
         }
     }
 }
@@ -71,23 +146,48 @@ pub(crate) struct ConnectionView {
     created_at: String,
     secrets: Vec<SecretView>,
     sync: SyncView,
+    /// The latest charge day of its data the caller may see (`YYYY-MM-DD`): how fresh it is.
+    #[schema(example = "2026-11-23")]
+    data_through: Option<String>,
+}
+
+/// The latest charge day with rows of each connection within the caller's scope, from the
+/// daily rollups.
+async fn data_through(
+    state: &AppState,
+    access: &billow_store::Access,
+) -> ApiResult<std::collections::HashMap<String, String>> {
+    let scope = state.scope(access).await?;
+    let query = CostQuery::new(None, GroupBy::Connection).granularity(Granularity::Day);
+    let mut latest = std::collections::HashMap::<String, String>::new();
+    for row in state.lake().query_costs(&scope, &query).await? {
+        if let (Some(day), true) = (row.time, row.rows > 0) {
+            let entry = latest.entry(row.key).or_default();
+            if day > *entry {
+                *entry = day;
+            }
+        }
+    }
+    Ok(latest)
 }
 
 async fn view(
     state: &AppState,
     access: &billow_store::Access,
     c: Connection,
+    data_through: &std::collections::HashMap<String, String>,
 ) -> ApiResult<ConnectionView> {
     let secrets = state.store().secrets(access, &c.id).await?;
     let sync = state.store().sync_state(access, &c.id).await?;
     Ok(ConnectionView {
+        sync: SyncView::new(sync, state.syncs(), &c.id),
+        data_through: data_through.get(&c.id).cloned(),
         id: c.id,
         name: c.name,
         provider: c.provider,
         settings: c.settings,
         created_at: rfc3339(c.created_at),
         secrets: secrets.into_iter().map(SecretView::from).collect(),
-        sync: sync.into(),
     })
 }
 
@@ -98,9 +198,11 @@ pub(crate) async fn list_connections(
     State(state): State<AppState>,
     Caller(access): Caller,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
+    let connections = state.store().connections(&access).await?;
+    let through = data_through(&state, &access).await?;
     let mut out = Vec::new();
-    for c in state.store().connections(&access).await? {
-        out.push(view(&state, &access, c).await?);
+    for c in connections {
+        out.push(view(&state, &access, c, &through).await?);
     }
     Ok(Json(out))
 }
@@ -120,18 +222,89 @@ pub(crate) struct NewConnection {
 /// Create a connection.
 #[utoipa::path(post, path = "/api/v1/connections", tag = "connections", security(("bearer" = [])), request_body = NewConnection,
     responses((status = 201, body = ConnectionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_connection(
     State(state): State<AppState>,
     Caller(access): Caller,
     ApiJson(new): ApiJson<NewConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    // Before the settings are looked at: what a source check says about the server's disk
+    // is for those who may set one.
+    access.require(Permission::ManageConnections)?;
     let settings = new.settings.unwrap_or_else(|| serde_json::json!({}));
+    check_settings(&state, &settings)?;
     let c = state
         .store()
         .create_connection(&access, &new.name, &new.provider, settings)
         .await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &access, c).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &access, c, &data_through(&state, &access).await?).await?),
+    ))
+}
+
+/// Checks what an API caller may put in a connection's settings: a `source` must be a
+/// folder or file under the server's exports root.
+fn check_settings(state: &AppState, settings: &serde_json::Value) -> ApiResult<()> {
+    match settings.get("source") {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(serde_json::Value::String(source)) => {
+            crate::sync::check_source(state.exports_root(), source).map(drop)
+        }
+        Some(_) => Err(ApiError::bad_request("settings.source is not a string")
+            .hint("give the folder the exports arrive in, e.g. \"aws/cur/prod\"")),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct ConnectionChange {
+    /// The new settings, replacing the old (not secret): `source` is the folder under the
+    /// server's exports root that the exports arrive in, read by each sync.
+    #[schema(value_type = Object, example = json!({"source": "aws/cur/prod"}))]
+    settings: serde_json::Value,
+}
+
+/// Change a connection's settings.
+#[utoipa::path(patch, path = "/api/v1/connections/{name}", tag = "connections", security(("bearer" = [])), request_body = ConnectionChange,
+    params(("name" = String, Path, description = "The connection's name or id")),
+    responses((status = 200, body = ConnectionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn update_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path(name): Path<String>,
+    ApiJson(change): ApiJson<ConnectionChange>,
+) -> ApiResult<Json<ConnectionView>> {
+    access.require(Permission::ManageConnections)?;
+    state.store().connection(&access, &name).await?;
+    check_settings(&state, &change.settings)?;
+    let c = state
+        .store()
+        .set_connection_settings(&access, &name, change.settings)
+        .await?;
+    Ok(Json(
+        view(&state, &access, c, &data_through(&state, &access).await?).await?,
+    ))
+}
+
+/// Sync a connection now: its `source` is read again in the background, and each billing
+/// period whose export changed is published (the others are `unchanged`). Its progress and
+/// outcome are in the connection's `sync`.
+#[utoipa::path(post, path = "/api/v1/connections/{name}/sync", tag = "connections", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The connection's name or id")),
+    responses((status = 202, body = RunningSyncView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn sync_connection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunningSyncView>)> {
+    access.require(Permission::RunIngestion)?;
+    let c = state.store().connection(&access, &name).await?;
+    let job = crate::sync::start(&state, &access, &c)?;
+    Ok((StatusCode::ACCEPTED, Json(RunningSyncView::from(&*job))))
 }
 
 /// One connection, with its secrets' fingerprints and last sync.
@@ -144,7 +317,9 @@ pub(crate) async fn get_connection(
     Path(name): Path<String>,
 ) -> ApiResult<Json<ConnectionView>> {
     let c = state.store().connection(&access, &name).await?;
-    Ok(Json(view(&state, &access, c).await?))
+    Ok(Json(
+        view(&state, &access, c, &data_through(&state, &access).await?).await?,
+    ))
 }
 
 /// Delete a connection and its secrets (its cost rows stay in the lake).
@@ -250,6 +425,9 @@ pub(crate) async fn connection_checks(
             fix: None,
         },
     ];
+    if let Some(source) = c.source() {
+        checks.push(source_check(state, c, source).await);
+    }
     if let Some(error) = &sync.last_error {
         checks.push(Check {
             name: "last sync".into(),
@@ -259,6 +437,51 @@ pub(crate) async fn connection_checks(
         });
     }
     Ok(checks)
+}
+
+/// Whether the connection's source holds an export Billow reads, of its provider.
+async fn source_check(state: &AppState, c: &Connection, source: &str) -> Check {
+    let path = crate::sync::resolve(state.exports_root(), source);
+    let shown = path.clone();
+    let detected = tokio::task::spawn_blocking(move || billow_formats::detect::detect(&path))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let (ok, detail, fix) = match detected {
+        Ok(format) => match format.provider() {
+            Some(found) if found != c.provider => (
+                false,
+                format!(
+                    "{} holds a {found} export ({})",
+                    shown.display(),
+                    format.command()
+                ),
+                Some(format!(
+                    "point the source at the {} export's folder, or use a {found} connection",
+                    c.provider
+                )),
+            ),
+            _ => (
+                true,
+                format!("{} holds a {} export", shown.display(), format.command()),
+                None,
+            ),
+        },
+        Err(e) => (
+            false,
+            e,
+            Some(format!(
+                "check that the provider delivers its export to {} and that the server may read it",
+                shown.display()
+            )),
+        ),
+    };
+    Check {
+        name: "source".into(),
+        ok,
+        detail,
+        fix,
+    }
 }
 
 #[derive(Serialize, ToSchema)]

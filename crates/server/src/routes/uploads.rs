@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use billow_ingest::{IngestOptions, NoProgress, Outcome};
+use billow_ingest::{IngestOptions, NoProgress};
 use billow_store::Permission;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -146,18 +146,24 @@ pub(crate) async fn upload(
     }
 
     let options = IngestOptions::new(&connection.id);
-    let result = ingest(&state, &connection, &path, &options).await;
-    let version = result.as_ref().ok().and_then(|(_, reports)| {
-        reports
-            .iter()
-            .map(|r| r.ingestion_id.as_str())
-            .max()
-            .map(str::to_string)
-    });
-    let failure = result.as_ref().err().map(|e| e.to_string());
+    let result = billow_ingest::ingest_for_provider(
+        state.lake(),
+        &connection.provider,
+        &path,
+        &options,
+        &NoProgress,
+    )
+    .await;
     // Where the server wrote the file is not the user's business: errors name the file.
     let staged = format!("{}/", staging.path().display());
-    let failure = failure.map(|f| f.replace(&staged, ""));
+    let failure = result
+        .as_ref()
+        .err()
+        .map(|e| e.to_string().replace(&staged, ""));
+    let version = result
+        .as_ref()
+        .ok()
+        .and_then(|(_, reports)| crate::sync::latest_version(reports));
     state
         .store()
         .record_sync(
@@ -168,91 +174,33 @@ pub(crate) async fn upload(
         )
         .await?;
     let (format, reports) = result.map_err(|e| match e {
-        UploadError::Api(e) => e,
-        UploadError::Ingest(e) => {
-            let message = e.to_string().replace(&staged, "");
-            match e {
-                billow_ingest::Error::Format(_)
-                | billow_ingest::Error::MixedFormats { .. }
-                | billow_ingest::Error::NoRows { .. } => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unprocessable",
-                    message,
-                )
-                .hint("fix or re-download the file and upload it again; the published data is unchanged"),
-                other => ApiError::from(other),
-            }
-        }
+        billow_ingest::Error::Format(_)
+        | billow_ingest::Error::MixedFormats { .. }
+        | billow_ingest::Error::NoRows { .. }
+        | billow_ingest::Error::WrongProvider { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+            failure.unwrap_or_default(),
+        )
+        .hint("fix or re-download the file and upload it to the connection of its provider; the published data is unchanged"),
+        other => ApiError::from(other),
     })?;
     Ok((
         StatusCode::CREATED,
         Json(UploadResult {
             filename,
-            format: format.to_string(),
+            format: format.command().to_string(),
             bytes,
-            periods: reports
+            periods: crate::sync::outcomes(&reports)
                 .into_iter()
-                .map(|r| UploadedPeriod {
-                    billing_period: r.key.billing_period,
-                    outcome: match r.outcome {
-                        Outcome::Published { .. } => "published",
-                        Outcome::Unchanged => "unchanged",
-                    }
-                    .into(),
-                    ingestion_id: r.ingestion_id,
-                    rows: r.rows,
+                .zip(&reports)
+                .map(|((billing_period, outcome, rows), r)| UploadedPeriod {
+                    billing_period,
+                    outcome: outcome.into(),
+                    ingestion_id: r.ingestion_id.clone(),
+                    rows,
                 })
                 .collect(),
         }),
     ))
-}
-
-enum UploadError {
-    Api(ApiError),
-    Ingest(billow_ingest::Error),
-}
-
-impl std::fmt::Display for UploadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UploadError::Api(e) => write!(f, "{}", e.message()),
-            UploadError::Ingest(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// Recognizes the file, checks it belongs to the connection's provider, and ingests it.
-async fn ingest(
-    state: &AppState,
-    connection: &billow_store::Connection,
-    path: &std::path::Path,
-    options: &IngestOptions,
-) -> Result<(&'static str, Vec<billow_ingest::PeriodReport>), UploadError> {
-    let format = billow_formats::detect::detect(path)
-        .map_err(|e| UploadError::Ingest(billow_ingest::Error::Format(e)))?;
-    let source = match format {
-        billow_formats::detect::Format::Saas(vendor) => vendor.name(),
-        other => other.command(),
-    };
-    let provider = billow_store::provider_of_source_format(source);
-    // A FOCUS file may come from any provider; any other format only to its own.
-    if format != billow_formats::detect::Format::Focus && provider != connection.provider {
-        return Err(UploadError::Api(
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unprocessable",
-                format!(
-                    "the file is a {provider} export ({}), but connection {:?} is for {}",
-                    format.command(),
-                    connection.name,
-                    connection.provider
-                ),
-            )
-            .hint("upload it to a connection of that provider, or create one"),
-        ));
-    }
-    let reports = billow_ingest::ingest_as(state.lake(), format, path, options, &NoProgress)
-        .await
-        .map_err(UploadError::Ingest)?;
-    Ok((format.command(), reports))
 }

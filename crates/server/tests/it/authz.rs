@@ -26,9 +26,11 @@ enum Case {
     ListConnections,
     CreateConnection,
     GetConnection,
+    UpdateConnection,
     DeleteConnection,
     SetSecret,
     TestConnection,
+    SyncConnection,
     Upload,
     History,
     Reconciliation,
@@ -38,7 +40,7 @@ enum Case {
     Export,
 }
 
-const CASES: [Case; 26] = [
+const CASES: [Case; 28] = [
     Case::Me,
     Case::Organization,
     Case::RenameOrganization,
@@ -55,9 +57,11 @@ const CASES: [Case; 26] = [
     Case::ListConnections,
     Case::CreateConnection,
     Case::GetConnection,
+    Case::UpdateConnection,
     Case::DeleteConnection,
     Case::SetSecret,
     Case::TestConnection,
+    Case::SyncConnection,
     Case::Upload,
     Case::History,
     Case::Reconciliation,
@@ -80,10 +84,10 @@ impl Case {
             ListUsers | AddUser | GrantUser | RemoveUser => Some(Permission::ManageUsers),
             Audit => Some(Permission::ReadAudit),
             ListConnections | GetConnection => Some(Permission::ReadConnections),
-            CreateConnection | DeleteConnection | SetSecret | TestConnection => {
+            CreateConnection | UpdateConnection | DeleteConnection | SetSecret | TestConnection => {
                 Some(Permission::ManageConnections)
             }
-            Upload => Some(Permission::RunIngestion),
+            Upload | SyncConnection => Some(Permission::RunIngestion),
             History | Reconciliation => Some(Permission::ReadIngestions),
             Costs | CostsByAccount | Overview | Export => Some(Permission::ReadCosts),
         }
@@ -153,6 +157,24 @@ impl Case {
                 Some(json!({"name": format!("gcp-{n}"), "provider": "gcp"})),
             ),
             GetConnection => (Method::GET, "/api/v1/connections/acme-aws".into(), None),
+            UpdateConnection => (
+                Method::PATCH,
+                "/api/v1/connections/acme-aws".into(),
+                Some(json!({"settings": {"note": format!("change {n}")}})),
+            ),
+            // A connection of its own each time: one sync per connection runs at once.
+            SyncConnection => {
+                let name = format!("synced-{n}");
+                w.store
+                    .create_connection(&w.local, &name, "aws", json!({"source": "aws"}))
+                    .await
+                    .unwrap();
+                (
+                    Method::POST,
+                    format!("/api/v1/connections/{name}/sync"),
+                    None,
+                )
+            }
             DeleteConnection => {
                 let name = format!("old-{n}");
                 w.store
@@ -239,6 +261,16 @@ impl Case {
                 None,
             ),
             GetConnection => (Method::GET, "/api/v1/connections/globex-aws".into(), None),
+            UpdateConnection => (
+                Method::PATCH,
+                "/api/v1/connections/globex-aws".into(),
+                Some(json!({"settings": {}})),
+            ),
+            SyncConnection => (
+                Method::POST,
+                "/api/v1/connections/globex-aws/sync".into(),
+                None,
+            ),
             DeleteConnection => (
                 Method::DELETE,
                 "/api/v1/connections/globex-aws".into(),
@@ -364,8 +396,8 @@ async fn every_endpoint_on(w: &World) {
         }
     }
     assert_eq!(
-        checked, 320,
-        "5 roles × (26 endpoints × signed and anonymous + 12 aimed at the other organization)"
+        checked, 350,
+        "5 roles × (28 endpoints × signed and anonymous + 14 aimed at the other organization)"
     );
 
     // The other organization's data is intact and its own.

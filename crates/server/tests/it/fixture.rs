@@ -294,13 +294,34 @@ impl World {
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> (StatusCode, String) {
-        match body {
-            Some(b) => {
-                self.call_raw(method, uri, token, "application/json", b.to_string().into())
-                    .await
-            }
-            None => self.call_raw(method, uri, token, "", Vec::new()).await,
-        }
+        self.call_on(&self.app, method, uri, token, body).await
+    }
+
+    /// [`World::call`] on another router over the same store and lake (another server's
+    /// state: its running syncs, its scheduler).
+    pub(crate) async fn call_on(
+        &self,
+        app: &Router,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, String) {
+        let body = body.map(|b| b.to_string().into_bytes());
+        let content_type = if body.is_some() {
+            "application/json"
+        } else {
+            ""
+        };
+        send(
+            app,
+            method,
+            uri,
+            token,
+            content_type,
+            body.unwrap_or_default(),
+        )
+        .await
     }
 
     /// Sends a request with a body of any type (none when `content_type` is empty).
@@ -312,19 +333,30 @@ impl World {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, String) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            request = request.header("authorization", format!("Bearer {t}"));
-        }
-        if !content_type.is_empty() {
-            request = request.header("content-type", content_type);
-        }
-        let request = request.body(Body::from(body)).unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
-            .await
-            .unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        send(&self.app, method, uri, token, content_type, body).await
     }
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    if !content_type.is_empty() {
+        request = request.header("content-type", content_type);
+    }
+    let request = request.body(Body::from(body)).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
 }

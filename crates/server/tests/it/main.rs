@@ -6,4 +6,5 @@ mod costs;
 mod dashboard;
 mod fixture;
 mod secrets;
+mod syncs;
 mod uploads;

@@ -165,10 +165,13 @@ async fn uploaded_files_are_published_reconciled_and_bounded() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Past the server's limit: 413, whether announced or found while streaming.
-    let small = billow_server::app(billow_server::AppState::with_max_upload(
+    let small = billow_server::app(billow_server::AppState::with_options(
         w.store.clone(),
         w.lake.clone(),
-        1 << 20,
+        billow_server::ServerOptions {
+            max_upload_bytes: 1 << 20,
+            ..billow_server::ServerOptions::for_lake(&w.lake)
+        },
     ));
     let (status, body) = upload(&small, w.token(Role::Member), &uri, bytes.clone()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
