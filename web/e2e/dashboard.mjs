@@ -2,7 +2,7 @@
 // by playwright-core. Every number the page shows is checked against `billow costs --json`
 // on the same data directory. Screenshots go to $E2E_ARTIFACTS.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
@@ -68,6 +68,37 @@ async function goto(hash) {
   await ready();
 }
 
+// Text whose contrast with its background is below WCAG AA (4.5:1, or 3:1 for large text):
+// "selector: ratio" for each, from the computed colors (the canvas charts are not text).
+async function lowContrast() {
+  return page.evaluate(() => {
+    const rgba = (c) => (c.match(/[\d.]+/g) ?? ["0", "0", "0", "0"]).map(Number);
+    const luminance = ([r, g, b]) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (e) => {
+      for (let n = e; n; n = n.parentElement) {
+        const c = rgba(getComputedStyle(n).backgroundColor);
+        if ((c[3] ?? 1) > 0.5) return c;
+      }
+      return [255, 255, 255, 1];
+    };
+    const bad = [];
+    for (const e of document.querySelectorAll("body *")) {
+      const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      const style = getComputedStyle(e);
+      if (!own || style.visibility === "hidden" || style.display === "none" || !e.getClientRects().length) continue;
+      const [l1, l2] = [luminance(rgba(style.color)), luminance(background(e))].sort((a, b) => b - a);
+      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${e.tagName.toLowerCase()}.${e.className}: ${ratio.toFixed(2)} "${e.textContent.trim().slice(0, 30)}"`);
+    }
+    return bad;
+  });
+}
+
 async function exact(selector) {
   return page.locator(selector).first().getAttribute("data-exact");
 }
@@ -123,6 +154,7 @@ try {
   assert.match(await waiting.textContent(), /No billing data/);
   assert.match(await waiting.textContent(), /Fix: .*billow ingest/);
   await page.screenshot({ path: `${artifacts}/overview.png`, fullPage: true });
+  assert.deepEqual(await lowContrast(), [], "text below WCAG AA contrast on the overview");
 
   step = "explorer";
   await goto(`#/explorer?month=${month}&by=service&granularity=total&cost_type=billed`);
@@ -150,6 +182,7 @@ try {
   const daily = cli("costs", "--month", month, "--by", "connection", "--granularity", "day");
   assert.equal(units(await exact("#explorer-total")), sum(daily, "effective_cost"), "daily effective total");
   await page.screenshot({ path: `${artifacts}/explorer.png`, fullPage: true });
+  assert.deepEqual(await lowContrast(), [], "text below WCAG AA contrast in the explorer");
 
   step = "connections and history";
   await goto("#/connections");
@@ -168,11 +201,33 @@ try {
   const awsMonths = new Set(cli("costs", "--by", "connection", "--granularity", "month", "--connection", "aws-cur").map((r) => r.time)).size;
   assert.match(await result.textContent(), new RegExp(`no new export version; ${awsMonths} months unchanged`));
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Refresh", "focus returns to Refresh");
+  // Upload: the vendor's file of this month again publishes the same sums; a copy cut short
+  // mid-row is refused with its file and line, and nothing changes.
+  const databricks = page.locator('.connection[data-connection="databricks"]');
+  const databricksTotal = () => cli("costs", "--month", month, "--by", "connection", "--connection", "databricks")[0].billed_cost;
+  const before = databricksTotal();
+  const monthFile = `${data}/exports/demo/databricks/databricks-focus-${month}.csv`;
+  await databricks.getByLabel("Upload an export file").setInputFiles(monthFile);
+  const uploaded = page.locator('.connection[data-connection="databricks"] .upload-result');
+  await uploaded.waitFor({ timeout: 60000 });
+  assert.match(await uploaded.textContent(), new RegExp(`Uploaded databricks-focus-${month}\\.csv \\(focus\\): (published ${month}|no new export version)`));
+  assert.equal(databricksTotal(), before, "the same file publishes the same sums");
+  const text = readFileSync(monthFile, "utf8");
+  const cut = text.slice(0, Math.floor(text.length / 2));
+  await page
+    .locator('.connection[data-connection="databricks"]')
+    .getByLabel("Upload an export file")
+    .setInputFiles({ name: "databricks-cut.csv", mimeType: "text/csv", buffer: Buffer.from(cut) });
+  const refusedUpload = page.locator('.connection[data-connection="databricks"] .upload-error');
+  await refusedUpload.waitFor({ timeout: 60000 });
+  assert.match(await refusedUpload.textContent(), /databricks-cut\.csv.*line \d+/);
+  assert.equal(databricksTotal(), before, "a refused upload changes nothing");
   // A connection without a source has nothing to refresh, and says where its data comes from.
   const datadog = page.locator('.connection[data-connection="datadog"]');
   assert.equal(await datadog.getByRole("button", { name: "Refresh" }).count(), 0);
   assert.match(await datadog.textContent(), /uploads and billow ingest/);
   await page.screenshot({ path: `${artifacts}/connections.png`, fullPage: true });
+  assert.deepEqual(await lowContrast(), [], "text below WCAG AA contrast on the connections page");
   // The restated month: two versions, and what the restatement changed by account and service.
   const restated = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)) - 3, 1)).toISOString().slice(0, 7);
   await goto(`#/history?connection=aws-cur&month=${restated}`);
@@ -243,6 +298,11 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone`);
   await page.screenshot({ path: `${artifacts}/phone-overview.png`, fullPage: true });
+  await goto("#/connections");
+  await page.waitForSelector(".connection");
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(wide <= 1, `the connections page is ${wide}px wider than a phone`);
+  await page.screenshot({ path: `${artifacts}/phone-connections.png`, fullPage: true });
 
   assert.deepEqual(errors, [], "no errors in the page");
   console.log(`e2e: passed (screenshots in ${artifacts})`);

@@ -14,7 +14,10 @@ export class ApiError extends Error {
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: {} };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    init.body = body;
+    (init.headers as Record<string, string>)["content-type"] = "application/octet-stream";
+  } else if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] = "application/json";
   }
@@ -43,6 +46,8 @@ export const get = <T>(path: string) => request<T>("GET", path);
 export const post = <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {});
 export const patch = <T>(path: string, body: unknown) => request<T>("PATCH", path, body);
 export const del = <T>(path: string) => request<T>("DELETE", path);
+/** Sends a file's bytes as they are (a billing export to a connection). */
+export const upload = <T>(path: string, file: Blob) => request<T>("POST", path, file);
 
 export type CostType = "provider" | "list" | "billed" | "effective";
 
@@ -142,6 +147,13 @@ export interface RunningSync {
   files: number;
   files_done: number;
   rows: number;
+}
+
+export interface UploadResult {
+  filename: string;
+  format: string;
+  bytes: number;
+  periods: { billing_period: string; outcome: string; ingestion_id: string; rows: number }[];
 }
 
 export interface SyncRun {

@@ -1340,7 +1340,10 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
                 "1 year No Upfront Compute Savings Plan".into();
         }
         Lit::SpUpfrontFee => {
-            let upfront: i128 = 12_000_000_000_000;
+            // Fee rows are drawn per row, so each stands for about a hundred usage rows:
+            // their sizes keep purchases to a realistic share of the bill (a day-one bump,
+            // not most of the month).
+            let upfront: i128 = 1_000_000_000_000;
             cells[c["lineItem/UsageAmount"]] = "1.0".into();
             cells[c["lineItem/UnblendedRate"]] = format_units(upfront);
             cells[c["lineItem/UnblendedCost"]] = format_units(upfront);
@@ -1351,7 +1354,7 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
                 "Upfront fee for 1 year All Upfront Compute Savings Plan".into();
         }
         Lit::RiFee => {
-            let fee: i128 = 30_000_000_000_000 + i128::from(p as u32) * 1_000_000_000_000;
+            let fee: i128 = 400_000_000_000 + i128::from(p as u32) * 20_000_000_000;
             let unused_upfront = fee * rng.random_range(0..20) / 100;
             let unused_recurring = fee * rng.random_range(0..10) / 100;
             cells[c["lineItem/UsageAmount"]] =
@@ -1369,7 +1372,7 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
                 "Sign up charge for subscription: m5.large, 2 instances".into();
         }
         Lit::RiUpfrontFee => {
-            let fee: i128 = 8_760_000_000_000;
+            let fee: i128 = 600_000_000_000;
             cells[c["lineItem/UsageAmount"]] = "1.0".into();
             cells[c["lineItem/UnblendedRate"]] = format_units(fee);
             cells[c["lineItem/UnblendedCost"]] = format_units(fee);
@@ -1379,7 +1382,7 @@ fn build_row(ctx: &Ctx<'_>, rng: &mut ChaCha8Rng, lit: Lit) -> Row {
                 "Sign up charge for subscription: 1yr Partial Upfront".into();
         }
         Lit::SupportFee => {
-            let fee: i128 = 1_000_000_000_000 + rng.random_range(0..100_000_000_000);
+            let fee: i128 = 400_000_000_000 + rng.random_range(0..50_000_000_000);
             cells[c["lineItem/UsageAmount"]] = "1.0".into();
             cells[c["lineItem/UnblendedRate"]] = format_units(fee);
             cells[c["lineItem/UnblendedCost"]] = format_units(fee);

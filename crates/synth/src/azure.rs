@@ -26,6 +26,9 @@ use crate::format_scaled;
 /// Source cost units: 10⁻¹⁴ (quantity 10⁻⁸ × price 10⁻⁶).
 const SOURCE_SCALE: u32 = 14;
 
+/// The month of the year the all-upfront reservation is bought (and renewed) in.
+const UPFRONT_PURCHASE_MONTH: u32 = 9;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct AzureSpec {
@@ -732,7 +735,7 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
         subcategory: "",
         name: "Datadog Pro - Per host",
         unit: "1 Month",
-        price: 1_850_000_000,
+        price: 18_500_000,
         service: "",
         resource_type: "",
         daily: 0,
@@ -767,8 +770,13 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
         }
         Ok(())
     };
-    // Day 1: the commitments' purchases (actual only) and the marketplace plan (both).
+    // Day 1: the commitments' purchases (actual only) and the marketplace plan (both). A
+    // monthly-billed commitment charges every month; the all-upfront one was paid once, in
+    // September, and only amortizes in the other months.
     for c in &commitments {
+        if c.upfront && spec.month != UPFRONT_PURCHASE_MONTH {
+            continue;
+        }
         let fee = if c.upfront {
             c.monthly_fee * 12
         } else {
@@ -799,14 +807,15 @@ pub fn write_exports(out: &Path, spec: &AzureSpec) -> io::Result<AzureDelivery> 
             &mut expected,
         )?;
     }
-    let plan_cost = 4_00000000 * marketplace.price;
+    // Forty hosts at the plan's list price.
+    let plan_cost = 40_00000000 * marketplace.price;
     emit(
         &Charge {
             day: 0,
             resource: None,
             subscription: 1 % spec.subscriptions,
             meter: &marketplace,
-            quantity: 4_00000000,
+            quantity: 40_00000000,
             effective_price: marketplace.price,
             actual: Some(plan_cost),
             amortized: Some(plan_cost),

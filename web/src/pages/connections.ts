@@ -1,4 +1,4 @@
-import { get, post, type Check, type Connection, type ReconcileRow, type RunningSync, type SyncRun } from "../api";
+import { get, post, upload, type Check, type Connection, type ReconcileRow, type RunningSync, type SyncRun, type UploadResult } from "../api";
 import { esc, money, providerName, when } from "../format";
 import { errorBox, loading, type Session } from "../ui";
 
@@ -6,7 +6,7 @@ function reconciliation(rows: ReconcileRow[]): string {
   if (!rows.length) return `<p class="muted">Nothing ingested yet.</p>`;
   const byPeriod = new Map<string, ReconcileRow[]>();
   for (const r of rows) byPeriod.set(r.billing_period, [...(byPeriod.get(r.billing_period) ?? []), r]);
-  return `<table class="compact"><thead><tr><th scope="col">Period</th><th scope="col" class="num">Source billed</th>
+  return `<div class="scroll-x"><table class="compact"><thead><tr><th scope="col">Period</th><th scope="col" class="num">Source billed</th>
     <th scope="col" class="num">Lake billed</th><th scope="col" class="num">Difference</th><th scope="col">Result</th></tr></thead><tbody>${[
       ...byPeriod.entries(),
     ]
@@ -20,7 +20,7 @@ function reconciliation(rows: ReconcileRow[]): string {
           worst,
         )}</td></tr>`;
       })
-      .join("")}</tbody></table>`;
+      .join("")}</tbody></table></div>`;
 }
 
 function checks(list: Check[]): string {
@@ -39,19 +39,22 @@ function progress(r: RunningSync): string {
   return `Syncing since ${esc(when(r.started_at))} (${esc(r.started_by)}): ${files}, ${r.rows.toLocaleString("en-US")} rows read…`;
 }
 
+/** What became of each month read: published, or unchanged. */
+function outcomes(periods: { billing_period: string; outcome: string; rows: number }[]): string {
+  const published = periods.filter((p) => p.outcome === "published");
+  const summary = published.length
+    ? `published ${published.map((p) => `${esc(p.billing_period)} (${p.rows.toLocaleString("en-US")} rows)`).join(", ")}`
+    : "no new export version";
+  const unchanged = periods.length - published.length;
+  return `${summary}${unchanged ? `; ${unchanged} month${unchanged === 1 ? "" : "s"} unchanged` : ""}`;
+}
+
 /** How the last sync ended: each month published or unchanged, or what went wrong. */
 function lastRun(r: SyncRun): string {
   if (r.error) {
     return `<div class="error" role="alert"><strong>Sync at ${esc(when(r.finished_at))} failed</strong><p>${esc(r.error)}</p><p>Nothing was published; the data shown is the last good version.</p></div>`;
   }
-  const published = r.periods.filter((p) => p.outcome === "published");
-  const summary = published.length
-    ? `published ${published.map((p) => `${esc(p.billing_period)} (${p.rows.toLocaleString("en-US")} rows)`).join(", ")}`
-    : "no new export version";
-  const unchanged = r.periods.length - published.length;
-  return `<p class="status-ok sync-result" role="status">Synced ${esc(when(r.finished_at))} by ${esc(r.started_by)}: ${summary}${
-    unchanged ? `; ${unchanged} month${unchanged === 1 ? "" : "s"} unchanged` : ""
-  }.</p>`;
+  return `<p class="status-ok sync-result" role="status">Synced ${esc(when(r.finished_at))} by ${esc(r.started_by)}: ${outcomes(r.periods)}.</p>`;
 }
 
 function syncState(c: Connection): string {
@@ -61,7 +64,13 @@ function syncState(c: Connection): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function renderConnections(main: HTMLElement, session: Session): Promise<void> {
+/** A message shown in one connection's status area after the page is drawn again. */
+interface Flash {
+  name: string;
+  html: string;
+}
+
+export async function renderConnections(main: HTMLElement, session: Session, flash?: Flash): Promise<void> {
   main.innerHTML = `<header class="page-head"><h1>Connections</h1></header><div id="connections-body">${loading}</div>`;
   const body = main.querySelector("#connections-body") as HTMLElement;
   let connections: Connection[];
@@ -99,6 +108,12 @@ export async function renderConnections(main: HTMLElement, session: Session): Pr
           <div><dt>Secrets</dt><dd>${c.secrets.length ? c.secrets.map((s) => `${esc(s.name)} (${esc(s.fingerprint)})`).join(", ") : "none"}</dd></div>
         </dl>
         <div class="sync-slot" aria-live="polite">${syncState(c)}</div>
+        ${
+          canSync
+            ? `<p class="upload"><label for="upload-${esc(c.id)}">Upload an export file</label>
+          <input type="file" id="upload-${esc(c.id)}" class="upload-file" data-name="${esc(c.name)}"></p>`
+            : ""
+        }
         ${
           c.sync.last_error && !c.sync.last_run
             ? `<div class="error" role="alert"><strong>Last error</strong><p>${esc(c.sync.last_error)}</p></div>`
@@ -139,6 +154,35 @@ export async function renderConnections(main: HTMLElement, session: Session): Pr
       }
     }),
   );
+  // An uploaded file is recognized and published like `billow ingest`; a file Billow cannot
+  // use says which line or cell and what to do, and nothing changes.
+  body.querySelectorAll<HTMLInputElement>(".upload-file").forEach((input) =>
+    input.addEventListener("change", async () => {
+      const file = input.files?.[0];
+      const name = input.dataset.name ?? "";
+      if (!file) return;
+      const slot = input.closest("section")?.querySelector(".sync-slot") as HTMLElement;
+      input.disabled = true;
+      slot.innerHTML = `<p class="muted" role="status">Uploading ${esc(file.name)} (${file.size.toLocaleString("en-US")} bytes)…</p>`;
+      try {
+        const r = await upload<UploadResult>(
+          `/connections/${encodeURIComponent(name)}/uploads?filename=${encodeURIComponent(file.name)}`,
+          file,
+        );
+        const html = `<p class="status-ok upload-result" role="status">Uploaded ${esc(r.filename)} (${esc(r.format)}): ${outcomes(r.periods)}.</p>`;
+        await renderConnections(main, session, { name, html });
+      } catch (e) {
+        slot.innerHTML = `<div class="upload-error">${errorBox(e)}</div>`;
+        input.disabled = false;
+        input.value = "";
+      }
+    }),
+  );
+  if (flash) {
+    const section = body.querySelector(`.upload-file[data-name="${CSS.escape(flash.name)}"]`)?.closest("section");
+    const slot = section?.querySelector(".sync-slot");
+    if (slot) slot.innerHTML = flash.html;
+  }
   body.querySelectorAll<HTMLButtonElement>(".check").forEach((b) =>
     b.addEventListener("click", async () => {
       const slot = b.closest("section")?.querySelector(".checks-slot") as HTMLElement;

@@ -404,11 +404,14 @@ pub(crate) async fn connection_checks(
             } else {
                 format!("billing periods in the lake: {}", months.join(", "))
             },
-            fix: months.is_empty().then(|| {
-                format!(
-                    "ingest an export: billow ingest <path> --connection {} (the format is recognized)",
+            fix: months.is_empty().then(|| match c.source() {
+                Some(source) => format!(
+                    "check that the provider delivers its export to the source folder {source}, then Refresh"
+                ),
+                None => format!(
+                    "upload an export file on the Connections page, set the folder its exports arrive in as its source and Refresh, or run billow ingest <path> --connection {} (the format is recognized)",
                     c.id
-                )
+                ),
             }),
         },
         Check {
