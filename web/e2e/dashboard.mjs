@@ -184,6 +184,27 @@ try {
   await page.screenshot({ path: `${artifacts}/explorer.png`, fullPage: true });
   assert.deepEqual(await lowContrast(), [], "text below WCAG AA contrast in the explorer");
 
+  step = "keyboard";
+  // From the top of the page: the skip link first; it moves the focus to the page's content
+  // and keeps the route (the explorer's query stays); the next Tab is the page's first control.
+  const route = await page.evaluate(() => location.hash);
+  await page.reload();
+  await ready();
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+  assert.equal(await page.evaluate(() => location.hash), route, "the skip link keeps the route");
+  await page.keyboard.press("Tab");
+  assert.ok(await page.evaluate(() => document.querySelector("main")?.contains(document.activeElement)), "Tab goes on inside the page");
+  // A menu link followed from the keyboard puts the focus on the new page's content.
+  await page.locator('nav a[href="#/connections"]').focus();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".connection");
+  await page.waitForFunction(() => document.activeElement?.id === "main");
+  await goto(route.slice(1));
+  await page.waitForSelector("#explorer-table");
+
   step = "connections and history";
   await goto("#/connections");
   await page.waitForSelector(".connection");

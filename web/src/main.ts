@@ -85,9 +85,18 @@ async function show(): Promise<void> {
   main.dataset.ready = "true";
 }
 
+// After a navigation the new page's content takes the focus (the shell is drawn anew, so the
+// link that was focused is gone), and a screen reader starts reading there.
+const focusMain = () => (document.getElementById("main") as HTMLElement | null)?.focus({ preventScroll: true });
+
 let rendering: Promise<void> = Promise.resolve();
 window.addEventListener("hashchange", () => {
-  rendering = rendering.then(show, show);
+  rendering = rendering.then(show, show).then(focusMain);
+});
+// The skip link moves the focus without touching the hash, which holds the route.
+document.querySelector<HTMLAnchorElement>("a.skip")?.addEventListener("click", (e) => {
+  e.preventDefault();
+  focusMain();
 });
 rendering = show().catch((e) => {
   root.innerHTML = errorBox(e);
