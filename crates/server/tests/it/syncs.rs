@@ -63,6 +63,28 @@ async fn billed(w: &World, month: &str, connection: &str) -> Value {
     serde_json::from_str::<Value>(&text).unwrap()["total"].clone()
 }
 
+/// The connection test's overall result and its `source` check.
+async fn source_check(w: &World, name: &str) -> (bool, Value) {
+    let (status, text) = w
+        .call(
+            Method::POST,
+            &format!("/api/v1/connections/{name}/test"),
+            Some(w.token(Role::Admin)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let test: Value = serde_json::from_str(&text).unwrap();
+    let source = test["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "source")
+        .unwrap()
+        .clone();
+    (test["ok"] == true, source)
+}
+
 /// Writes a CUR delivery of `spec` as report `report` into `<exports>/aws/cur/<report>`.
 fn deliver(w: &World, spec: CurSpec, report: &str) -> (CurSpec, Delivery) {
     let spec = spec.with_report("cur", report);
@@ -89,22 +111,7 @@ async fn a_source_is_synced_on_demand_published_exactly_then_unchanged_and_error
     assert_eq!(status, StatusCode::CREATED, "{text}");
 
     // The connection check finds the export in its source.
-    let (status, text) = w
-        .call(
-            Method::POST,
-            "/api/v1/connections/aws-synced/test",
-            Some(w.token(Role::Admin)),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    let test: Value = serde_json::from_str(&text).unwrap();
-    let source = test["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "source")
-        .unwrap();
+    let (_, source) = source_check(&w, "aws-synced").await;
     assert_eq!(source["ok"], true, "{source}");
     assert!(source["detail"].as_str().unwrap().contains("aws-cur"));
 
@@ -205,22 +212,8 @@ async fn only_folders_under_the_exports_root_can_be_a_source() {
     let (status, body) = patch(json!({"source": "azure", "note": "EA"}), Role::Admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["settings"], json!({"source": "azure", "note": "EA"}));
-    let (_, text) = w
-        .call(
-            Method::POST,
-            "/api/v1/connections/acme-aws/test",
-            Some(w.token(Role::Admin)),
-            None,
-        )
-        .await;
-    let test: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(test["ok"], false);
-    let source = test["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "source")
-        .unwrap();
+    let (ok, source) = source_check(&w, "acme-aws").await;
+    assert!(!ok);
     assert_eq!(source["ok"], false, "{source}");
     assert!(source["fix"].is_string());
     let (_, text) = w
