@@ -115,7 +115,7 @@ export async function renderConnections(main: HTMLElement, session: Session, fla
             : ""
         }
         ${
-          c.sync.last_error && !c.sync.last_run
+          c.sync.last_error && c.sync.last_error !== c.sync.last_run?.error
             ? `<div class="error" role="alert"><strong>Last error</strong><p>${esc(c.sync.last_error)}</p></div>`
             : ""
         }
@@ -178,6 +178,13 @@ export async function renderConnections(main: HTMLElement, session: Session, fla
       }
     }),
   );
+  // A sync someone else started (another user, the scheduler) is followed too, while the
+  // page is on screen.
+  if (connections.some((c) => c.sync.running)) {
+    setTimeout(() => {
+      if (main.contains(body)) void renderConnections(main, session);
+    }, 2000);
+  }
   if (flash) {
     const section = body.querySelector(`.upload-file[data-name="${CSS.escape(flash.name)}"]`)?.closest("section");
     const slot = section?.querySelector(".sync-slot");
