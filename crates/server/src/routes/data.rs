@@ -151,14 +151,18 @@ pub(crate) struct ConnectionView {
     data_through: Option<String>,
 }
 
-/// The latest charge day with rows of each connection within the caller's scope, from the
-/// daily rollups.
+/// The latest charge day with rows of each connection within the caller's scope (or of
+/// `only` that one), from the daily rollups.
 async fn data_through(
     state: &AppState,
     access: &billow_store::Access,
+    only: Option<&str>,
 ) -> ApiResult<std::collections::HashMap<String, String>> {
     let scope = state.scope(access).await?;
-    let query = CostQuery::new(None, GroupBy::Connection).granularity(Granularity::Day);
+    let mut query = CostQuery::new(None, GroupBy::Connection).granularity(Granularity::Day);
+    if let Some(connection) = only {
+        query = query.filter(GroupBy::Connection, [connection]);
+    }
     let mut latest = std::collections::HashMap::<String, String>::new();
     for row in state.lake().query_costs(&scope, &query).await? {
         if let (Some(day), true) = (row.time, row.rows > 0) {
@@ -174,8 +178,8 @@ async fn data_through(
 async fn view(
     state: &AppState,
     access: &billow_store::Access,
-    c: Connection,
     data_through: &std::collections::HashMap<String, String>,
+    c: Connection,
 ) -> ApiResult<ConnectionView> {
     let secrets = state.store().secrets(access, &c.id).await?;
     let sync = state.store().sync_state(access, &c.id).await?;
@@ -199,10 +203,10 @@ pub(crate) async fn list_connections(
     Caller(access): Caller,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     let connections = state.store().connections(&access).await?;
-    let through = data_through(&state, &access).await?;
+    let through = data_through(&state, &access, None).await?;
     let mut out = Vec::new();
     for c in connections {
-        out.push(view(&state, &access, c, &through).await?);
+        out.push(view(&state, &access, &through, c).await?);
     }
     Ok(Json(out))
 }
@@ -240,7 +244,15 @@ pub(crate) async fn create_connection(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(view(&state, &access, c, &data_through(&state, &access).await?).await?),
+        Json(
+            view(
+                &state,
+                &access,
+                &data_through(&state, &access, Some(&c.id)).await?,
+                c,
+            )
+            .await?,
+        ),
     ))
 }
 
@@ -285,7 +297,13 @@ pub(crate) async fn update_connection(
         .set_connection_settings(&access, &name, change.settings)
         .await?;
     Ok(Json(
-        view(&state, &access, c, &data_through(&state, &access).await?).await?,
+        view(
+            &state,
+            &access,
+            &data_through(&state, &access, Some(&c.id)).await?,
+            c,
+        )
+        .await?,
     ))
 }
 
@@ -318,7 +336,13 @@ pub(crate) async fn get_connection(
 ) -> ApiResult<Json<ConnectionView>> {
     let c = state.store().connection(&access, &name).await?;
     Ok(Json(
-        view(&state, &access, c, &data_through(&state, &access).await?).await?,
+        view(
+            &state,
+            &access,
+            &data_through(&state, &access, Some(&c.id)).await?,
+            c,
+        )
+        .await?,
     ))
 }
 

@@ -126,6 +126,8 @@ async fn a_source_is_synced_on_demand_published_exactly_then_unchanged_and_error
     assert_eq!(run["periods"][0]["outcome"], "published");
     assert_eq!(run["periods"][0]["rows"], delivery.expected.focus_rows);
     assert!(c["sync"]["last_error"].is_null());
+    let through = c["data_through"].as_str().unwrap();
+    assert!(through.starts_with("2026-06-"), "{through}");
     let version = c["sync"]["last_version"].as_str().unwrap().to_string();
     let total = billed(&w, "2026-06", "aws-synced").await;
     assert_eq!(total["billed_cost"], delivery.expected.total_billed());
