@@ -615,62 +615,165 @@ const DAY: &str = "x_Day";
 const ROWS: &str = "x_Rows";
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Sums by encoded key (see [`encode_part`]): each group's three cost sums and its rows. A
-/// group's sum of a cost is null when every value of it is null, as SQL's `SUM`.
-#[derive(Debug, Default)]
-struct Sums {
-    /// Hashed with foldhash: keys are short and not chosen by an attacker, and every row
-    /// hashes two.
-    groups: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
-    sums: Vec<[Option<i128>; 3]>,
-    rows: Vec<i64>,
+/// Sums by group key: each group's three cost sums and its rows. While rows are added the
+/// keys are numbers ([`Dictionary`] ids) and each group's sums sit beside its key, so a row
+/// costs one probe of the table, not one into the table and two into side arrays; the files
+/// are written from byte keys (see [`encode_part`]), whose order is the rollup's row order.
+#[derive(Debug)]
+struct Sums<K> {
+    /// Hashed with foldhash: keys are short and not chosen by an attacker.
+    groups: HashMap<K, Group, foldhash::fast::RandomState>,
 }
 
-impl Sums {
-    fn group(&mut self, key: &[u8]) -> usize {
-        if let Some(&g) = self.groups.get(key) {
-            return g;
+impl<K> Default for Sums<K> {
+    fn default() -> Self {
+        Sums {
+            groups: HashMap::default(),
         }
-        let g = self.rows.len();
-        self.groups.insert(key.into(), g);
-        self.sums.push([None; 3]);
-        self.rows.push(0);
-        g
     }
+}
 
+/// One group's sums of [`COSTS`] and its rows. A group's sum of a cost is null when every
+/// value of it is null, as SQL's `SUM`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Group {
+    sums: [i128; 3],
+    /// Bit `c` is set once `sums[c]` has had a value.
+    present: u8,
+    rows: i64,
+}
+
+impl Group {
     /// Adds one row's (or group's) values; `false` when a sum passed Decimal128.
-    fn add(&mut self, key: &[u8], values: [Option<i128>; 3], rows: i64) -> bool {
-        let g = self.group(key);
+    #[inline]
+    fn add(&mut self, values: [Option<i128>; 3], rows: i64) -> bool {
         let mut fits = true;
-        for (sum, value) in self.sums[g].iter_mut().zip(values) {
-            *sum = match (*sum, value) {
-                (None, v) | (v, None) => v,
-                (Some(a), Some(b)) => a.checked_add(b).or_else(|| {
-                    fits = false;
-                    None
-                }),
-            };
+        for (c, value) in values.into_iter().enumerate() {
+            if let Some(v) = value {
+                match self.sums[c].checked_add(v) {
+                    Some(sum) => self.sums[c] = sum,
+                    None => fits = false,
+                }
+                self.present |= 1 << c;
+            }
         }
-        self.rows[g] += rows;
+        self.rows += rows;
         fits
     }
 
-    fn merge(&mut self, other: Sums) -> bool {
-        let mut fits = true;
-        for (key, g) in other.groups {
-            fits &= self.add(&key, other.sums[g], other.rows[g]);
-        }
-        fits
+    fn values(&self) -> [Option<i128>; 3] {
+        [0, 1, 2].map(|c| (self.present & (1 << c) != 0).then_some(self.sums[c]))
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Sums<K> {
+    /// Adds one row's (or group's) values; `false` when a sum passed Decimal128.
+    #[inline]
+    fn add(&mut self, key: K, values: [Option<i128>; 3], rows: i64) -> bool {
+        self.groups.entry(key).or_default().add(values, rows)
     }
 
+    /// The groups with their values and rows.
+    fn iter(&self) -> impl Iterator<Item = (&K, [Option<i128>; 3], i64)> {
+        self.groups.iter().map(|(k, g)| (k, g.values(), g.rows))
+    }
+}
+
+impl Sums<Vec<u8>> {
     /// The groups in key order (days first, in order).
-    fn sorted(&self) -> Vec<(&[u8], usize)> {
-        let mut groups: Vec<(&[u8], usize)> =
-            self.groups.iter().map(|(k, g)| (&k[..], *g)).collect();
-        groups.sort_unstable();
+    fn sorted(&self) -> Vec<(&[u8], &Group)> {
+        let mut groups: Vec<(&[u8], &Group)> =
+            self.groups.iter().map(|(k, g)| (&k[..], g)).collect();
+        groups.sort_unstable_by_key(|(k, _)| *k);
         groups
     }
 }
+
+/// Distinct byte strings of one column, numbered in the order they are first met. The last
+/// value met is tried first: neighbouring rows often share an account, a service, a region.
+#[derive(Debug, Default)]
+struct Dictionary {
+    ids: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    values: Vec<Box<[u8]>>,
+    last: u32,
+}
+
+/// The id of a null value in a [`Dictionary`]'s column.
+const NULL_ID: u32 = u32::MAX;
+
+impl Dictionary {
+    fn id(&mut self, value: &[u8]) -> u32 {
+        if self
+            .values
+            .get(self.last as usize)
+            .is_some_and(|last| **last == *value)
+        {
+            return self.last;
+        }
+        let id = match self.ids.get(value) {
+            Some(&id) => id,
+            None => {
+                // A partition has far fewer than 2³² distinct values of a column.
+                let id = self.values.len() as u32;
+                self.ids.insert(value.into(), id);
+                self.values.push(value.into());
+                id
+            }
+        };
+        self.last = id;
+        id
+    }
+
+    fn id_of(&mut self, value: Option<&[u8]>) -> u32 {
+        value.map_or(NULL_ID, |v| self.id(v))
+    }
+
+    /// The value of an id (`None` for [`NULL_ID`]).
+    fn value(&self, id: u32) -> Option<&[u8]> {
+        self.values.get(id as usize).map(|v| &v[..])
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+}
+
+/// The values met of one tag key; once past [`MAX_TAG_VALUES`] the key is dropped from the
+/// tag rollup (its queries read the rows).
+#[derive(Debug, Default)]
+struct TagValues {
+    values: Dictionary,
+    dropped: bool,
+}
+
+impl TagValues {
+    /// The id of `value`, or `None` when the key is (or, with this new value, becomes) dropped.
+    fn keep(&mut self, value: &[u8]) -> Option<u32> {
+        if self.dropped {
+            return None;
+        }
+        if self.values.len() >= MAX_TAG_VALUES && !self.values.ids.contains_key(value) {
+            self.dropped = true;
+            return None;
+        }
+        Some(self.values.id(value))
+    }
+}
+
+/// A UTC day as days since 1970 ([`NO_DAY`] for a null charge period start). Every
+/// timestamp's day fits: i64 microseconds span about ±10⁸ days.
+type Day = i32;
+const NO_DAY: Day = Day::MIN;
+
+fn day_of(micros: i64) -> Day {
+    micros.div_euclid(MICROS_PER_DAY) as Day
+}
+
+/// A [`DailyRollup`] group by dimensions: the UTC day and the [`DIMENSIONS`] ids.
+type DimensionKey = (Day, [u32; DIMENSIONS.len()]);
+/// A tag rollup group: the UTC day, billing and sub account ids, tag key and value ids
+/// ([`NULL_ID`] for both in the row of all sums).
+type TagKey = (Day, [u32; 4]);
 
 /// One (billing account, sub account, service) of a partition, summed over the month.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -694,19 +797,27 @@ pub struct ServiceSums {
 /// month's rows).
 #[derive(Debug, Default)]
 pub struct DailyRollup {
-    by_dimensions: Sums,
+    /// Values of each of [`DIMENSIONS`].
+    dimensions: [Dictionary; DIMENSIONS.len()],
+    tag_keys: Dictionary,
+    /// By tag key id.
+    tag_values: Vec<TagValues>,
+    by_dimensions: Sums<DimensionKey>,
     /// By day, billing account, sub account, tag key and tag value; a null key and value
     /// hold every row's sums (a tag's untagged share is the total less its values).
-    by_tags: Sums,
-    /// Distinct values seen per tag key: a key past [`MAX_TAG_VALUES`] (a per-resource name
-    /// or id) leaves the tag rollup, and its queries read the rows.
-    tag_values: HashMap<Box<[u8]>, ValueSet, foldhash::fast::RandomState>,
-    dropped_tags: std::collections::BTreeSet<Box<[u8]>>,
+    by_tags: Sums<TagKey>,
+    /// The (tag key, value) ids of `Tags` texts met, so a resource's rows read its tags once;
+    /// bounded (texts that differ on every row, as per-row ids make them, are not all kept).
+    tag_sets: HashMap<Box<[u8]>, TagSet, foldhash::fast::RandomState>,
     /// The first row that could not be added (a sum beyond Decimal128), kept for the error.
     overflow: Option<String>,
 }
 
-type ValueSet = std::collections::HashSet<Box<[u8]>, foldhash::fast::RandomState>;
+/// The (tag key id, tag value id) pairs of one `Tags` text that the tag rollup keeps.
+type TagSet = Box<[(u32, u32)]>;
+
+/// `Tags` texts whose ids a rollup remembers.
+const MAX_TAG_SETS: usize = 65_536;
 
 /// Distinct values of one tag key a partition's tag rollup keeps; beyond, the key is left to
 /// the rows (a dashboard ranks teams and environments, not instance names).
@@ -795,58 +906,30 @@ impl DailyRollup {
                     .ok_or_else(|| Error::Inconsistent(format!("{name} is not a decimal")))?,
             );
         }
-        let (mut key, mut tag_key) = (Vec::with_capacity(128), Vec::with_capacity(128));
-        let mut spans = Vec::new();
+        let (mut spans, mut pairs) = (Vec::new(), Vec::new());
         for row in 0..batch.num_rows() {
-            key.clear();
-            let day = start
-                .is_valid(row)
-                .then(|| start.value(row).div_euclid(MICROS_PER_DAY));
-            encode_part(
-                &mut key,
-                day.map(|d| d.to_be_bytes()).as_ref().map(|b| &b[..]),
-            );
-            for d in &dimensions[..2] {
-                encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
-            }
-            // Day and both accounts begin both keys.
-            let base = key.len();
-            tag_key.clear();
-            tag_key.extend_from_slice(&key);
-            for d in &dimensions[2..] {
-                encode_part(&mut key, d.is_valid(row).then(|| d.value(row).as_bytes()));
+            let day = if start.is_valid(row) {
+                day_of(start.value(row))
+            } else {
+                NO_DAY
+            };
+            let mut ids = [NULL_ID; DIMENSIONS.len()];
+            for ((id, values), dictionary) in
+                ids.iter_mut().zip(&dimensions).zip(&mut self.dimensions)
+            {
+                *id = dictionary.id_of(values.is_valid(row).then(|| values.value(row).as_bytes()));
             }
             let values = [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
-            let mut fits = self.by_dimensions.add(&key, values, 1);
-            encode_part(&mut tag_key, None);
-            encode_part(&mut tag_key, None);
-            fits &= self.by_tags.add(&tag_key, values, 1);
+            let mut fits = self.by_dimensions.add((day, ids), values, 1);
+            // Day and both accounts begin every tag group; the row of all sums has no tag.
+            let mut tag_group = (day, [ids[0], ids[1], NULL_ID, NULL_ID]);
+            fits &= self.by_tags.add(tag_group, values, 1);
             if tags.is_valid(row) {
-                let text = tags.value(row).as_bytes();
-                let mut add = |this: &mut Self, tag: &[u8], value: &[u8]| {
-                    if this.keep_tag(tag, value) {
-                        tag_key.truncate(base);
-                        encode_part(&mut tag_key, Some(tag));
-                        encode_part(&mut tag_key, Some(value));
-                        fits &= this.by_tags.add(&tag_key, values, 1);
-                    }
-                };
-                if scan_tags(text, &mut spans).is_some() {
-                    for &(ks, ke, vs, ve) in &spans {
-                        add(self, &text[ks..ke], &text[vs..ve]);
-                    }
-                } else if let Ok(map) =
-                    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
-                {
-                    // Escapes, or values that are not strings: the values `costs` shows.
-                    for (tag, value) in map {
-                        let value = match value {
-                            serde_json::Value::Null => continue,
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        add(self, tag.as_bytes(), value.as_bytes());
-                    }
+                self.tag_ids(tags.value(row).as_bytes(), &mut spans, &mut pairs);
+                for &(tag, value) in &pairs {
+                    tag_group.1[2] = tag;
+                    tag_group.1[3] = value;
+                    fits &= self.by_tags.add(tag_group, values, 1);
                 }
             }
             if !fits && self.overflow.is_none() {
@@ -856,22 +939,54 @@ impl DailyRollup {
         Ok(())
     }
 
-    /// Whether a tag's value goes into the tag rollup: not once its key has more than
-    /// [`MAX_TAG_VALUES`] values.
-    fn keep_tag(&mut self, tag: &[u8], value: &[u8]) -> bool {
-        if self.dropped_tags.contains(tag) {
-            return false;
+    /// The (tag key, value) ids of a `Tags` text that the tag rollup keeps, into `pairs`.
+    fn tag_ids(
+        &mut self,
+        text: &[u8],
+        spans: &mut Vec<(usize, usize, usize, usize)>,
+        pairs: &mut Vec<(u32, u32)>,
+    ) {
+        pairs.clear();
+        if let Some(known) = self.tag_sets.get(text) {
+            // A key dropped since the text was first read stays out.
+            let tag_values = &self.tag_values;
+            pairs.extend(
+                known
+                    .iter()
+                    .filter(|(tag, _)| !tag_values[*tag as usize].dropped),
+            );
+            return;
         }
-        let seen = self.tag_values.entry(tag.into()).or_default();
-        if !seen.contains(value) {
-            if seen.len() >= MAX_TAG_VALUES {
-                self.tag_values.remove(tag);
-                self.dropped_tags.insert(tag.into());
-                return false;
+        let mut keep = |this: &mut Self, tag: &[u8], value: &[u8]| {
+            let tag = this.tag_keys.id(tag);
+            if this.tag_values.len() <= tag as usize {
+                this.tag_values
+                    .resize_with(tag as usize + 1, TagValues::default);
             }
-            seen.insert(value.into());
+            if let Some(value) = this.tag_values[tag as usize].keep(value) {
+                pairs.push((tag, value));
+            }
+        };
+        if scan_tags(text, spans).is_some() {
+            for &(ks, ke, vs, ve) in spans.iter() {
+                keep(self, &text[ks..ke], &text[vs..ve]);
+            }
+        } else if let Ok(map) =
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
+        {
+            // Escapes, or values that are not strings: the values `costs` shows.
+            for (tag, value) in map {
+                let value = match value {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                keep(self, tag.as_bytes(), value.as_bytes());
+            }
         }
-        true
+        if self.tag_sets.len() < MAX_TAG_SETS {
+            self.tag_sets.insert(text.into(), pairs.as_slice().into());
+        }
     }
 
     /// Adds another rollup of the same partition (another decoding thread's rows).
@@ -879,20 +994,56 @@ impl DailyRollup {
         if self.overflow.is_none() {
             self.overflow = other.overflow;
         }
-        self.dropped_tags.extend(other.dropped_tags);
-        for (tag, values) in other.tag_values {
-            self.tag_values.entry(tag).or_default().extend(values);
-        }
-        let dropped = &mut self.dropped_tags;
-        self.tag_values.retain(|tag, values| {
-            let keep = values.len() <= MAX_TAG_VALUES && !dropped.contains(tag);
-            if !keep {
-                dropped.insert(tag.clone());
+        // The other's ids, as this rollup numbers the same values.
+        let dimension_ids: Vec<Vec<u32>> = self
+            .dimensions
+            .iter_mut()
+            .zip(&other.dimensions)
+            .map(|(mine, theirs)| theirs.values.iter().map(|v| mine.id(v)).collect())
+            .collect();
+        let translate = |ids: &[u32], id: u32| ids.get(id as usize).copied().unwrap_or(NULL_ID);
+        let mut tag_ids = Vec::with_capacity(other.tag_keys.len());
+        for (tag, theirs) in other.tag_keys.values.iter().zip(&other.tag_values) {
+            let tag = self.tag_keys.id(tag);
+            if self.tag_values.len() <= tag as usize {
+                self.tag_values
+                    .resize_with(tag as usize + 1, TagValues::default);
             }
-            keep
-        });
-        let fits =
-            self.by_dimensions.merge(other.by_dimensions) & self.by_tags.merge(other.by_tags);
+            let mine = &mut self.tag_values[tag as usize];
+            let values: Vec<u32> = theirs
+                .values
+                .values
+                .iter()
+                .map(|v| mine.values.id(v))
+                .collect();
+            // A key is kept while both threads' values together stay within the bound.
+            mine.dropped |= theirs.dropped || mine.values.len() > MAX_TAG_VALUES;
+            tag_ids.push((tag, values));
+        }
+        let mut fits = true;
+        for (&(day, ids), values, rows) in other.by_dimensions.iter() {
+            let mut mine = [NULL_ID; DIMENSIONS.len()];
+            for (d, id) in mine.iter_mut().enumerate() {
+                *id = translate(&dimension_ids[d], ids[d]);
+            }
+            fits &= self.by_dimensions.add((day, mine), values, rows);
+        }
+        for (&(day, [billing, sub, tag, value]), values, rows) in other.by_tags.iter() {
+            let (tag, value) = match tag_ids.get(tag as usize) {
+                Some((tag, values)) => (*tag, translate(values, value)),
+                None => (NULL_ID, NULL_ID),
+            };
+            let group = (
+                day,
+                [
+                    translate(&dimension_ids[0], billing),
+                    translate(&dimension_ids[1], sub),
+                    tag,
+                    value,
+                ],
+            );
+            fits &= self.by_tags.add(group, values, rows);
+        }
         if !fits {
             self.overflow
                 .get_or_insert_with(|| "a sum passed Decimal128".into());
@@ -906,28 +1057,22 @@ impl DailyRollup {
         Ok(self.into_batches()?.0)
     }
 
-    /// The rollup by dimensions (as [`DailyRollup::into_batch`]) and the tag rollup: per
-    /// day, billing account and sub account, one row per (tag key, tag value) and one row
-    /// with a null tag key holding every row's sums (so a tag's untagged share is the total
-    /// less its values). The tag rollup's schema lists the keys it leaves out.
     /// The partition's sums of billed and effective cost by billing account, sub account and
     /// service (days, regions and categories folded): what a version's history compares.
     pub fn breakdown(&self) -> Result<Vec<ServiceSums>> {
         type Key = (Option<String>, Option<String>, Option<String>);
         let mut groups: BTreeMap<Key, (i64, i128, i128)> = BTreeMap::new();
-        let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+        let text = |d: usize, id: u32| {
+            self.dimensions[d]
+                .value(id)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
         let overflow = || Error::Inconsistent("a breakdown sum passed Decimal128".into());
-        for (key, &g) in &self.by_dimensions.groups {
-            // Parts: the day, then DIMENSIONS (billing account, sub account, service, ...).
-            let mut parts = decode_parts(key).skip(1);
-            let k = (
-                text(parts.next().flatten()),
-                text(parts.next().flatten()),
-                text(parts.next().flatten()),
-            );
-            let [billed, effective, _] = self.by_dimensions.sums[g];
+        for (&(_, ids), [billed, effective, _], rows) in self.by_dimensions.iter() {
+            // DIMENSIONS begin with billing account, sub account, service.
+            let k = (text(0, ids[0]), text(1, ids[1]), text(2, ids[2]));
             let sum = groups.entry(k).or_default();
-            sum.0 += self.by_dimensions.rows[g];
+            sum.0 += rows;
             sum.1 = sum
                 .1
                 .checked_add(billed.unwrap_or(0))
@@ -952,26 +1097,53 @@ impl DailyRollup {
             .collect())
     }
 
+    /// The rollup by dimensions (as [`DailyRollup::into_batch`]) and the tag rollup: per
+    /// day, billing account and sub account, one row per (tag key, tag value) and one row
+    /// with a null tag key holding every row's sums (so a tag's untagged share is the total
+    /// less its values). The tag rollup's schema lists the keys it leaves out.
     pub(crate) fn into_batches(self) -> Result<(RecordBatch, RecordBatch)> {
         if let Some(overflow) = self.overflow {
             return Err(Error::Inconsistent(overflow));
         }
-        let by_dimensions = sums_batch(&self.by_dimensions, &DIMENSIONS)?;
+        let mut key = Vec::with_capacity(128);
+        let day_part = |key: &mut Vec<u8>, day: Day| {
+            key.clear();
+            let day = (day != NO_DAY).then(|| i64::from(day).to_be_bytes());
+            encode_part(key, day.as_ref().map(|b| &b[..]));
+        };
+        let mut by_dimensions = Sums::<Vec<u8>>::default();
+        for (&(day, ids), values, rows) in self.by_dimensions.iter() {
+            day_part(&mut key, day);
+            for (dictionary, &id) in self.dimensions.iter().zip(&ids) {
+                encode_part(&mut key, dictionary.value(id));
+            }
+            by_dimensions.add(key.clone(), values, rows);
+        }
+        let by_dimensions = sums_batch(&by_dimensions, &DIMENSIONS)?;
         // A key one thread dropped may have values from another thread: leave it out whole.
-        let mut kept = Sums::default();
-        for (key, g) in self.by_tags.sorted() {
-            let tag = decode_parts(key).nth(3).flatten();
-            if tag.is_some_and(|t| self.dropped_tags.contains(t)) {
+        let mut kept = Sums::<Vec<u8>>::default();
+        for (&(day, [billing, sub, tag, value]), values, rows) in self.by_tags.iter() {
+            let tag_values = self.tag_values.get(tag as usize);
+            if tag_values.is_some_and(|t| t.dropped) {
                 continue;
             }
-            kept.add(key, self.by_tags.sums[g], self.by_tags.rows[g]);
+            day_part(&mut key, day);
+            encode_part(&mut key, self.dimensions[0].value(billing));
+            encode_part(&mut key, self.dimensions[1].value(sub));
+            encode_part(&mut key, self.tag_keys.value(tag));
+            encode_part(&mut key, tag_values.and_then(|t| t.values.value(value)));
+            kept.add(key.clone(), values, rows);
         }
         let by_tags = sums_batch(&kept, &TAG_DIMENSIONS)?;
-        let dropped: Vec<String> = self
-            .dropped_tags
+        let mut dropped: Vec<String> = self
+            .tag_keys
+            .values
             .iter()
-            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .zip(&self.tag_values)
+            .filter(|(_, values)| values.dropped)
+            .map(|(tag, _)| String::from_utf8_lossy(tag).into_owned())
             .collect();
+        dropped.sort_unstable();
         let schema = by_tags.schema().as_ref().clone().with_metadata(
             [(
                 DROPPED_TAGS.to_string(),
@@ -985,7 +1157,7 @@ impl DailyRollup {
 
 /// A [`Sums`] whose keys are a day and `dimensions` as one batch: `x_Day`, the dimensions, the
 /// sums and `x_Rows`, in key order.
-fn sums_batch(sums: &Sums, dimensions: &[&str]) -> Result<RecordBatch> {
+fn sums_batch(sums: &Sums<Vec<u8>>, dimensions: &[&str]) -> Result<RecordBatch> {
     let groups = sums.sorted();
     let n = groups.len();
     let mut days = StringBuilder::with_capacity(n, n * 10);
@@ -1011,10 +1183,10 @@ fn sums_batch(sums: &Sums, dimensions: &[&str]) -> Result<RecordBatch> {
             let value = parts.next().flatten();
             builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
         }
-        for (builder, sum) in totals.iter_mut().zip(sums.sums[*g]) {
+        for (builder, sum) in totals.iter_mut().zip(g.values()) {
             builder.append_option(sum);
         }
-        rows.push(sums.rows[*g]);
+        rows.push(g.rows);
     }
     let mut fields = vec![Field::new(DAY, DataType::Utf8, true)];
     fields.extend(
@@ -1303,6 +1475,67 @@ mod tests {
             "+------------+------------------+--------------+-------------+-----------+----------------+----------------+----------------+----------------+--------+",
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
+    /// Two threads' rollups number values in the order each met them; merged, a tag key is
+    /// kept while the values of both together stay within the bound, and a tag set met again
+    /// (read from the rollup's memory of texts) adds up as the first time.
+    #[test]
+    fn merged_rollups_bound_a_tag_key_by_the_values_of_both() {
+        let may1 = 20_574 * MICROS_PER_DAY;
+        let thread = |first: usize, count: usize| {
+            let tags: Vec<Option<String>> = (first..first + count)
+                .flat_map(|i| {
+                    let set = format!(r#"{{"Name":"i-{i:06}","team":"t{}"}}"#, i % 3);
+                    [Some(set.clone()), Some(set)]
+                })
+                .collect();
+            let n = tags.len();
+            let mut rollup = DailyRollup::default();
+            rollup
+                .add(&batch_with_tags(
+                    &vec![may1; n],
+                    &vec![Some("eu-west-1"); n],
+                    &vec![Some(1); n],
+                    tags,
+                ))
+                .unwrap();
+            rollup
+        };
+        let tag_rows = |rollup: DailyRollup| {
+            let (_, batch) = rollup.into_batches().unwrap();
+            let dropped = batch.schema().metadata().get(DROPPED_TAGS).cloned();
+            let keys =
+                crate::string_column(&batch, batch.schema().index_of(TAG_KEY).unwrap()).unwrap();
+            let rows = batch
+                .column(batch.schema().index_of(ROWS).unwrap())
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .clone();
+            let mut by_key: BTreeMap<Option<String>, (usize, i64)> = BTreeMap::new();
+            for r in 0..batch.num_rows() {
+                let entry = by_key
+                    .entry(keys.is_valid(r).then(|| keys.value(r).to_string()))
+                    .or_default();
+                entry.0 += 1;
+                entry.1 += rows.value(r);
+            }
+            (dropped, by_key)
+        };
+        // 1,000 + 1,000 values (500 shared): 1,500 in all, kept.
+        let mut one = thread(0, 1_000);
+        one.merge(thread(500, 1_000));
+        let (dropped, by_key) = tag_rows(one);
+        assert_eq!(dropped.as_deref(), Some("[]"));
+        assert_eq!(by_key[&Some("Name".to_string())], (1_500, 4_000));
+        assert_eq!(by_key[&Some("team".to_string())], (3, 4_000));
+        assert_eq!(by_key[&None], (1, 4_000));
+        // 1,500 + 1,500 distinct values: each thread kept its own, together they are too many.
+        let mut one = thread(0, 1_500);
+        one.merge(thread(1_500, 1_500));
+        let (dropped, by_key) = tag_rows(one);
+        assert_eq!(dropped.as_deref(), Some(r#"["Name"]"#));
+        assert!(!by_key.contains_key(&Some("Name".to_string())));
+        assert_eq!(by_key[&Some("team".to_string())], (3, 6_000));
     }
 
     #[test]
