@@ -1312,6 +1312,21 @@ mod tests {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     }
 
+    /// A rollup of one row per tag text, all on `day` in one region, each costing 1.
+    fn rollup_of_tags(day: i64, tags: Vec<Option<String>>) -> DailyRollup {
+        let n = tags.len();
+        let mut rollup = DailyRollup::default();
+        rollup
+            .add(&batch_with_tags(
+                &vec![day; n],
+                &vec![Some("eu-west-1"); n],
+                &vec![Some(1); n],
+                tags,
+            ))
+            .unwrap();
+        rollup
+    }
+
     /// The tag rollup holds, per day and account, every row's sums under a null tag key and
     /// each tag value's sums; a tag set shared by rows, or a value met in two sets, adds up.
     #[test]
@@ -1370,16 +1385,7 @@ mod tests {
             .map(|i| Some(format!(r#"{{"Name":"i-{i:06}","team":"a"}}"#)))
             .collect();
         tags[0] = Some(r#"{"team":"q\"uote","size":3,"none":null}"#.into());
-        let mut rollup = DailyRollup::default();
-        rollup
-            .add(&batch_with_tags(
-                &vec![may1; n],
-                &vec![Some("eu-west-1"); n],
-                &vec![Some(1); n],
-                tags,
-            ))
-            .unwrap();
-        let (_, batch) = rollup.into_batches().unwrap();
+        let (_, batch) = rollup_of_tags(may1, tags).into_batches().unwrap();
         assert_eq!(
             batch
                 .schema()
@@ -1490,17 +1496,7 @@ mod tests {
                     [Some(set.clone()), Some(set)]
                 })
                 .collect();
-            let n = tags.len();
-            let mut rollup = DailyRollup::default();
-            rollup
-                .add(&batch_with_tags(
-                    &vec![may1; n],
-                    &vec![Some("eu-west-1"); n],
-                    &vec![Some(1); n],
-                    tags,
-                ))
-                .unwrap();
-            rollup
+            rollup_of_tags(may1, tags)
         };
         let tag_rows = |rollup: DailyRollup| {
             let (_, batch) = rollup.into_batches().unwrap();
