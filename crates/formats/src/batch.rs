@@ -305,6 +305,12 @@ pub(crate) fn close_json_object(out: &mut String) {
 /// Appends `s` to `out` as a JSON string literal (for Tags objects built cell by cell).
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
+    // Tag keys and values rarely hold a character JSON escapes: copy those whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for ch in s.chars() {
         match ch {
             '"' => out.push_str("\\\""),
@@ -317,4 +323,36 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strings without a character to escape are copied whole; the others are escaped so
+    /// that the object parses back to the same texts.
+    #[test]
+    fn json_members_escape_what_json_needs_and_nothing_else() {
+        let pairs = [
+            ("team", "payments"),
+            ("naïve", "日本 €"),
+            ("q\"uote", "back\\slash"),
+            ("lines", "a\nb\r\tc"),
+            ("bell", "\u{7}"),
+            ("", ""),
+        ];
+        let mut out = String::new();
+        for (k, v) in pairs {
+            push_json_member(&mut out, k, v);
+        }
+        close_json_object(&mut out);
+        assert!(out.starts_with(r#"{"team":"payments","naïve":"日本 €","q\"uote""#));
+        assert!(out.contains(r#""bell":"\u0007""#));
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed.len(), pairs.len());
+        for (k, v) in pairs {
+            assert_eq!(parsed[k], v);
+        }
+    }
 }
