@@ -677,15 +677,18 @@ impl<K: std::hash::Hash + Eq> Sums<K> {
     fn iter(&self) -> impl Iterator<Item = (&K, [Option<i128>; 3], i64)> {
         self.groups.iter().map(|(k, g)| (k, g.values(), g.rows))
     }
-}
 
-impl Sums<Vec<u8>> {
-    /// The groups in key order (days first, in order).
-    fn sorted(&self) -> Vec<(&[u8], &Group)> {
-        let mut groups: Vec<(&[u8], &Group)> =
-            self.groups.iter().map(|(k, g)| (&k[..], g)).collect();
-        groups.sort_unstable_by_key(|(k, _)| *k);
-        groups
+    /// The groups' sums, under byte keys (see [`encode_part`]) that `encode` writes from
+    /// each id key into the buffer it is handed.
+    fn encoded(&self, mut encode: impl FnMut(&K, &mut Vec<u8>) -> bool) -> Vec<(Vec<u8>, Group)> {
+        let mut out = Vec::with_capacity(self.groups.len());
+        for (k, g) in &self.groups {
+            let mut key = Vec::with_capacity(64);
+            if encode(k, &mut key) {
+                out.push((key, *g));
+            }
+        }
+        out
     }
 }
 
@@ -939,6 +942,16 @@ impl DailyRollup {
         Ok(())
     }
 
+    /// The id of a tag key and the values met of it.
+    fn tag(&mut self, key: &[u8]) -> (u32, &mut TagValues) {
+        let id = self.tag_keys.id(key);
+        if self.tag_values.len() <= id as usize {
+            self.tag_values
+                .resize_with(id as usize + 1, TagValues::default);
+        }
+        (id, &mut self.tag_values[id as usize])
+    }
+
     /// The (tag key, value) ids of a `Tags` text that the tag rollup keeps, into `pairs`.
     fn tag_ids(
         &mut self,
@@ -958,12 +971,8 @@ impl DailyRollup {
             return;
         }
         let mut keep = |this: &mut Self, tag: &[u8], value: &[u8]| {
-            let tag = this.tag_keys.id(tag);
-            if this.tag_values.len() <= tag as usize {
-                this.tag_values
-                    .resize_with(tag as usize + 1, TagValues::default);
-            }
-            if let Some(value) = this.tag_values[tag as usize].keep(value) {
+            let (tag, values) = this.tag(tag);
+            if let Some(value) = values.keep(value) {
                 pairs.push((tag, value));
             }
         };
@@ -1004,12 +1013,7 @@ impl DailyRollup {
         let translate = |ids: &[u32], id: u32| ids.get(id as usize).copied().unwrap_or(NULL_ID);
         let mut tag_ids = Vec::with_capacity(other.tag_keys.len());
         for (tag, theirs) in other.tag_keys.values.iter().zip(&other.tag_values) {
-            let tag = self.tag_keys.id(tag);
-            if self.tag_values.len() <= tag as usize {
-                self.tag_values
-                    .resize_with(tag as usize + 1, TagValues::default);
-            }
-            let mine = &mut self.tag_values[tag as usize];
+            let (tag, mine) = self.tag(tag);
             let values: Vec<u32> = theirs
                 .values
                 .values
@@ -1105,36 +1109,35 @@ impl DailyRollup {
         if let Some(overflow) = self.overflow {
             return Err(Error::Inconsistent(overflow));
         }
-        let mut key = Vec::with_capacity(128);
+        // Ids and values correspond one to one, so every id group is one byte-keyed group.
         let day_part = |key: &mut Vec<u8>, day: Day| {
-            key.clear();
             let day = (day != NO_DAY).then(|| i64::from(day).to_be_bytes());
             encode_part(key, day.as_ref().map(|b| &b[..]));
         };
-        let mut by_dimensions = Sums::<Vec<u8>>::default();
-        for (&(day, ids), values, rows) in self.by_dimensions.iter() {
-            day_part(&mut key, day);
+        let by_dimensions = self.by_dimensions.encoded(|&(day, ids), key| {
+            day_part(key, day);
             for (dictionary, &id) in self.dimensions.iter().zip(&ids) {
-                encode_part(&mut key, dictionary.value(id));
+                encode_part(key, dictionary.value(id));
             }
-            by_dimensions.add(key.clone(), values, rows);
-        }
-        let by_dimensions = sums_batch(&by_dimensions, &DIMENSIONS)?;
+            true
+        });
+        let by_dimensions = sums_batch(by_dimensions, &DIMENSIONS)?;
         // A key one thread dropped may have values from another thread: leave it out whole.
-        let mut kept = Sums::<Vec<u8>>::default();
-        for (&(day, [billing, sub, tag, value]), values, rows) in self.by_tags.iter() {
-            let tag_values = self.tag_values.get(tag as usize);
-            if tag_values.is_some_and(|t| t.dropped) {
-                continue;
-            }
-            day_part(&mut key, day);
-            encode_part(&mut key, self.dimensions[0].value(billing));
-            encode_part(&mut key, self.dimensions[1].value(sub));
-            encode_part(&mut key, self.tag_keys.value(tag));
-            encode_part(&mut key, tag_values.and_then(|t| t.values.value(value)));
-            kept.add(key.clone(), values, rows);
-        }
-        let by_tags = sums_batch(&kept, &TAG_DIMENSIONS)?;
+        let kept = self
+            .by_tags
+            .encoded(|&(day, [billing, sub, tag, value]), key| {
+                let tag_values = self.tag_values.get(tag as usize);
+                if tag_values.is_some_and(|t| t.dropped) {
+                    return false;
+                }
+                day_part(key, day);
+                encode_part(key, self.dimensions[0].value(billing));
+                encode_part(key, self.dimensions[1].value(sub));
+                encode_part(key, self.tag_keys.value(tag));
+                encode_part(key, tag_values.and_then(|t| t.values.value(value)));
+                true
+            });
+        let by_tags = sums_batch(kept, &TAG_DIMENSIONS)?;
         let mut dropped: Vec<String> = self
             .tag_keys
             .values
@@ -1155,10 +1158,10 @@ impl DailyRollup {
     }
 }
 
-/// A [`Sums`] whose keys are a day and `dimensions` as one batch: `x_Day`, the dimensions, the
-/// sums and `x_Rows`, in key order.
-fn sums_batch(sums: &Sums<Vec<u8>>, dimensions: &[&str]) -> Result<RecordBatch> {
-    let groups = sums.sorted();
+/// Groups whose byte keys are a day and `dimensions` as one batch: `x_Day`, the dimensions,
+/// the sums and `x_Rows`, in key order (days first, in order).
+fn sums_batch(mut groups: Vec<(Vec<u8>, Group)>, dimensions: &[&str]) -> Result<RecordBatch> {
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let n = groups.len();
     let mut days = StringBuilder::with_capacity(n, n * 10);
     let mut builders: Vec<StringBuilder> =
