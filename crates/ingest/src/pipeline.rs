@@ -662,7 +662,7 @@ where
         .map_err(|e| Error::Internal(e.to_string()))??
     {
         for (period, sink) in sinks {
-            parts.entry(period).or_default().push(sink.finish().await?);
+            parts.entry(period).or_default().push(sink.finish()?);
         }
         finished.extend(summaries);
     }
@@ -883,7 +883,7 @@ impl LakeConsumer {
             self.sinks.insert(period.to_string(), sink);
         }
         if let Some(sink) = self.sinks.get_mut(period) {
-            self.runtime.block_on(sink.write(batch))?;
+            sink.write(batch)?;
         }
         Ok(())
     }

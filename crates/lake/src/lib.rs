@@ -21,6 +21,7 @@
 pub mod costs;
 mod error;
 pub mod export;
+mod focus_files;
 mod records;
 mod rollup;
 mod scope;

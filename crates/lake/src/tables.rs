@@ -10,7 +10,6 @@ use billow_focus::schema::{focus_schema, x};
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
-use delta_kernel::expressions::Scalar;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructField, StructType};
@@ -18,12 +17,11 @@ use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, ensure_table_uri};
 use futures::TryStreamExt;
-use indexmap::IndexMap;
 
 use crate::error::DeltaContext;
+use crate::focus_files::FocusFileWriter;
 use crate::records::{
     BreakdownRecord, IngestionRecord, TotalsRecord, breakdown_batch, breakdown_schema,
     ingestion_batch, ingestions_schema, totals_batch, totals_schema,
@@ -36,7 +34,7 @@ pub(crate) const FOCUS: &str = "focus";
 pub(crate) const INGESTIONS: &str = "ingestions";
 pub(crate) const TOTALS: &str = "ingestion_totals";
 pub(crate) const BREAKDOWN: &str = "ingestion_breakdown";
-const PARTITION_COLUMNS: [&str; 2] = [x::CONNECTION_ID, x::BILLING_PERIOD];
+pub(crate) const PARTITION_COLUMNS: [&str; 2] = [x::CONNECTION_ID, x::BILLING_PERIOD];
 
 /// A (connection, billing period) partition of the `focus` table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,8 +121,7 @@ impl StagedPartition {
 /// [`Lake::partition_sink`].
 pub struct PartitionSink {
     key: PartitionKey,
-    writer: RecordBatchWriter,
-    partition_values: IndexMap<String, Scalar>,
+    files: FocusFileWriter,
     rows: u64,
     rollup: DailyRollup,
 }
@@ -140,22 +137,17 @@ impl std::fmt::Debug for PartitionSink {
 
 impl PartitionSink {
     /// Encodes a batch of the `focus` schema whose rows all belong to this sink's partition.
-    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+    /// Encoding and writing happen on the calling thread (the one that decoded the rows).
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
         check_partition(&batch, &self.key)?;
         self.rows += batch.num_rows() as u64;
         self.rollup.add(&batch)?;
-        // The partition is known, so the batch goes straight to its file: no per-batch
-        // grouping and copying by partition value.
-        self.writer
-            .write_partition(batch, &self.partition_values, WriteMode::Default)
-            .await
-            .table(FOCUS)?;
-        Ok(())
+        self.files.write(&batch)
     }
 
     /// Finishes the open file and returns what was written.
-    pub async fn finish(mut self) -> Result<StagedFiles> {
-        let adds = self.writer.flush().await.table(FOCUS)?;
+    pub fn finish(self) -> Result<StagedFiles> {
+        let adds = self.files.finish()?;
         Ok(StagedFiles {
             adds,
             rows: self.rows,
@@ -333,29 +325,12 @@ impl Lake {
     /// at once (one per decoding thread, so encoding runs where the rows were decoded); their
     /// [`StagedFiles`] together make one [`StagedPartition`].
     pub async fn partition_sink(&self, key: &PartitionKey) -> Result<PartitionSink> {
-        let table = self
-            .load_or_create(FOCUS, &focus_schema(), &PARTITION_COLUMNS)
+        // The table exists before its files do: the commit that publishes them needs it.
+        self.load_or_create(FOCUS, &focus_schema(), &PARTITION_COLUMNS)
             .await?;
-        // The writer holds each data file in memory until it reaches the target size (and a few
-        // finished ones while they upload): 32 MiB keeps a month's ingest within bounded memory.
-        let writer = RecordBatchWriter::for_table(&table)
-            .table(FOCUS)?
-            .with_writer_properties(focus_writer_properties()?)
-            .with_target_file_size(32 * 1024 * 1024);
-        let partition_values = IndexMap::from([
-            (
-                x::CONNECTION_ID.to_string(),
-                Scalar::String(key.connection_id.clone()),
-            ),
-            (
-                x::BILLING_PERIOD.to_string(),
-                Scalar::String(key.billing_period.clone()),
-            ),
-        ]);
         Ok(PartitionSink {
             key: key.clone(),
-            writer,
-            partition_values,
+            files: FocusFileWriter::new(&self.table_dir(FOCUS), key)?,
             rows: 0,
             rollup: DailyRollup::default(),
         })
@@ -713,7 +688,7 @@ pub fn string_column(batch: &RecordBatch, i: usize) -> Result<arrow::array::Stri
 /// Columns whose min/max go into each file's statistics, which Delta readers use to skip
 /// files. Computing statistics compares every value, so the other columns (long texts such as
 /// Tags and ChargeDescription among them) go without.
-const STATISTICS_COLUMNS: [&str; 12] = [
+pub(crate) const STATISTICS_COLUMNS: [&str; 12] = [
     "BilledCost",
     "BillingAccountId",
     "ChargeCategory",
@@ -755,7 +730,7 @@ fn table_properties(name: &str) -> Vec<(&'static str, Option<String>)> {
 /// Columns whose values rarely repeat within a file: a dictionary would only cost time.
 const UNIQUE_COLUMNS: [&str; 3] = ["ResourceId", "ResourceName", x::SOURCE_LINE];
 
-fn focus_writer_properties() -> Result<WriterProperties> {
+pub(crate) fn focus_writer_properties() -> Result<WriterProperties> {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).map_err(|e| Error::Inconsistent(e.to_string()))?,

@@ -55,9 +55,8 @@ async fn stage(
     };
     let mut sink = lake.partition_sink(&key).await.unwrap();
     sink.write(batch(connection, &vec![period; rows], ingestion, cost))
-        .await
         .unwrap();
-    StagedPartition::new(key, ingestion, vec![sink.finish().await.unwrap()])
+    StagedPartition::new(key, ingestion, vec![sink.finish().unwrap()])
 }
 
 async fn counts(lake: &Lake) -> Vec<(String, i64, String)> {

@@ -1,0 +1,365 @@
+//! The `focus` table's data files: Parquet written straight into the partition's directory by
+//! the thread that decoded the rows, and the Delta `add` actions, with statistics, that
+//! publish them.
+//!
+//! Delta's own writer buffers each file in memory (growing, copying and zeroing the buffer as
+//! it fills) before an upload task copies it out, and writes decimal statistics as binary
+//! floats, which can put a file's minimum above its smallest value. Here a file is written as
+//! it is encoded, and statistics keep every decimal digit.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+use billow_focus::schema::{focus_schema, x};
+use delta_kernel::expressions::Scalar;
+use deltalake::kernel::Add;
+use deltalake::kernel::scalars::ScalarExt;
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::properties::WriterProperties;
+use parquet::file::statistics::Statistics;
+
+use crate::tables::{PARTITION_COLUMNS, PartitionKey, STATISTICS_COLUMNS, focus_writer_properties};
+use crate::{Error, Result};
+
+/// A data file is closed once its encoded size reaches this: large enough that a month is a
+/// handful of files per writing thread, while memory holds only the row group being encoded.
+const TARGET_FILE_BYTES: usize = 128 * 1024 * 1024;
+
+/// Writes one partition's rows into Parquet files under `<table>/<partition path>/`.
+pub(crate) struct FocusFileWriter {
+    table_dir: PathBuf,
+    /// `x_ConnectionId=…/x_BillingPeriod=…`, as the files' Delta paths begin.
+    partition_path: String,
+    partition_values: std::collections::HashMap<String, Option<String>>,
+    /// Indices in the `focus` schema of the columns the files hold (all but the partition
+    /// columns, whose values are in the path and the log).
+    file_columns: Vec<usize>,
+    file_schema: SchemaRef,
+    properties: WriterProperties,
+    writer_id: uuid::Uuid,
+    open: Option<OpenFile>,
+    files_written: usize,
+    adds: Vec<Add>,
+}
+
+struct OpenFile {
+    /// Path relative to the table, as the `add` action names it.
+    relative: String,
+    path: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+}
+
+impl FocusFileWriter {
+    pub(crate) fn new(table_dir: &Path, key: &PartitionKey) -> Result<Self> {
+        let mut partition_path = String::new();
+        let mut partition_values = std::collections::HashMap::new();
+        for (name, value) in [
+            (x::CONNECTION_ID, &key.connection_id),
+            (x::BILLING_PERIOD, &key.billing_period),
+        ] {
+            // The directory on disk and the path in the log are then the same text.
+            let encoded = Scalar::String(value.clone()).serialize_encoded();
+            if encoded != *value || value.is_empty() || value.starts_with('.') {
+                return Err(Error::Inconsistent(format!(
+                    "partition value {name} = {value:?} is not a plain name (letters, digits, '.', '_', '-')"
+                )));
+            }
+            if !partition_path.is_empty() {
+                partition_path.push('/');
+            }
+            let _ = write!(partition_path, "{name}={value}");
+            partition_values.insert(name.to_string(), Some(value.clone()));
+        }
+        let schema = focus_schema();
+        let file_columns: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| !PARTITION_COLUMNS.contains(&schema.field(i).name().as_str()))
+            .collect();
+        let file_schema = Arc::new(schema.project(&file_columns)?);
+        Ok(FocusFileWriter {
+            table_dir: table_dir.to_path_buf(),
+            partition_path,
+            partition_values,
+            file_columns,
+            file_schema,
+            properties: focus_writer_properties()?,
+            writer_id: uuid::Uuid::new_v4(),
+            open: None,
+            files_written: 0,
+            adds: Vec::new(),
+        })
+    }
+
+    /// Encodes a batch of the `focus` schema (its partition columns are left out).
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let rows = batch.project(&self.file_columns)?;
+        if self.open.is_none() {
+            self.open = Some(self.create_file()?);
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        open.writer
+            .write(&rows)
+            .map_err(|e| parquet_error(&open.path, e))?;
+        if open.writer.bytes_written() + open.writer.in_progress_size() >= TARGET_FILE_BYTES {
+            self.close_file()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the open file; returns the `add` action of every file written.
+    pub(crate) fn finish(mut self) -> Result<Vec<Add>> {
+        self.close_file()?;
+        Ok(self.adds)
+    }
+
+    fn create_file(&mut self) -> Result<OpenFile> {
+        let name = format!(
+            "part-{:05}-{}-c000.zstd.parquet",
+            self.files_written, self.writer_id
+        );
+        self.files_written += 1;
+        let dir = self.table_dir.join(&self.partition_path);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join(&name);
+        let file = File::create_new(&path).map_err(|source| Error::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            Arc::clone(&self.file_schema),
+            Some(self.properties.clone()),
+        )
+        .map_err(|e| parquet_error(&path, e))?;
+        Ok(OpenFile {
+            relative: format!("{}/{name}", self.partition_path),
+            path,
+            writer,
+        })
+    }
+
+    fn close_file(&mut self) -> Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let metadata = open
+            .writer
+            .close()
+            .map_err(|e| parquet_error(&open.path, e))?;
+        let size = std::fs::metadata(&open.path)
+            .map_err(|source| Error::DataDir {
+                path: open.path.clone(),
+                source,
+            })?
+            .len();
+        let modification_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        self.adds.push(Add {
+            path: open.relative,
+            size: size as i64,
+            partition_values: self.partition_values.clone(),
+            modification_time,
+            data_change: true,
+            stats: Some(file_statistics(&metadata, &self.file_schema)?),
+            tags: None,
+            deletion_vector: None,
+            base_row_id: None,
+            default_row_commit_version: None,
+            clustering_provider: None,
+        });
+        Ok(())
+    }
+}
+
+fn parquet_error(path: &Path, e: parquet::errors::ParquetError) -> Error {
+    Error::Inconsistent(format!("writing {}: {e}", path.display()))
+}
+
+/// A file's Delta statistics (`numRecords`, and `minValues`, `maxValues`, `nullCount` of the
+/// statistics columns) from the Parquet statistics of its row groups.
+pub(crate) fn file_statistics(metadata: &ParquetMetaData, schema: &Schema) -> Result<String> {
+    let parquet = metadata.file_metadata().schema_descr();
+    let mut min_values = String::new();
+    let mut max_values = String::new();
+    let mut null_count = String::new();
+    for name in STATISTICS_COLUMNS {
+        let (Ok(field_index), Some(column)) = (
+            schema.index_of(name),
+            (0..parquet.num_columns()).find(|&c| parquet.column(c).name() == name),
+        ) else {
+            continue;
+        };
+        let data_type = schema.field(field_index).data_type();
+        let mut range: Option<(StatValue, StatValue)> = None;
+        let mut nulls = 0u64;
+        let mut complete = true;
+        for group in metadata.row_groups() {
+            let Some(stats) = group.column(column).statistics() else {
+                complete = false;
+                break;
+            };
+            nulls += stats.null_count_opt().unwrap_or_default();
+            let (Some(lo), Some(hi)) = (
+                StatValue::from_parquet(stats, data_type, true),
+                StatValue::from_parquet(stats, data_type, false),
+            ) else {
+                // A row group of nulls only has no bounds.
+                if stats.null_count_opt() == Some(group.num_rows() as u64) {
+                    continue;
+                }
+                complete = false;
+                break;
+            };
+            range = Some(match range {
+                None => (lo, hi),
+                Some((min, max)) => (min.min(lo), max.max(hi)),
+            });
+        }
+        if !complete {
+            continue;
+        }
+        let key = serde_json::to_string(name).map_err(|e| Error::Inconsistent(e.to_string()))?;
+        if let Some((min, max)) = range {
+            push_entry(&mut min_values, &key, &min.to_json(false));
+            push_entry(&mut max_values, &key, &max.to_json(true));
+        }
+        push_entry(&mut null_count, &key, &nulls.to_string());
+    }
+    Ok(format!(
+        "{{\"numRecords\":{},\"minValues\":{{{min_values}}},\"maxValues\":{{{max_values}}},\"nullCount\":{{{null_count}}}}}",
+        metadata.file_metadata().num_rows()
+    ))
+}
+
+fn push_entry(object: &mut String, key: &str, value: &str) {
+    if !object.is_empty() {
+        object.push(',');
+    }
+    object.push_str(key);
+    object.push(':');
+    object.push_str(value);
+}
+
+/// One bound of a statistics column, ordered as Delta compares values of its type.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum StatValue {
+    Text(String),
+    /// Unscaled value and scale.
+    Decimal(i128, i8),
+    TimestampMicros(i64),
+    Integer(i64),
+}
+
+impl StatValue {
+    fn from_parquet(stats: &Statistics, data_type: &DataType, min: bool) -> Option<StatValue> {
+        let bytes = if min {
+            stats.min_bytes_opt()
+        } else {
+            stats.max_bytes_opt()
+        };
+        match (stats, data_type) {
+            (Statistics::ByteArray(_), DataType::Utf8) => {
+                Some(StatValue::Text(String::from_utf8(bytes?.to_vec()).ok()?))
+            }
+            (Statistics::FixedLenByteArray(_), DataType::Decimal128(_, scale)) => {
+                let bytes = bytes?;
+                if bytes.is_empty() || bytes.len() > 16 {
+                    return None;
+                }
+                // Big-endian two's complement, sign-extended to 16 bytes.
+                let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
+                let mut full = [fill; 16];
+                full[16 - bytes.len()..].copy_from_slice(bytes);
+                Some(StatValue::Decimal(i128::from_be_bytes(full), *scale))
+            }
+            (Statistics::Int64(v), DataType::Timestamp(..)) => {
+                Some(StatValue::TimestampMicros(*if min {
+                    v.min_opt()
+                } else {
+                    v.max_opt()
+                }?))
+            }
+            (Statistics::Int64(v), DataType::Int64) => Some(StatValue::Integer(*if min {
+                v.min_opt()
+            } else {
+                v.max_opt()
+            }?)),
+            _ => None,
+        }
+    }
+
+    /// The bound as Delta writes it. Timestamps keep milliseconds, so a maximum is rounded up
+    /// (a file is never skipped for a value it holds).
+    fn to_json(&self, is_max: bool) -> String {
+        match self {
+            StatValue::Text(s) => serde_json::to_string(s).unwrap_or_else(|_| "null".into()),
+            StatValue::Decimal(v, scale) => decimal_text(*v, *scale),
+            StatValue::Integer(v) => v.to_string(),
+            StatValue::TimestampMicros(micros) => {
+                let millis = if is_max {
+                    micros.div_euclid(1000) + i64::from(micros.rem_euclid(1000) != 0)
+                } else {
+                    micros.div_euclid(1000)
+                };
+                match chrono::DateTime::from_timestamp_millis(millis) {
+                    Some(t) => format!("\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+                    None => "null".into(),
+                }
+            }
+        }
+    }
+}
+
+/// An unscaled decimal as exact JSON number text (`-105` at scale 2 is `-1.05`).
+fn decimal_text(value: i128, scale: i8) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    let digits = value.unsigned_abs().to_string();
+    if scale <= 0 {
+        return format!(
+            "{sign}{digits}{}",
+            "0".repeat(scale.unsigned_abs() as usize)
+        );
+    }
+    let scale = scale as usize;
+    let digits = format!("{digits:0>width$}", width = scale + 1);
+    let (whole, fraction) = digits.split_at(digits.len() - scale);
+    format!("{sign}{whole}.{fraction}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StatValue, decimal_text};
+
+    #[test]
+    fn decimals_keep_every_digit() {
+        assert_eq!(decimal_text(-105, 2), "-1.05");
+        assert_eq!(decimal_text(5, 12), "0.000000000005");
+        assert_eq!(
+            decimal_text(123_456_789_012_345_678_901_234_567, 12),
+            "123456789012345.678901234567"
+        );
+        assert_eq!(decimal_text(0, 12), "0.000000000000");
+        assert_eq!(decimal_text(7, -2), "700");
+    }
+
+    #[test]
+    fn timestamp_bounds_round_outwards_to_milliseconds() {
+        let t = StatValue::TimestampMicros(1_790_000_000_000_500);
+        assert_eq!(t.to_json(false), "\"2026-09-21T14:13:20.000Z\"");
+        assert_eq!(t.to_json(true), "\"2026-09-21T14:13:20.001Z\"");
+        let exact = StatValue::TimestampMicros(1_790_000_000_000_000);
+        assert_eq!(exact.to_json(true), "\"2026-09-21T14:13:20.000Z\"");
+    }
+}
