@@ -229,3 +229,49 @@ async fn a_query_opens_only_the_tables_it_names() {
         .to_string();
     assert!(err.contains("ingestions"), "{err}");
 }
+
+#[tokio::test]
+async fn file_statistics_in_the_log_keep_every_decimal_digit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).await.unwrap();
+    // 27 significant digits: a binary float would round them.
+    let cost: i128 = 123_456_789_012_345_678_901_234_567;
+    let staged = vec![stage(&lake, "c", "2024-09", "v1", 3, cost).await];
+    lake.commit_partitions(staged).await.unwrap();
+    let log = dir.path().join("lake/focus/_delta_log");
+    let mut adds = Vec::new();
+    for entry in std::fs::read_dir(&log).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        for line in text.lines() {
+            let action: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(stats) = action["add"]["stats"].as_str() {
+                adds.push(stats.to_string());
+            }
+        }
+    }
+    assert_eq!(adds.len(), 1, "{adds:?}");
+    let stats = &adds[0];
+    for expected in [
+        "\"numRecords\":3",
+        "\"minValues\":{\"BilledCost\":123456789012345.678901234567",
+        "\"maxValues\":{\"BilledCost\":123456789012345.678901234567",
+        "\"x_IngestionId\":\"v1\"",
+        "\"ChargePeriodStart\":\"1970-01-01T00:00:00.000Z\"",
+        "\"x_SourceLine\":0",
+        "\"nullCount\":{\"BilledCost\":0",
+    ] {
+        assert!(stats.contains(expected), "{expected} not in {stats}");
+    }
+    // Readers that prune files by these bounds still find the rows at the exact bound.
+    let rows = |condition: String| {
+        let lake = lake.clone();
+        async move {
+            let query = format!("SELECT COUNT(*) FROM focus WHERE {condition}");
+            let batches = lake.sql(&query).await.unwrap();
+            batches[0].column(0).as_primitive::<Int64Type>().value(0)
+        }
+    };
+    let bound = "CAST('123456789012345.678901234567' AS DECIMAL(38, 12))";
+    assert_eq!(rows(format!("BilledCost >= {bound}")).await, 3);
+    assert_eq!(rows(format!("BilledCost > {bound}")).await, 0);
+}
