@@ -21,10 +21,15 @@ use deltalake::kernel::Add;
 use deltalake::kernel::scalars::ScalarExt;
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::Statistics;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 
-use crate::tables::{PARTITION_COLUMNS, PartitionKey, STATISTICS_COLUMNS, focus_writer_properties};
+use crate::column_chunks::{ColumnChunk, PageCompressor};
+use crate::tables::{
+    PARTITION_COLUMNS, PartitionKey, ROW_GROUP_ROWS, STATISTICS_COLUMNS, focus_writer_properties,
+};
 use crate::{Error, Result};
 
 /// A data file is closed once its encoded size reaches this: large enough that a month is a
@@ -42,6 +47,12 @@ pub(crate) struct FocusFileWriter {
     file_columns: Vec<usize>,
     file_schema: SchemaRef,
     properties: WriterProperties,
+    /// Per file column: its rows in the row group being written.
+    chunks: Vec<ColumnChunk>,
+    rows_in_group: usize,
+    /// Per file column: whether its chunks carry min/max statistics.
+    statistics: Vec<bool>,
+    compressor: PageCompressor,
     writer_id: uuid::Uuid,
     open: Option<OpenFile>,
     files_written: usize,
@@ -52,7 +63,8 @@ struct OpenFile {
     /// Path relative to the table, as the `add` action names it.
     relative: String,
     path: PathBuf,
-    writer: ArrowWriter<BufWriter<File>>,
+    file: SerializedFileWriter<BufWriter<File>>,
+    columns: Vec<ColumnDescPtr>,
 }
 
 impl FocusFileWriter {
@@ -81,13 +93,41 @@ impl FocusFileWriter {
             .filter(|&i| !PARTITION_COLUMNS.contains(&schema.field(i).name().as_str()))
             .collect();
         let file_schema = Arc::new(schema.project(&file_columns)?);
+        let properties = focus_writer_properties()?;
+        let chunks = file_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let path = ColumnPath::from(f.name().as_str());
+                ColumnChunk::for_type(f.data_type(), properties.dictionary_enabled(&path))
+                    .ok_or_else(|| {
+                        Error::Inconsistent(format!(
+                            "column {} has type {}, which the focus files do not hold",
+                            f.name(),
+                            f.data_type()
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let statistics = file_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let path = ColumnPath::from(f.name().as_str());
+                properties.statistics_enabled(&path) != EnabledStatistics::None
+            })
+            .collect();
         Ok(FocusFileWriter {
             table_dir: table_dir.to_path_buf(),
             partition_path,
             partition_values,
             file_columns,
             file_schema,
-            properties: focus_writer_properties()?,
+            properties,
+            chunks,
+            rows_in_group: 0,
+            statistics,
+            compressor: PageCompressor::new().map_err(|e| Error::Inconsistent(e.to_string()))?,
             writer_id: uuid::Uuid::new_v4(),
             open: None,
             files_written: 0,
@@ -98,17 +138,24 @@ impl FocusFileWriter {
     /// Encodes a batch of the `focus` schema (its partition columns are left out).
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let rows = batch.project(&self.file_columns)?;
-        if self.open.is_none() {
-            self.open = Some(self.create_file()?);
+        for ((field, column), chunk) in self
+            .file_schema
+            .fields()
+            .iter()
+            .zip(rows.columns())
+            .zip(&mut self.chunks)
+        {
+            chunk.push(column.as_ref()).map_err(|expected| {
+                Error::Inconsistent(format!(
+                    "column {} is {}, not {expected}",
+                    field.name(),
+                    column.data_type()
+                ))
+            })?;
         }
-        let Some(open) = self.open.as_mut() else {
-            return Ok(());
-        };
-        open.writer
-            .write(&rows)
-            .map_err(|e| parquet_error(&open.path, e))?;
-        if open.writer.bytes_written() + open.writer.in_progress_size() >= TARGET_FILE_BYTES {
-            self.close_file()?;
+        self.rows_in_group += rows.num_rows();
+        if self.rows_in_group >= ROW_GROUP_ROWS {
+            self.flush_row_group()?;
         }
         Ok(())
     }
@@ -135,25 +182,66 @@ impl FocusFileWriter {
             path: path.clone(),
             source,
         })?;
-        let writer = ArrowWriter::try_new(
+        // Parquet's Arrow writer sets up the file (its schema, and the Arrow schema in the
+        // footer); the row groups are assembled here, column by column.
+        let (file, _) = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             Arc::clone(&self.file_schema),
             Some(self.properties.clone()),
         )
+        .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| parquet_error(&path, e))?;
+        let columns = file.schema_descr().columns().to_vec();
         Ok(OpenFile {
             relative: format!("{}/{name}", self.partition_path),
             path,
-            writer,
+            file,
+            columns,
         })
     }
 
+    /// Writes the rows pushed so far as a row group, and closes the file once it is large
+    /// enough.
+    fn flush_row_group(&mut self) -> Result<()> {
+        if self.rows_in_group == 0 {
+            return Ok(());
+        }
+        if self.open.is_none() {
+            self.open = Some(self.create_file()?);
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        let path = open.path.clone();
+        let fail = |e| parquet_error(&path, e);
+        let mut group = open.file.next_row_group().map_err(fail)?;
+        for ((chunk, column), statistics) in self
+            .chunks
+            .iter_mut()
+            .zip(&open.columns)
+            .zip(&self.statistics)
+        {
+            let (bytes, close) = chunk
+                .finish(Arc::clone(column), &mut self.compressor, *statistics)
+                .map_err(fail)?;
+            group.append_column(&bytes, close).map_err(fail)?;
+        }
+        group.close().map_err(fail)?;
+        self.rows_in_group = 0;
+        if open.file.bytes_written() >= TARGET_FILE_BYTES {
+            self.close_file()?;
+        }
+        Ok(())
+    }
+
     fn close_file(&mut self) -> Result<()> {
+        // The last rows first (which closes the file if they fill it).
+        self.flush_row_group()?;
         let Some(open) = self.open.take() else {
             return Ok(());
         };
         let metadata = open
-            .writer
+            .file
             .close()
             .map_err(|e| parquet_error(&open.path, e))?;
         let size = std::fs::metadata(&open.path)
@@ -340,7 +428,132 @@ fn decimal_text(value: i128, scale: i8) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{StatValue, decimal_text};
+    use std::sync::Arc;
+
+    use arrow::array::{
+        Array, ArrayRef, Decimal128Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::DataType;
+    use billow_focus::schema::{focus_schema, x};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::{FocusFileWriter, StatValue, decimal_text};
+    use crate::tables::{PartitionKey, ROW_GROUP_ROWS};
+
+    /// Rows of the `focus` schema whose columns cover what the encoders branch on: values
+    /// that repeat in runs and values that do not, no nulls, some nulls, only nulls, and a
+    /// string column whose distinct values outgrow a dictionary.
+    fn varied_batch(rows: usize, offset: usize) -> RecordBatch {
+        let schema = focus_schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(c, f)| -> ArrayRef {
+                let row = |i: usize| i + offset;
+                // Column c: every c-th row null (none for some, all for others).
+                let null = |i: usize| match c % 4 {
+                    _ if !f.is_nullable() => false,
+                    0 => false,
+                    1 => row(i) % (c + 2) == 0,
+                    2 => row(i) % 3 != 0,
+                    _ => c % 8 == 3,
+                };
+                match (f.name().as_str(), f.data_type()) {
+                    (x::CONNECTION_ID, _) => Arc::new(StringArray::from(vec!["c"; rows])),
+                    (x::BILLING_PERIOD, _) => Arc::new(StringArray::from(vec!["2026-10"; rows])),
+                    ("ChargeDescription", _) => Arc::new(StringArray::from_iter(
+                        (0..rows).map(|i| Some(format!("{:064}", row(i)))),
+                    )),
+                    (_, DataType::Utf8) => Arc::new(StringArray::from_iter((0..rows).map(|i| {
+                        (!null(i)).then(|| format!("v{}-{}", c, (row(i) / 7) % (c * 3 + 1)))
+                    }))),
+                    (_, DataType::Decimal128(p, s)) => Arc::new(
+                        Decimal128Array::from_iter((0..rows).map(|i| {
+                            (!null(i)).then(|| {
+                                let v = (row(i) as i128 * 7_919 - 1_000_000)
+                                    * 10_i128.pow(c as u32 % 20);
+                                if c % 2 == 0 { v } else { -v }
+                            })
+                        }))
+                        .with_precision_and_scale(*p, *s)
+                        .unwrap(),
+                    ),
+                    (_, DataType::Timestamp(..)) => Arc::new(
+                        TimestampMicrosecondArray::from_iter(
+                            (0..rows)
+                                .map(|i| (!null(i)).then(|| (row(i) / 50) as i64 * 3_600_000_000)),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                    _ => Arc::new(Int64Array::from_iter(
+                        (0..rows).map(|i| (!null(i)).then_some(row(i) as i64 * 3 - 7)),
+                    )),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    #[test]
+    fn files_read_back_with_parquets_own_reader_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PartitionKey {
+            connection_id: "c".into(),
+            billing_period: "2026-10".into(),
+        };
+        let mut writer = FocusFileWriter::new(dir.path(), &key).unwrap();
+        // Batches of uneven sizes; a row group ends with the batch that fills it, so these
+        // make two.
+        let sizes = [50_000, ROW_GROUP_ROWS, 30_001];
+        let mut batches = Vec::new();
+        let mut offset = 0;
+        for rows in sizes {
+            let batch = varied_batch(rows, offset);
+            writer.write(&batch).unwrap();
+            batches.push(batch);
+            offset += rows;
+        }
+        let adds = writer.finish().unwrap();
+        assert_eq!(adds.len(), 1);
+        let written = arrow::compute::concat_batches(&focus_schema(), &batches).unwrap();
+        let file = std::fs::File::open(dir.path().join(&adds[0].path)).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let metadata = Arc::clone(reader.metadata());
+        assert_eq!(metadata.num_row_groups(), 2);
+        let read: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let read = arrow::compute::concat_batches(&read[0].schema(), &read).unwrap();
+        assert_eq!(read.num_rows(), written.num_rows());
+        for field in focus_schema().fields() {
+            let name = field.name();
+            if name == x::CONNECTION_ID || name == x::BILLING_PERIOD {
+                assert!(read.column_by_name(name).is_none());
+                continue;
+            }
+            let expected = written.column_by_name(name).unwrap();
+            let actual = read.column_by_name(name).unwrap();
+            let actual = arrow::compute::cast(actual, field.data_type()).unwrap();
+            assert_eq!(actual.null_count(), expected.null_count(), "{name}");
+            assert_eq!(&actual.to_data(), &expected.to_data(), "{name}");
+        }
+        // ChargeDescription's distinct values outgrow a dictionary: its pages are plain.
+        let columns = metadata.file_metadata().schema_descr();
+        let column = |name: &str| {
+            (0..columns.num_columns())
+                .find(|&i| columns.column(i).name() == name)
+                .unwrap()
+        };
+        let chunk = metadata.row_group(0).column(column("ChargeDescription"));
+        assert!(chunk.dictionary_page_offset().is_none());
+        let chunk = metadata.row_group(0).column(column("ServiceName"));
+        assert!(chunk.dictionary_page_offset().is_some());
+        let stats = adds[0].stats.as_deref().unwrap();
+        assert!(
+            stats.contains(&format!("\"numRecords\":{offset}")),
+            "{stats}"
+        );
+    }
 
     #[test]
     fn decimals_keep_every_digit() {

@@ -18,7 +18,9 @@
 //! ```
 #![warn(missing_docs)]
 
+mod column_chunks;
 pub mod costs;
+mod dictionary;
 mod error;
 pub mod export;
 mod focus_files;

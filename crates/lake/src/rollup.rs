@@ -27,6 +27,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 use billow_focus::schema::x;
 
 use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE, UNTAGGED};
+use crate::dictionary::{Dictionary, NULL_ID};
 use crate::tables::{FOCUS, PartitionKey};
 use crate::{Error, Lake, Result};
 
@@ -692,55 +693,6 @@ impl<K: std::hash::Hash + Eq> Sums<K> {
     }
 }
 
-/// Distinct byte strings of one column, numbered in the order they are first met. The last
-/// value met is tried first: neighbouring rows often share an account, a service, a region.
-#[derive(Debug, Default)]
-struct Dictionary {
-    ids: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
-    values: Vec<Box<[u8]>>,
-    last: u32,
-}
-
-/// The id of a null value in a [`Dictionary`]'s column.
-const NULL_ID: u32 = u32::MAX;
-
-impl Dictionary {
-    fn id(&mut self, value: &[u8]) -> u32 {
-        if self
-            .values
-            .get(self.last as usize)
-            .is_some_and(|last| **last == *value)
-        {
-            return self.last;
-        }
-        let id = match self.ids.get(value) {
-            Some(&id) => id,
-            None => {
-                // A partition has far fewer than 2³² distinct values of a column.
-                let id = self.values.len() as u32;
-                self.ids.insert(value.into(), id);
-                self.values.push(value.into());
-                id
-            }
-        };
-        self.last = id;
-        id
-    }
-
-    fn id_of(&mut self, value: Option<&[u8]>) -> u32 {
-        value.map_or(NULL_ID, |v| self.id(v))
-    }
-
-    /// The value of an id (`None` for [`NULL_ID`]).
-    fn value(&self, id: u32) -> Option<&[u8]> {
-        self.values.get(id as usize).map(|v| &v[..])
-    }
-
-    fn len(&self) -> usize {
-        self.values.len()
-    }
-}
-
 /// The values met of one tag key; once past [`MAX_TAG_VALUES`] the key is dropped from the
 /// tag rollup (its queries read the rows).
 #[derive(Debug, Default)]
@@ -755,7 +707,7 @@ impl TagValues {
         if self.dropped {
             return None;
         }
-        if self.values.len() >= MAX_TAG_VALUES && !self.values.ids.contains_key(value) {
+        if self.values.len() >= MAX_TAG_VALUES && !self.values.contains(value) {
             self.dropped = true;
             return None;
         }
@@ -1008,18 +960,13 @@ impl DailyRollup {
             .dimensions
             .iter_mut()
             .zip(&other.dimensions)
-            .map(|(mine, theirs)| theirs.values.iter().map(|v| mine.id(v)).collect())
+            .map(|(mine, theirs)| theirs.values().map(|v| mine.id(v)).collect())
             .collect();
         let translate = |ids: &[u32], id: u32| ids.get(id as usize).copied().unwrap_or(NULL_ID);
         let mut tag_ids = Vec::with_capacity(other.tag_keys.len());
-        for (tag, theirs) in other.tag_keys.values.iter().zip(&other.tag_values) {
+        for (tag, theirs) in other.tag_keys.values().zip(&other.tag_values) {
             let (tag, mine) = self.tag(tag);
-            let values: Vec<u32> = theirs
-                .values
-                .values
-                .iter()
-                .map(|v| mine.values.id(v))
-                .collect();
+            let values: Vec<u32> = theirs.values.values().map(|v| mine.values.id(v)).collect();
             // A key is kept while both threads' values together stay within the bound.
             mine.dropped |= theirs.dropped || mine.values.len() > MAX_TAG_VALUES;
             tag_ids.push((tag, values));
@@ -1140,8 +1087,7 @@ impl DailyRollup {
         let by_tags = sums_batch(kept, &TAG_DIMENSIONS)?;
         let mut dropped: Vec<String> = self
             .tag_keys
-            .values
-            .iter()
+            .values()
             .zip(&self.tag_values)
             .filter(|(_, values)| values.dropped)
             .map(|(tag, _)| String::from_utf8_lossy(tag).into_owned())

@@ -1,0 +1,741 @@
+//! Parquet column chunks of the `focus` table, encoded here rather than by Parquet's Arrow
+//! writer.
+//!
+//! The Arrow writer hashes and compares every string it dictionary-encodes, even the same
+//! value row after row, and turns each decimal into its own reference-counted 16-byte
+//! buffer. Most FOCUS string columns hold a few values in long runs (a currency, a service,
+//! an account): here each row costs one comparison with the previous value and a hash lookup
+//! only when the value changes, and decimals are written straight into the page. Pages are
+//! what Parquet's writer makes at its version 1: a plain dictionary page and RLE-dictionary
+//! data pages (plain data pages once a chunk's distinct values outgrow
+//! [`DICTIONARY_LIMIT`]), definition levels in the RLE hybrid, Zstandard per page.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Decimal128Type, Int64Type, TimestampMicrosecondType};
+use bytes::Bytes;
+use parquet::basic::{Compression, Encoding, EncodingMask, ZstdLevel};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::{ByteArray, FixedLenByteArray};
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+use crate::dictionary::{Dictionary, NULL_ID};
+
+/// A chunk's distinct values, plain-encoded, may take this much before the chunk is written
+/// plain instead (Parquet's writer falls back at 1 MiB; a dictionary page this size is still
+/// read once per row group).
+const DICTIONARY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Rows per data page (Parquet's writer default), so readers can decode pages one by one.
+const PAGE_ROWS: usize = 20_000;
+
+/// Zstandard level of every page (the `focus` files' level).
+pub(crate) const ZSTD_LEVEL: i32 = 1;
+
+/// Compresses pages, reusing one Zstandard context.
+pub(crate) struct PageCompressor(zstd::bulk::Compressor<'static>);
+
+impl PageCompressor {
+    pub(crate) fn new() -> Result<Self> {
+        zstd::bulk::Compressor::new(ZSTD_LEVEL)
+            .map(PageCompressor)
+            .map_err(|e| ParquetError::External(Box::new(e)))
+    }
+
+    fn compress(&mut self, page: &[u8]) -> Result<Bytes> {
+        self.0
+            .compress(page)
+            .map(Bytes::from)
+            .map_err(|e| ParquetError::External(Box::new(e)))
+    }
+}
+
+/// The rows of one column in the row group being written.
+#[derive(Debug)]
+pub(crate) enum ColumnChunk {
+    /// `Utf8`, dictionary-encoded.
+    Strings(StringChunk),
+    /// `Utf8` whose values rarely repeat (resource ids): plain.
+    UniqueStrings(UniqueStringChunk),
+    /// `Decimal128(38, s)`: plain 16-byte big-endian two's complement (Parquet has no
+    /// dictionary for fixed-length values at version 1).
+    Decimals(Values<i128>),
+    /// `Timestamp(µs)`: dictionary-encoded (a month has a few hundred distinct hours).
+    Timestamps(IntegerDictionaryChunk),
+    /// `Int64`: plain.
+    Integers(Values<i64>),
+}
+
+impl ColumnChunk {
+    /// The chunk for a column of `data_type`; `dictionary` for string columns whose values
+    /// repeat. `None` for a type the `focus` table does not have.
+    pub(crate) fn for_type(data_type: &DataType, dictionary: bool) -> Option<Self> {
+        Some(match data_type {
+            DataType::Utf8 if dictionary => ColumnChunk::Strings(StringChunk::default()),
+            DataType::Utf8 => ColumnChunk::UniqueStrings(UniqueStringChunk::default()),
+            DataType::Decimal128(..) => ColumnChunk::Decimals(Values::default()),
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, _) => {
+                ColumnChunk::Timestamps(IntegerDictionaryChunk::default())
+            }
+            DataType::Int64 => ColumnChunk::Integers(Values::default()),
+            _ => return None,
+        })
+    }
+
+    /// Appends a batch's column; `Err` names the type expected when it has another.
+    pub(crate) fn push(&mut self, values: &dyn Array) -> Result<(), &'static str> {
+        match self {
+            ColumnChunk::Strings(c) => c.push(values.as_string_opt::<i32>().ok_or("Utf8")?),
+            ColumnChunk::UniqueStrings(c) => c.push(values.as_string_opt::<i32>().ok_or("Utf8")?),
+            ColumnChunk::Decimals(c) => c.push(
+                values
+                    .as_primitive_opt::<Decimal128Type>()
+                    .ok_or("Decimal128")?,
+            ),
+            ColumnChunk::Timestamps(c) => c.push(
+                values
+                    .as_primitive_opt::<TimestampMicrosecondType>()
+                    .ok_or("Timestamp(µs)")?,
+            ),
+            ColumnChunk::Integers(c) => {
+                c.push(values.as_primitive_opt::<Int64Type>().ok_or("Int64")?)
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the rows pushed since the last call as one column chunk (its pages, from offset
+    /// 0, and what describes them), and starts the next.
+    pub(crate) fn finish(
+        &mut self,
+        column: ColumnDescPtr,
+        compressor: &mut PageCompressor,
+        with_statistics: bool,
+    ) -> Result<(Bytes, ColumnCloseResult)> {
+        let mut chunk = ChunkPages::new(column, compressor);
+        let statistics = match self {
+            ColumnChunk::Strings(c) => c.encode(&mut chunk)?,
+            ColumnChunk::UniqueStrings(c) => c.encode(&mut chunk)?,
+            ColumnChunk::Decimals(c) => c.encode(&mut chunk, put_decimal)?,
+            ColumnChunk::Timestamps(c) => c.encode(&mut chunk)?,
+            ColumnChunk::Integers(c) => {
+                c.encode(&mut chunk, |buf, v| buf.extend_from_slice(&v.to_le_bytes()))?
+            }
+        };
+        chunk.finish(with_statistics.then_some(statistics).flatten())
+    }
+}
+
+/// Pages of one column chunk being written into memory, and their sizes.
+struct ChunkPages<'a> {
+    column: ColumnDescPtr,
+    compressor: &'a mut PageCompressor,
+    sink: TrackedWrite<Vec<u8>>,
+    rows: u64,
+    compressed: u64,
+    uncompressed: u64,
+    dictionary_offset: Option<i64>,
+    data_offset: Option<i64>,
+    encodings: Vec<Encoding>,
+    /// The page being built.
+    buf: Vec<u8>,
+}
+
+impl<'a> ChunkPages<'a> {
+    fn new(column: ColumnDescPtr, compressor: &'a mut PageCompressor) -> Self {
+        ChunkPages {
+            column,
+            compressor,
+            sink: TrackedWrite::new(Vec::new()),
+            rows: 0,
+            compressed: 0,
+            uncompressed: 0,
+            dictionary_offset: None,
+            data_offset: None,
+            encodings: vec![Encoding::RLE],
+            buf: Vec::new(),
+        }
+    }
+
+    fn nullable(&self) -> bool {
+        self.column.max_def_level() > 0
+    }
+
+    /// Fails when a required column has nulls.
+    fn check_nulls(&self, nulls: usize) -> Result<()> {
+        if nulls > 0 && !self.nullable() {
+            return Err(ParquetError::General(format!(
+                "column {} is required but {nulls} rows are null",
+                self.column.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes `self.buf` as the dictionary page of `values` plain values.
+    fn dictionary_page(&mut self, values: usize) -> Result<()> {
+        let page = Page::DictionaryPage {
+            buf: self.compressor.compress(&self.buf)?,
+            num_values: values as u32,
+            encoding: Encoding::PLAIN,
+            is_sorted: false,
+        };
+        let spec = SerializedPageWriter::new(&mut self.sink)
+            .write_page(CompressedPage::new(page, self.buf.len()))?;
+        self.dictionary_offset = Some(spec.offset as i64);
+        self.compressed += spec.compressed_size as u64;
+        self.uncompressed += spec.uncompressed_size as u64;
+        self.encodings.push(Encoding::PLAIN);
+        Ok(())
+    }
+
+    /// Starts a data page of rows whose validity `valid` gives (`None`: all valid): writes
+    /// their definition levels into `self.buf`.
+    fn start_data_page(&mut self, rows: usize, valid: Option<&mut dyn Iterator<Item = bool>>) {
+        self.buf.clear();
+        if !self.nullable() {
+            return;
+        }
+        // Version 1 pages prefix the levels with their length.
+        self.buf.extend_from_slice(&[0; 4]);
+        match valid {
+            None => {
+                put_varint(&mut self.buf, (rows as u64) << 1);
+                self.buf.push(1);
+            }
+            Some(valid) => {
+                let levels: Vec<u32> = valid.map(u32::from).collect();
+                encode_hybrid(&levels, 1, &mut self.buf);
+            }
+        }
+        let length = (self.buf.len() - 4) as u32;
+        self.buf[..4].copy_from_slice(&length.to_le_bytes());
+    }
+
+    /// Writes `self.buf` (levels, then values) as a data page of `rows` rows.
+    fn data_page(&mut self, rows: usize, encoding: Encoding) -> Result<()> {
+        let page = Page::DataPage {
+            buf: self.compressor.compress(&self.buf)?,
+            num_values: rows as u32,
+            encoding,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        };
+        let spec = SerializedPageWriter::new(&mut self.sink)
+            .write_page(CompressedPage::new(page, self.buf.len()))?;
+        self.data_offset.get_or_insert(spec.offset as i64);
+        self.compressed += spec.compressed_size as u64;
+        self.uncompressed += spec.uncompressed_size as u64;
+        self.rows += rows as u64;
+        if !self.encodings.contains(&encoding) {
+            self.encodings.push(encoding);
+        }
+        Ok(())
+    }
+
+    fn finish(self, statistics: Option<Statistics>) -> Result<(Bytes, ColumnCloseResult)> {
+        let bytes = Bytes::from(self.sink.into_inner()?);
+        let mut metadata = ColumnChunkMetaData::builder(self.column)
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+            .set_encodings_mask(EncodingMask::new_from_encodings(self.encodings.iter()))
+            .set_total_compressed_size(self.compressed as i64)
+            .set_total_uncompressed_size(self.uncompressed as i64)
+            .set_num_values(self.rows as i64)
+            .set_data_page_offset(self.data_offset.unwrap_or_default())
+            .set_dictionary_page_offset(self.dictionary_offset);
+        if let Some(statistics) = statistics {
+            metadata = metadata.set_statistics(statistics);
+        }
+        let close = ColumnCloseResult {
+            bytes_written: bytes.len() as u64,
+            rows_written: self.rows,
+            metadata: metadata.build()?,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: None,
+        };
+        Ok((bytes, close))
+    }
+}
+
+/// A string column whose values repeat.
+#[derive(Debug, Default)]
+pub(crate) struct StringChunk {
+    dictionary: Dictionary,
+    /// One per row: the value's id, or [`NULL_ID`].
+    ids: Vec<u32>,
+    nulls: usize,
+}
+
+impl StringChunk {
+    fn push(&mut self, values: &arrow::array::StringArray) {
+        self.ids.reserve(values.len());
+        match values.nulls().filter(|n| n.null_count() > 0) {
+            Some(nulls) => {
+                self.nulls += nulls.null_count();
+                for i in 0..values.len() {
+                    let id = if nulls.is_null(i) {
+                        NULL_ID
+                    } else {
+                        self.dictionary.id(values.value(i).as_bytes())
+                    };
+                    self.ids.push(id);
+                }
+            }
+            None => {
+                for i in 0..values.len() {
+                    self.ids
+                        .push(self.dictionary.id(values.value(i).as_bytes()));
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, chunk: &mut ChunkPages<'_>) -> Result<Option<Statistics>> {
+        chunk.check_nulls(self.nulls)?;
+        // Plain-encoded, a dictionary takes each value with its 4-byte length.
+        let dictionary_bytes = self.dictionary.value_bytes() + 4 * self.dictionary.len();
+        let use_dictionary = dictionary_bytes <= DICTIONARY_LIMIT;
+        if use_dictionary {
+            chunk.buf.clear();
+            chunk.buf.reserve(dictionary_bytes);
+            for value in self.dictionary.values() {
+                put_plain(&mut chunk.buf, value);
+            }
+            chunk.dictionary_page(self.dictionary.len())?;
+        }
+        let bit_width = bits_for(self.dictionary.len().saturating_sub(1) as u32);
+        let mut keys: Vec<u32> = Vec::with_capacity(PAGE_ROWS);
+        for rows in self.ids.chunks(PAGE_ROWS) {
+            let mut valid = rows.iter().map(|&id| id != NULL_ID);
+            chunk.start_data_page(
+                rows.len(),
+                (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
+            );
+            let encoding = if use_dictionary {
+                keys.clear();
+                keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
+                chunk.buf.push(bit_width);
+                encode_hybrid(&keys, bit_width, &mut chunk.buf);
+                Encoding::RLE_DICTIONARY
+            } else {
+                for &id in rows {
+                    if let Some(value) = self.dictionary.value(id) {
+                        put_plain(&mut chunk.buf, value);
+                    }
+                }
+                Encoding::PLAIN
+            };
+            chunk.data_page(rows.len(), encoding)?;
+        }
+        // Every value of the dictionary occurs in the chunk.
+        let bound = |v: &[u8]| ByteArray::from(v.to_vec());
+        let statistics = Statistics::byte_array(
+            self.dictionary.values().min().map(bound),
+            self.dictionary.values().max().map(bound),
+            None,
+            Some(self.nulls as u64),
+            false,
+        );
+        self.dictionary.clear();
+        self.ids.clear();
+        self.nulls = 0;
+        Ok(Some(statistics))
+    }
+}
+
+/// A string column whose values rarely repeat: plain-encoded as they come.
+#[derive(Debug, Default)]
+pub(crate) struct UniqueStringChunk {
+    /// Per row: the end of its value in `bytes`, or `None` when null.
+    ends: Vec<Option<u32>>,
+    bytes: Vec<u8>,
+    nulls: usize,
+}
+
+impl UniqueStringChunk {
+    fn push(&mut self, values: &arrow::array::StringArray) {
+        self.ends.reserve(values.len());
+        for value in values.iter() {
+            match value {
+                Some(v) => {
+                    self.bytes.extend_from_slice(v.as_bytes());
+                    self.ends.push(Some(self.bytes.len() as u32));
+                }
+                None => {
+                    self.nulls += 1;
+                    self.ends.push(None);
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, chunk: &mut ChunkPages<'_>) -> Result<Option<Statistics>> {
+        chunk.check_nulls(self.nulls)?;
+        let mut start = 0usize;
+        for rows in self.ends.chunks(PAGE_ROWS) {
+            let mut valid = rows.iter().map(Option::is_some);
+            chunk.start_data_page(
+                rows.len(),
+                (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
+            );
+            for end in rows.iter().flatten() {
+                let end = *end as usize;
+                put_plain(&mut chunk.buf, &self.bytes[start..end]);
+                start = end;
+            }
+            chunk.data_page(rows.len(), Encoding::PLAIN)?;
+        }
+        self.ends.clear();
+        self.bytes.clear();
+        self.nulls = 0;
+        // Chunk statistics of such columns would be as long as the values and skip nothing.
+        Ok(None)
+    }
+}
+
+/// A column of fixed-width values, written plain.
+#[derive(Debug, Default)]
+pub(crate) struct Values<T> {
+    /// The non-null values, in row order.
+    values: Vec<T>,
+    /// Per row, whether it has a value; kept only once a null has been met.
+    valid: Vec<bool>,
+    rows: usize,
+    nulls: usize,
+}
+
+impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
+    fn push<P>(&mut self, array: &arrow::array::PrimitiveArray<P>)
+    where
+        P: arrow::datatypes::ArrowPrimitiveType<Native = T>,
+    {
+        match array.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                self.values.extend_from_slice(array.values());
+                if self.nulls > 0 {
+                    self.valid.extend(std::iter::repeat_n(true, array.len()));
+                }
+            }
+            Some(nulls) => {
+                if self.nulls == 0 {
+                    self.valid.clear();
+                    self.valid.extend(std::iter::repeat_n(true, self.rows));
+                }
+                self.nulls += nulls.null_count();
+                for (i, value) in array.values().iter().enumerate() {
+                    let valid = nulls.is_valid(i);
+                    self.valid.push(valid);
+                    if valid {
+                        self.values.push(*value);
+                    }
+                }
+            }
+        }
+        self.rows += array.len();
+    }
+
+    fn encode(
+        &mut self,
+        chunk: &mut ChunkPages<'_>,
+        put: impl Fn(&mut Vec<u8>, T),
+    ) -> Result<Option<Statistics>>
+    where
+        T: StatisticsBound,
+    {
+        chunk.check_nulls(self.nulls)?;
+        let mut next = 0usize;
+        for start in (0..self.rows).step_by(PAGE_ROWS) {
+            let rows = PAGE_ROWS.min(self.rows - start);
+            let present = if self.nulls > 0 {
+                let valid = &self.valid[start..start + rows];
+                let mut levels = valid.iter().copied();
+                chunk.start_data_page(rows, Some(&mut levels));
+                valid.iter().filter(|v| **v).count()
+            } else {
+                chunk.start_data_page(rows, None);
+                rows
+            };
+            for value in &self.values[next..next + present] {
+                put(&mut chunk.buf, *value);
+            }
+            next += present;
+            chunk.data_page(rows, Encoding::PLAIN)?;
+        }
+        let min = self.values.iter().min().copied();
+        let max = self.values.iter().max().copied();
+        let statistics = T::statistics(min, max, self.nulls as u64);
+        self.values.clear();
+        self.valid.clear();
+        self.rows = 0;
+        self.nulls = 0;
+        Ok(Some(statistics))
+    }
+}
+
+/// A 64-bit integer column whose values repeat (timestamps): dictionary-encoded.
+#[derive(Debug, Default)]
+pub(crate) struct IntegerDictionaryChunk {
+    ids: HashMap<i64, u32, foldhash::fast::RandomState>,
+    values: Vec<i64>,
+    /// One per row: the value's id, or [`NULL_ID`].
+    rows: Vec<u32>,
+    last: Option<(i64, u32)>,
+    nulls: usize,
+}
+
+impl IntegerDictionaryChunk {
+    fn push(&mut self, array: &arrow::array::PrimitiveArray<TimestampMicrosecondType>) {
+        self.rows.reserve(array.len());
+        let nulls = array.nulls().filter(|n| n.null_count() > 0);
+        for (i, &value) in array.values().iter().enumerate() {
+            if nulls.is_some_and(|n| n.is_null(i)) {
+                self.nulls += 1;
+                self.rows.push(NULL_ID);
+                continue;
+            }
+            let id = match self.last {
+                Some((last, id)) if last == value => id,
+                _ => {
+                    let next = self.values.len() as u32;
+                    let id = *self.ids.entry(value).or_insert(next);
+                    if id == next {
+                        self.values.push(value);
+                    }
+                    self.last = Some((value, id));
+                    id
+                }
+            };
+            self.rows.push(id);
+        }
+    }
+
+    fn encode(&mut self, chunk: &mut ChunkPages<'_>) -> Result<Option<Statistics>> {
+        chunk.check_nulls(self.nulls)?;
+        chunk.buf.clear();
+        for value in &self.values {
+            chunk.buf.extend_from_slice(&value.to_le_bytes());
+        }
+        chunk.dictionary_page(self.values.len())?;
+        let bit_width = bits_for(self.values.len().saturating_sub(1) as u32);
+        let mut keys: Vec<u32> = Vec::with_capacity(PAGE_ROWS);
+        for rows in self.rows.chunks(PAGE_ROWS) {
+            let mut valid = rows.iter().map(|&id| id != NULL_ID);
+            chunk.start_data_page(
+                rows.len(),
+                (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
+            );
+            keys.clear();
+            keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
+            chunk.buf.push(bit_width);
+            encode_hybrid(&keys, bit_width, &mut chunk.buf);
+            chunk.data_page(rows.len(), Encoding::RLE_DICTIONARY)?;
+        }
+        let statistics = i64::statistics(
+            self.values.iter().min().copied(),
+            self.values.iter().max().copied(),
+            self.nulls as u64,
+        );
+        self.ids.clear();
+        self.values.clear();
+        self.rows.clear();
+        self.last = None;
+        self.nulls = 0;
+        Ok(Some(statistics))
+    }
+}
+
+/// Parquet chunk statistics of a value type.
+pub(crate) trait StatisticsBound: Sized {
+    fn statistics(min: Option<Self>, max: Option<Self>, nulls: u64) -> Statistics;
+}
+
+// Both sort signed, so the bounds also go in the fields older readers use, as Parquet's
+// writer does.
+impl StatisticsBound for i64 {
+    fn statistics(min: Option<i64>, max: Option<i64>, nulls: u64) -> Statistics {
+        Statistics::Int64(
+            ValueStatistics::new(min, max, None, Some(nulls), false)
+                .with_backwards_compatible_min_max(true),
+        )
+    }
+}
+
+impl StatisticsBound for i128 {
+    fn statistics(min: Option<i128>, max: Option<i128>, nulls: u64) -> Statistics {
+        let bound = |v: i128| FixedLenByteArray::from(v.to_be_bytes().to_vec());
+        Statistics::FixedLenByteArray(
+            ValueStatistics::new(min.map(bound), max.map(bound), None, Some(nulls), false)
+                .with_backwards_compatible_min_max(true),
+        )
+    }
+}
+
+/// A decimal as Parquet stores `Decimal128(38, s)`: 16 bytes, big-endian two's complement.
+fn put_decimal(buf: &mut Vec<u8>, value: i128) {
+    buf.extend_from_slice(&value.to_be_bytes());
+}
+
+/// A value in Parquet's plain encoding: its length (4 bytes, little-endian), then its bytes.
+fn put_plain(buf: &mut Vec<u8>, value: &[u8]) {
+    buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    buf.extend_from_slice(value);
+}
+
+/// Bits needed to write `max`.
+fn bits_for(max: u32) -> u8 {
+    (32 - max.leading_zeros()) as u8
+}
+
+/// Values per bit-packed run at most (63 groups of 8, as a one-byte header allows; some
+/// readers expect no more).
+const MAX_PACKED: usize = 63 * 8;
+
+/// Appends `values` (each below 2^`bit_width`) in Parquet's RLE / bit-packing hybrid
+/// encoding: runs of 8 or more equal values as one repeated value, the rest bit-packed in
+/// groups of 8 (the last group padded with zeros; readers stop at the page's value count).
+pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+    let value_bytes = usize::from(bit_width).div_ceil(8);
+    // `values[packed..i]` wait to be bit-packed.
+    let mut packed = 0;
+    let mut i = 0;
+    while i < values.len() {
+        let value = values[i];
+        let run = values[i..].iter().take_while(|&&v| v == value).count();
+        // A repeated run may start only where the waiting values fill whole groups, so some of
+        // the run may first complete the last group.
+        let fill = (8 - (i - packed) % 8) % 8;
+        if run >= fill + 8 {
+            put_packed(&values[packed..i + fill], bit_width, out);
+            let repeated = run - fill;
+            put_varint(out, (repeated as u64) << 1);
+            out.extend_from_slice(&value.to_le_bytes()[..value_bytes]);
+            i += run;
+            packed = i;
+        } else {
+            i += run;
+        }
+    }
+    put_packed(&values[packed..], bit_width, out);
+}
+
+/// Bit-packs `values` in runs of at most [`MAX_PACKED`], padding the last group with zeros.
+fn put_packed(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+    for run in values.chunks(MAX_PACKED) {
+        let groups = run.len().div_ceil(8);
+        put_varint(out, ((groups as u64) << 1) | 1);
+        let (mut bits, mut filled) = (0u64, 0u8);
+        for k in 0..groups * 8 {
+            bits |= u64::from(run.get(k).copied().unwrap_or(0)) << filled;
+            filled += bit_width;
+            while filled >= 8 {
+                out.push(bits as u8);
+                bits >>= 8;
+                filled -= 8;
+            }
+        }
+    }
+}
+
+/// ULEB128.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bits_for, encode_hybrid};
+
+    /// Decodes the hybrid encoding as the Parquet format describes it.
+    fn decode(mut bytes: &[u8], bit_width: u8, count: usize) -> Vec<u32> {
+        let mut out = Vec::new();
+        let varint = |bytes: &mut &[u8]| {
+            let (mut v, mut shift) = (0u64, 0);
+            loop {
+                let b = bytes[0];
+                *bytes = &bytes[1..];
+                v |= u64::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    return v;
+                }
+            }
+        };
+        while out.len() < count {
+            let header = varint(&mut bytes);
+            if header & 1 == 1 {
+                let values = (header >> 1) as usize * 8;
+                let (mut bits, mut have, mut used) = (0u64, 0u8, 0);
+                for _ in 0..values {
+                    while have < bit_width {
+                        bits |= u64::from(bytes[used]) << have;
+                        used += 1;
+                        have += 8;
+                    }
+                    out.push((bits & ((1u64 << bit_width) - 1)) as u32);
+                    bits >>= bit_width;
+                    have -= bit_width;
+                }
+                bytes = &bytes[used..];
+            } else {
+                let n = (header >> 1) as usize;
+                let width = usize::from(bit_width).div_ceil(8);
+                let mut le = [0u8; 4];
+                le[..width].copy_from_slice(&bytes[..width]);
+                bytes = &bytes[width..];
+                out.extend(std::iter::repeat_n(u32::from_le_bytes(le), n));
+            }
+        }
+        assert!(bytes.is_empty(), "{} bytes left over", bytes.len());
+        out.truncate(count);
+        out
+    }
+
+    #[test]
+    fn the_hybrid_encoding_round_trips_runs_and_scattered_values() {
+        let mut cases: Vec<Vec<u32>> = vec![
+            vec![],
+            vec![0; 1],
+            vec![0; 100_000],
+            (0..1000).map(|i| i % 7).collect(),
+            (0..1000).map(|i| (i / 13) % 5).collect(),
+            [vec![1, 2, 3], vec![4; 9], vec![5, 6], vec![7; 30], vec![1]].concat(),
+            (0..5000)
+                .map(|i: u32| i.wrapping_mul(2_654_435_761) % 70_000)
+                .collect(),
+        ];
+        // Runs of every length around a group boundary.
+        for run in 1..20 {
+            for lead in 0..10 {
+                cases.push([vec![3; lead], vec![9; run], vec![1, 2]].concat());
+            }
+        }
+        for values in cases {
+            let width = bits_for(values.iter().copied().max().unwrap_or(0));
+            let mut out = Vec::new();
+            encode_hybrid(&values, width, &mut out);
+            assert_eq!(decode(&out, width, values.len()), values);
+        }
+    }
+
+    #[test]
+    fn one_value_repeated_takes_a_few_bytes() {
+        let mut out = Vec::new();
+        encode_hybrid(&[0; 20_000], 0, &mut out);
+        assert!(out.len() <= 4, "{} bytes", out.len());
+        let mut out = Vec::new();
+        encode_hybrid(&vec![1; 20_000], 1, &mut out);
+        assert!(out.len() <= 4, "{} bytes", out.len());
+    }
+}
