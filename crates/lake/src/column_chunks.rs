@@ -21,6 +21,7 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::{ByteArray, FixedLenByteArray};
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
@@ -38,21 +39,58 @@ const PAGE_ROWS: usize = 20_000;
 /// Zstandard level of every page (the `focus` files' level).
 pub(crate) const ZSTD_LEVEL: i32 = 1;
 
-/// Compresses pages, reusing one Zstandard context.
-pub(crate) struct PageCompressor(zstd::bulk::Compressor<'static>);
+/// What encoding chunks reuses from one chunk to the next: a Zstandard context and the
+/// buffers of a page, its compressed form and the chunk. Fresh buffers of these sizes, at
+/// every page, cost more in page faults than the encoding itself.
+pub(crate) struct ChunkBuffers {
+    zstd: zstd::bulk::Compressor<'static>,
+    page: Vec<u8>,
+    compressed: Vec<u8>,
+    chunk: Vec<u8>,
+}
 
-impl PageCompressor {
+impl ChunkBuffers {
     pub(crate) fn new() -> Result<Self> {
-        zstd::bulk::Compressor::new(ZSTD_LEVEL)
-            .map(PageCompressor)
-            .map_err(|e| ParquetError::External(Box::new(e)))
+        let zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(ChunkBuffers {
+            zstd,
+            page: Vec::new(),
+            compressed: Vec::new(),
+            chunk: Vec::new(),
+        })
     }
 
-    fn compress(&mut self, page: &[u8]) -> Result<Bytes> {
+    /// The last chunk encoded, to append to a row group.
+    pub(crate) fn chunk(&self) -> EncodedChunk<'_> {
+        EncodedChunk(&self.chunk)
+    }
+}
+
+/// An encoded column chunk in memory, as Parquet's row group writer reads it.
+pub(crate) struct EncodedChunk<'a>(&'a [u8]);
+
+impl Length for EncodedChunk<'_> {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+impl<'a> ChunkReader for EncodedChunk<'a> {
+    type T = &'a [u8];
+
+    fn get_read(&self, start: u64) -> Result<&'a [u8]> {
         self.0
-            .compress(page)
-            .map(Bytes::from)
-            .map_err(|e| ParquetError::External(Box::new(e)))
+            .get(start as usize..)
+            .ok_or_else(|| ParquetError::EOF(format!("offset {start} past the chunk")))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
+        let start = start as usize;
+        self.0
+            .get(start..start.saturating_add(length))
+            .map(Bytes::copy_from_slice)
+            .ok_or_else(|| ParquetError::EOF(format!("{length} bytes at {start} past the chunk")))
     }
 }
 
@@ -115,10 +153,10 @@ impl ColumnChunk {
     pub(crate) fn finish(
         &mut self,
         column: ColumnDescPtr,
-        compressor: &mut PageCompressor,
+        buffers: &mut ChunkBuffers,
         with_statistics: bool,
-    ) -> Result<(Bytes, ColumnCloseResult)> {
-        let mut chunk = ChunkPages::new(column, compressor);
+    ) -> Result<ColumnCloseResult> {
+        let mut chunk = ChunkPages::new(column, buffers);
         let statistics = match self {
             ColumnChunk::Strings(c) => c.encode(&mut chunk)?,
             ColumnChunk::UniqueStrings(c) => c.encode(&mut chunk)?,
@@ -135,8 +173,9 @@ impl ColumnChunk {
 /// Pages of one column chunk being written into memory, and their sizes.
 struct ChunkPages<'a> {
     column: ColumnDescPtr,
-    compressor: &'a mut PageCompressor,
-    sink: TrackedWrite<Vec<u8>>,
+    zstd: &'a mut zstd::bulk::Compressor<'static>,
+    compressed_page: &'a mut Vec<u8>,
+    sink: TrackedWrite<&'a mut Vec<u8>>,
     rows: u64,
     compressed: u64,
     uncompressed: u64,
@@ -144,23 +183,43 @@ struct ChunkPages<'a> {
     data_offset: Option<i64>,
     encodings: Vec<Encoding>,
     /// The page being built.
-    buf: Vec<u8>,
+    buf: &'a mut Vec<u8>,
 }
 
 impl<'a> ChunkPages<'a> {
-    fn new(column: ColumnDescPtr, compressor: &'a mut PageCompressor) -> Self {
+    fn new(column: ColumnDescPtr, buffers: &'a mut ChunkBuffers) -> Self {
+        let ChunkBuffers {
+            zstd,
+            page,
+            compressed,
+            chunk,
+        } = buffers;
+        chunk.clear();
+        page.clear();
         ChunkPages {
             column,
-            compressor,
-            sink: TrackedWrite::new(Vec::new()),
+            zstd,
+            compressed_page: compressed,
+            sink: TrackedWrite::new(chunk),
             rows: 0,
             compressed: 0,
             uncompressed: 0,
             dictionary_offset: None,
             data_offset: None,
             encodings: vec![Encoding::RLE],
-            buf: Vec::new(),
+            buf: page,
         }
+    }
+
+    /// `self.buf`, compressed.
+    fn compress_page(&mut self) -> Result<Bytes> {
+        self.compressed_page.clear();
+        self.compressed_page
+            .reserve(zstd::zstd_safe::compress_bound(self.buf.len()));
+        self.zstd
+            .compress_to_buffer(&self.buf[..], &mut *self.compressed_page)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(Bytes::copy_from_slice(self.compressed_page))
     }
 
     fn nullable(&self) -> bool {
@@ -181,7 +240,7 @@ impl<'a> ChunkPages<'a> {
     /// Writes `self.buf` as the dictionary page of `values` plain values.
     fn dictionary_page(&mut self, values: usize) -> Result<()> {
         let page = Page::DictionaryPage {
-            buf: self.compressor.compress(&self.buf)?,
+            buf: self.compress_page()?,
             num_values: values as u32,
             encoding: Encoding::PLAIN,
             is_sorted: false,
@@ -206,12 +265,12 @@ impl<'a> ChunkPages<'a> {
         self.buf.extend_from_slice(&[0; 4]);
         match valid {
             None => {
-                put_varint(&mut self.buf, (rows as u64) << 1);
+                put_varint(self.buf, (rows as u64) << 1);
                 self.buf.push(1);
             }
             Some(valid) => {
                 let levels: Vec<u32> = valid.map(u32::from).collect();
-                encode_hybrid(&levels, 1, &mut self.buf);
+                encode_hybrid(&levels, 1, self.buf);
             }
         }
         let length = (self.buf.len() - 4) as u32;
@@ -221,7 +280,7 @@ impl<'a> ChunkPages<'a> {
     /// Writes `self.buf` (levels, then values) as a data page of `rows` rows.
     fn data_page(&mut self, rows: usize, encoding: Encoding) -> Result<()> {
         let page = Page::DataPage {
-            buf: self.compressor.compress(&self.buf)?,
+            buf: self.compress_page()?,
             num_values: rows as u32,
             encoding,
             def_level_encoding: Encoding::RLE,
@@ -240,8 +299,9 @@ impl<'a> ChunkPages<'a> {
         Ok(())
     }
 
-    fn finish(self, statistics: Option<Statistics>) -> Result<(Bytes, ColumnCloseResult)> {
-        let bytes = Bytes::from(self.sink.into_inner()?);
+    fn finish(self, statistics: Option<Statistics>) -> Result<ColumnCloseResult> {
+        let bytes_written = self.sink.bytes_written() as u64;
+        self.sink.into_inner()?;
         let mut metadata = ColumnChunkMetaData::builder(self.column)
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
             .set_encodings_mask(EncodingMask::new_from_encodings(self.encodings.iter()))
@@ -253,15 +313,14 @@ impl<'a> ChunkPages<'a> {
         if let Some(statistics) = statistics {
             metadata = metadata.set_statistics(statistics);
         }
-        let close = ColumnCloseResult {
-            bytes_written: bytes.len() as u64,
+        Ok(ColumnCloseResult {
+            bytes_written,
             rows_written: self.rows,
             metadata: metadata.build()?,
             bloom_filter: None,
             column_index: None,
             offset_index: None,
-        };
-        Ok((bytes, close))
+        })
     }
 }
 
@@ -307,7 +366,7 @@ impl StringChunk {
             chunk.buf.clear();
             chunk.buf.reserve(dictionary_bytes);
             for value in self.dictionary.values() {
-                put_plain(&mut chunk.buf, value);
+                put_plain(chunk.buf, value);
             }
             chunk.dictionary_page(self.dictionary.len())?;
         }
@@ -323,12 +382,12 @@ impl StringChunk {
                 keys.clear();
                 keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
                 chunk.buf.push(bit_width);
-                encode_hybrid(&keys, bit_width, &mut chunk.buf);
+                encode_hybrid(&keys, bit_width, chunk.buf);
                 Encoding::RLE_DICTIONARY
             } else {
                 for &id in rows {
                     if let Some(value) = self.dictionary.value(id) {
-                        put_plain(&mut chunk.buf, value);
+                        put_plain(chunk.buf, value);
                     }
                 }
                 Encoding::PLAIN
@@ -388,7 +447,7 @@ impl UniqueStringChunk {
             );
             for end in rows.iter().flatten() {
                 let end = *end as usize;
-                put_plain(&mut chunk.buf, &self.bytes[start..end]);
+                put_plain(chunk.buf, &self.bytes[start..end]);
                 start = end;
             }
             chunk.data_page(rows.len(), Encoding::PLAIN)?;
@@ -464,7 +523,7 @@ impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
                 rows
             };
             for value in &self.values[next..next + present] {
-                put(&mut chunk.buf, *value);
+                put(chunk.buf, *value);
             }
             next += present;
             chunk.data_page(rows, Encoding::PLAIN)?;
@@ -535,7 +594,7 @@ impl IntegerDictionaryChunk {
             keys.clear();
             keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
             chunk.buf.push(bit_width);
-            encode_hybrid(&keys, bit_width, &mut chunk.buf);
+            encode_hybrid(&keys, bit_width, chunk.buf);
             chunk.data_page(rows.len(), Encoding::RLE_DICTIONARY)?;
         }
         let statistics = i64::statistics(

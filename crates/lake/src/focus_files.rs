@@ -26,7 +26,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 
-use crate::column_chunks::{ColumnChunk, PageCompressor};
+use crate::column_chunks::{ChunkBuffers, ColumnChunk};
 use crate::tables::{
     PARTITION_COLUMNS, PartitionKey, ROW_GROUP_ROWS, STATISTICS_COLUMNS, focus_writer_properties,
 };
@@ -52,7 +52,7 @@ pub(crate) struct FocusFileWriter {
     rows_in_group: usize,
     /// Per file column: whether its chunks carry min/max statistics.
     statistics: Vec<bool>,
-    compressor: PageCompressor,
+    buffers: ChunkBuffers,
     writer_id: uuid::Uuid,
     open: Option<OpenFile>,
     files_written: usize,
@@ -127,7 +127,7 @@ impl FocusFileWriter {
             chunks,
             rows_in_group: 0,
             statistics,
-            compressor: PageCompressor::new().map_err(|e| Error::Inconsistent(e.to_string()))?,
+            buffers: ChunkBuffers::new().map_err(|e| Error::Inconsistent(e.to_string()))?,
             writer_id: uuid::Uuid::new_v4(),
             open: None,
             files_written: 0,
@@ -221,10 +221,12 @@ impl FocusFileWriter {
             .zip(&open.columns)
             .zip(&self.statistics)
         {
-            let (bytes, close) = chunk
-                .finish(Arc::clone(column), &mut self.compressor, *statistics)
+            let close = chunk
+                .finish(Arc::clone(column), &mut self.buffers, *statistics)
                 .map_err(fail)?;
-            group.append_column(&bytes, close).map_err(fail)?;
+            group
+                .append_column(&self.buffers.chunk(), close)
+                .map_err(fail)?;
         }
         group.close().map_err(fail)?;
         self.rows_in_group = 0;
