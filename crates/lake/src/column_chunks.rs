@@ -662,6 +662,15 @@ const MAX_PACKED: usize = 63 * 8;
 /// groups of 8 (the last group padded with zeros; readers stop at the page's value count).
 pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     let value_bytes = usize::from(bit_width).div_ceil(8);
+    // A column of one value (a currency, a file name) is one run, found without looking for
+    // runs value by value.
+    if let Some(&first) = values.first()
+        && values.iter().all(|&v| v == first)
+    {
+        put_varint(out, (values.len() as u64) << 1);
+        out.extend_from_slice(&first.to_le_bytes()[..value_bytes]);
+        return;
+    }
     // `values[packed..i]` wait to be bit-packed.
     let mut packed = 0;
     let mut i = 0;
@@ -690,6 +699,18 @@ fn put_packed(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     for run in values.chunks(MAX_PACKED) {
         let groups = run.len().div_ceil(8);
         put_varint(out, ((groups as u64) << 1) | 1);
+        if bit_width <= 16 {
+            // A group of 8 values is `bit_width` bytes: build it in one register.
+            let width = usize::from(bit_width);
+            for group in run.chunks(8) {
+                let mut bits = 0u128;
+                for (k, &v) in group.iter().enumerate() {
+                    bits |= u128::from(v) << (k * width);
+                }
+                out.extend_from_slice(&bits.to_le_bytes()[..width]);
+            }
+            continue;
+        }
         let (mut bits, mut filled) = (0u64, 0u8);
         for k in 0..groups * 8 {
             bits |= u64::from(run.get(k).copied().unwrap_or(0)) << filled;
