@@ -277,6 +277,26 @@ impl<'a> ChunkPages<'a> {
         self.buf[..4].copy_from_slice(&length.to_le_bytes());
     }
 
+    /// Writes the data pages of rows given as dictionary ids ([`NULL_ID`] for a null) into
+    /// a dictionary of `values` values.
+    fn id_pages(&mut self, ids: &[u32], has_nulls: bool, values: usize) -> Result<()> {
+        let bit_width = bits_for(values.saturating_sub(1) as u32);
+        let mut keys: Vec<u32> = Vec::with_capacity(PAGE_ROWS);
+        for rows in ids.chunks(PAGE_ROWS) {
+            let mut valid = rows.iter().map(|&id| id != NULL_ID);
+            self.start_data_page(
+                rows.len(),
+                has_nulls.then_some(&mut valid as &mut dyn Iterator<Item = bool>),
+            );
+            keys.clear();
+            keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
+            self.buf.push(bit_width);
+            encode_hybrid(&keys, bit_width, self.buf);
+            self.data_page(rows.len(), Encoding::RLE_DICTIONARY)?;
+        }
+        Ok(())
+    }
+
     /// Writes `self.buf` (levels, then values) as a data page of `rows` rows.
     fn data_page(&mut self, rows: usize, encoding: Encoding) -> Result<()> {
         let page = Page::DataPage {
@@ -370,29 +390,22 @@ impl StringChunk {
             }
             chunk.dictionary_page(self.dictionary.len())?;
         }
-        let bit_width = bits_for(self.dictionary.len().saturating_sub(1) as u32);
-        let mut keys: Vec<u32> = Vec::with_capacity(PAGE_ROWS);
-        for rows in self.ids.chunks(PAGE_ROWS) {
-            let mut valid = rows.iter().map(|&id| id != NULL_ID);
-            chunk.start_data_page(
-                rows.len(),
-                (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
-            );
-            let encoding = if use_dictionary {
-                keys.clear();
-                keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
-                chunk.buf.push(bit_width);
-                encode_hybrid(&keys, bit_width, chunk.buf);
-                Encoding::RLE_DICTIONARY
-            } else {
+        if use_dictionary {
+            chunk.id_pages(&self.ids, self.nulls > 0, self.dictionary.len())?;
+        } else {
+            for rows in self.ids.chunks(PAGE_ROWS) {
+                let mut valid = rows.iter().map(|&id| id != NULL_ID);
+                chunk.start_data_page(
+                    rows.len(),
+                    (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
+                );
                 for &id in rows {
                     if let Some(value) = self.dictionary.value(id) {
                         put_plain(chunk.buf, value);
                     }
                 }
-                Encoding::PLAIN
-            };
-            chunk.data_page(rows.len(), encoding)?;
+                chunk.data_page(rows.len(), Encoding::PLAIN)?;
+            }
         }
         // Every value of the dictionary occurs in the chunk.
         let bound = |v: &[u8]| ByteArray::from(v.to_vec());
@@ -583,20 +596,7 @@ impl IntegerDictionaryChunk {
             chunk.buf.extend_from_slice(&value.to_le_bytes());
         }
         chunk.dictionary_page(self.values.len())?;
-        let bit_width = bits_for(self.values.len().saturating_sub(1) as u32);
-        let mut keys: Vec<u32> = Vec::with_capacity(PAGE_ROWS);
-        for rows in self.rows.chunks(PAGE_ROWS) {
-            let mut valid = rows.iter().map(|&id| id != NULL_ID);
-            chunk.start_data_page(
-                rows.len(),
-                (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
-            );
-            keys.clear();
-            keys.extend(rows.iter().copied().filter(|&id| id != NULL_ID));
-            chunk.buf.push(bit_width);
-            encode_hybrid(&keys, bit_width, chunk.buf);
-            chunk.data_page(rows.len(), Encoding::RLE_DICTIONARY)?;
-        }
+        chunk.id_pages(&self.rows, self.nulls > 0, self.values.len())?;
         let statistics = i64::statistics(
             self.values.iter().min().copied(),
             self.values.iter().max().copied(),

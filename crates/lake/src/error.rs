@@ -23,6 +23,16 @@ pub enum Error {
         #[source]
         source: deltalake::DeltaTableError,
     },
+    /// A data file could not be written.
+    #[error(
+        "writing {path}: {source}. Check the free space and permissions of the data directory; nothing was published."
+    )]
+    DataFile {
+        /// File.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: parquet::errors::ParquetError,
+    },
     /// A SQL query failed: usually the user's query.
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),

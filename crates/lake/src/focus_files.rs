@@ -5,7 +5,8 @@
 //! Delta's own writer buffers each file in memory (growing, copying and zeroing the buffer as
 //! it fills) before an upload task copies it out, and writes decimal statistics as binary
 //! floats, which can put a file's minimum above its smallest value. Here a file is written as
-//! it is encoded, and statistics keep every decimal digit.
+//! it is encoded, from column chunks this crate encodes itself (`column_chunks`), and
+//! statistics keep every decimal digit.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -127,7 +128,10 @@ impl FocusFileWriter {
             chunks,
             rows_in_group: 0,
             statistics,
-            buffers: ChunkBuffers::new().map_err(|e| Error::Inconsistent(e.to_string()))?,
+            buffers: ChunkBuffers::new().map_err(|source| Error::DataFile {
+                path: table_dir.to_path_buf(),
+                source,
+            })?,
             writer_id: uuid::Uuid::new_v4(),
             open: None,
             files_written: 0,
@@ -273,8 +277,11 @@ impl FocusFileWriter {
     }
 }
 
-fn parquet_error(path: &Path, e: parquet::errors::ParquetError) -> Error {
-    Error::Inconsistent(format!("writing {}: {e}", path.display()))
+fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
+    Error::DataFile {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A file's Delta statistics (`numRecords`, and `minValues`, `maxValues`, `nullCount` of the
