@@ -427,7 +427,7 @@ impl StringChunk {
 #[derive(Debug, Default)]
 pub(crate) struct UniqueStringChunk {
     /// Per row: the end of its value in `bytes`, or `None` when null.
-    ends: Vec<Option<u32>>,
+    ends: Vec<Option<usize>>,
     bytes: Vec<u8>,
     nulls: usize,
 }
@@ -439,7 +439,7 @@ impl UniqueStringChunk {
             match value {
                 Some(v) => {
                     self.bytes.extend_from_slice(v.as_bytes());
-                    self.ends.push(Some(self.bytes.len() as u32));
+                    self.ends.push(Some(self.bytes.len()));
                 }
                 None => {
                     self.nulls += 1;
@@ -458,8 +458,7 @@ impl UniqueStringChunk {
                 rows.len(),
                 (self.nulls > 0).then_some(&mut valid as &mut dyn Iterator<Item = bool>),
             );
-            for end in rows.iter().flatten() {
-                let end = *end as usize;
+            for &end in rows.iter().flatten() {
                 put_plain(chunk.buf, &self.bytes[start..end]);
                 start = end;
             }
