@@ -37,7 +37,7 @@ const DICTIONARY_LIMIT: usize = 2 * 1024 * 1024;
 const PAGE_ROWS: usize = 20_000;
 
 /// Zstandard level of every page (the `focus` files' level).
-pub(crate) const ZSTD_LEVEL: i32 = 1;
+const ZSTD_LEVEL: i32 = 1;
 
 /// What encoding chunks reuses from one chunk to the next: a Zstandard context and the
 /// buffers of a page, its compressed form and the chunk. Fresh buffers of these sizes, at

@@ -22,20 +22,25 @@ use deltalake::kernel::Add;
 use deltalake::kernel::scalars::ScalarExt;
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::{ColumnDescPtr, ColumnPath};
+use parquet::schema::types::ColumnDescPtr;
 
 use crate::column_chunks::{ChunkBuffers, ColumnChunk};
-use crate::tables::{
-    PARTITION_COLUMNS, PartitionKey, ROW_GROUP_ROWS, STATISTICS_COLUMNS, focus_writer_properties,
-};
+use crate::tables::{PARTITION_COLUMNS, PartitionKey, STATISTICS_COLUMNS};
 use crate::{Error, Result};
 
 /// A data file is closed once its encoded size reaches this: large enough that a month is a
 /// handful of files per writing thread, while memory holds only the row group being encoded.
 const TARGET_FILE_BYTES: usize = 128 * 1024 * 1024;
+
+/// Rows of a `focus` row group.
+const ROW_GROUP_ROWS: usize = 131_072;
+
+/// String columns whose values rarely repeat within a file: a dictionary would only cost
+/// time, so they are written plain.
+const UNIQUE_COLUMNS: [&str; 2] = ["ResourceId", "ResourceName"];
 
 /// Writes one partition's rows into Parquet files under `<table>/<partition path>/`.
 pub(crate) struct FocusFileWriter {
@@ -47,7 +52,6 @@ pub(crate) struct FocusFileWriter {
     /// columns, whose values are in the path and the log).
     file_columns: Vec<usize>,
     file_schema: SchemaRef,
-    properties: WriterProperties,
     /// Per file column: its rows in the row group being written.
     chunks: Vec<ColumnChunk>,
     rows_in_group: usize,
@@ -94,29 +98,24 @@ impl FocusFileWriter {
             .filter(|&i| !PARTITION_COLUMNS.contains(&schema.field(i).name().as_str()))
             .collect();
         let file_schema = Arc::new(schema.project(&file_columns)?);
-        let properties = focus_writer_properties()?;
         let chunks = file_schema
             .fields()
             .iter()
             .map(|f| {
-                let path = ColumnPath::from(f.name().as_str());
-                ColumnChunk::for_type(f.data_type(), properties.dictionary_enabled(&path))
-                    .ok_or_else(|| {
-                        Error::Inconsistent(format!(
-                            "column {} has type {}, which the focus files do not hold",
-                            f.name(),
-                            f.data_type()
-                        ))
-                    })
+                let repeats = !UNIQUE_COLUMNS.contains(&f.name().as_str());
+                ColumnChunk::for_type(f.data_type(), repeats).ok_or_else(|| {
+                    Error::Inconsistent(format!(
+                        "column {} has type {}, which the focus files do not hold",
+                        f.name(),
+                        f.data_type()
+                    ))
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let statistics = file_schema
             .fields()
             .iter()
-            .map(|f| {
-                let path = ColumnPath::from(f.name().as_str());
-                properties.statistics_enabled(&path) != EnabledStatistics::None
-            })
+            .map(|f| STATISTICS_COLUMNS.contains(&f.name().as_str()))
             .collect();
         Ok(FocusFileWriter {
             table_dir: table_dir.to_path_buf(),
@@ -124,7 +123,6 @@ impl FocusFileWriter {
             partition_values,
             file_columns,
             file_schema,
-            properties,
             chunks,
             rows_in_group: 0,
             statistics,
@@ -187,11 +185,12 @@ impl FocusFileWriter {
             source,
         })?;
         // Parquet's Arrow writer sets up the file (its schema, and the Arrow schema in the
-        // footer); the row groups are assembled here, column by column.
+        // footer); the row groups are assembled here, column by column, each chunk with its
+        // own encodings, codec and statistics, so the file-wide properties are the defaults.
         let (file, _) = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             Arc::clone(&self.file_schema),
-            Some(self.properties.clone()),
+            Some(WriterProperties::default()),
         )
         .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| parquet_error(&path, e))?;
@@ -447,8 +446,8 @@ mod tests {
     use billow_focus::schema::{focus_schema, x};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    use super::{FocusFileWriter, StatValue, decimal_text};
-    use crate::tables::{PartitionKey, ROW_GROUP_ROWS};
+    use super::{FocusFileWriter, ROW_GROUP_ROWS, StatValue, decimal_text};
+    use crate::tables::PartitionKey;
 
     /// Rows of the `focus` schema whose columns cover what the encoders branch on: values
     /// that repeat in runs and values that do not, no nulls, some nulls, only nulls, and a

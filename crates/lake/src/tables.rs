@@ -13,9 +13,6 @@ use datafusion::prelude::{SessionConfig, SessionContext, ident, lit};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, StructField, StructType};
-use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
-use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, ensure_table_uri};
 use futures::TryStreamExt;
@@ -725,32 +722,6 @@ fn table_properties(name: &str) -> Vec<(&'static str, Option<String>)> {
     } else {
         Vec::new()
     }
-}
-
-/// Columns whose values rarely repeat within a file: a dictionary would only cost time.
-const UNIQUE_COLUMNS: [&str; 3] = ["ResourceId", "ResourceName", x::SOURCE_LINE];
-
-/// Rows of a `focus` row group.
-pub(crate) const ROW_GROUP_ROWS: usize = 131_072;
-
-pub(crate) fn focus_writer_properties() -> Result<WriterProperties> {
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).map_err(|e| Error::Inconsistent(e.to_string()))?,
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        // Pages carry no statistics, so an offset index would only locate pages no filter
-        // can skip (and the string columns' chunks, encoded here, have none).
-        .set_offset_index_disabled(true)
-        .set_statistics_enabled(EnabledStatistics::None);
-    for column in UNIQUE_COLUMNS {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
-    }
-    for column in STATISTICS_COLUMNS {
-        builder = builder
-            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
-    }
-    Ok(builder.build())
 }
 
 /// The lake's tables as a query sees them. Each is opened from its Delta log the first time a
