@@ -4,8 +4,9 @@
 //! (all 57 columns, with the spec's types), the spec's enumerations as Rust types, Billow's
 //! `x_` columns, exact decimal money at `Decimal128(38,12)`, a conformance checker that
 //! returns typed violations, and the projection to FOCUS 1.4 column names used by exports.
-//! It does no I/O: readers in `billow-formats` produce batches of [`schema::focus_schema`],
-//! the lake stores them, and everything else reads them.
+//! It does no I/O: readers in `billow-formats` produce batches of
+//! [`schema::keyed_focus_schema`] (repeating text keyed), the lake stores them as
+//! [`schema::focus_schema`], and everything else reads them.
 //!
 //! ```
 //! use billow_focus::{money, schema};

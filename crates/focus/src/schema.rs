@@ -221,6 +221,66 @@ pub fn focus_schema() -> SchemaRef {
     }))
 }
 
+/// Text columns whose values rarely repeat within a file: every resource has its own id. The
+/// other text columns hold a few values each (an account, a service, a region, a currency).
+pub const UNIQUE_TEXT_COLUMNS: [&str; 2] = ["ResourceId", "ResourceName"];
+
+/// The key type of a keyed text column in [`keyed_focus_schema`].
+pub type TextKey = arrow::datatypes::Int32Type;
+
+/// The `focus` schema as readers hand batches over: every text column except
+/// [`UNIQUE_TEXT_COLUMNS`] is keyed (`Dictionary(Int32, Utf8)`: each distinct value of the
+/// batch once, and a key per row), so what follows a reader (the lake's Parquet encoding, its
+/// rollups) numbers a row's values by key instead of comparing and hashing their text again.
+/// Field names, order and nullability are those of [`focus_schema`], which the table stores;
+/// [`plain_text`] turns such a batch back into one of [`focus_schema`].
+pub fn keyed_focus_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    Arc::clone(SCHEMA.get_or_init(|| {
+        let fields: Vec<Field> = focus_schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let keyed = *f.data_type() == DataType::Utf8
+                    && !UNIQUE_TEXT_COLUMNS.contains(&f.name().as_str());
+                if keyed {
+                    Field::new(
+                        f.name(),
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        f.is_nullable(),
+                    )
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }))
+}
+
+/// A batch with every keyed text column cast back to `Utf8` (a batch of [`focus_schema`]
+/// when given one of [`keyed_focus_schema`]); other columns are shared, not copied.
+pub fn plain_text(
+    batch: &arrow::array::RecordBatch,
+) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        match field.data_type() {
+            DataType::Dictionary(_, value) if **value == DataType::Utf8 => {
+                columns.push(arrow::compute::cast(column, &DataType::Utf8)?);
+                fields.push(field.as_ref().clone().with_data_type(DataType::Utf8));
+            }
+            _ => {
+                columns.push(Arc::clone(column));
+                fields.push(field.as_ref().clone());
+            }
+        }
+    }
+    arrow::array::RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
 /// The spec column with this name, if it is one.
 pub fn focus_column(name: &str) -> Option<&'static Column> {
     FOCUS_COLUMNS.iter().find(|c| c.name == name)

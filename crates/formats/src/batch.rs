@@ -1,18 +1,23 @@
 //! Building FOCUS batches column by column, and the exact source totals beside them.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, Decimal128Builder, DictionaryArray, Int64Builder, NullBufferBuilder,
+    PrimitiveArray, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, SchemaRef};
 use billow_focus::money::{ExactSum, PRECISION, SCALE};
-use billow_focus::schema::focus_schema;
+use billow_focus::schema::{TextKey, keyed_focus_schema};
 
 enum ColumnBuilder {
+    /// Text whose values rarely repeat ([`billow_focus::schema::UNIQUE_TEXT_COLUMNS`]).
     Str(StringBuilder),
+    /// Text whose values repeat: keyed, as [`keyed_focus_schema`] says.
+    Keyed(KeyedText),
     Dec(Decimal128Builder),
     Ts(TimestampMicrosecondBuilder),
     Int(Int64Builder),
@@ -25,6 +30,7 @@ impl ColumnBuilder {
         let missing = |len: usize| rows.saturating_sub(len);
         match self {
             ColumnBuilder::Str(b) => b.append_nulls(missing(b.len())),
+            ColumnBuilder::Keyed(b) => b.append_nulls(missing(b.len())),
             ColumnBuilder::Dec(b) => b.append_nulls(missing(b.len())),
             ColumnBuilder::Ts(b) => b.append_nulls(missing(b.len())),
             ColumnBuilder::Int(b) => b.append_nulls(missing(b.len())),
@@ -32,8 +38,118 @@ impl ColumnBuilder {
     }
 }
 
-/// Accumulates rows of the `focus` schema; readers address columns by their index in
-/// [`focus_schema`] (see [`billow_focus::schema::index_of`]).
+/// A keyed text column being built: the batch's distinct values, each stored once and
+/// numbered in the order met, and each row's number. The previous row's value is tried
+/// first, and a hash lookup happens only when the value changes.
+struct KeyedText {
+    /// Ids of the values, found by the hash of their bytes (values live in `bytes`).
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    /// Each value's hash, by id, to grow `index` without hashing again.
+    hashes: Vec<u64>,
+    /// The distinct values back to back, and where each ends (`ends[0]` is 0).
+    bytes: Vec<u8>,
+    ends: Vec<i32>,
+    keys: Vec<i32>,
+    nulls: NullBufferBuilder,
+    /// The id of the last value appended, if any.
+    last: Option<u32>,
+}
+
+impl KeyedText {
+    fn with_capacity(rows: usize) -> Self {
+        KeyedText {
+            index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
+            hashes: Vec::new(),
+            bytes: Vec::new(),
+            ends: vec![0],
+            keys: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            last: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    #[inline]
+    fn value<'a>(bytes: &'a [u8], ends: &[i32], id: u32) -> &'a [u8] {
+        let id = id as usize;
+        &bytes[ends[id] as usize..ends[id + 1] as usize]
+    }
+
+    /// The id of `value`, numbering it if it is new.
+    #[inline]
+    fn id(&mut self, value: &[u8]) -> u32 {
+        if let Some(last) = self.last
+            && Self::value(&self.bytes, &self.ends, last) == value
+        {
+            return last;
+        }
+        let hash = self.hasher.hash_one(value);
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        let id = match self
+            .index
+            .find(hash, |&id| Self::value(bytes, ends, id) == value)
+        {
+            Some(&id) => id,
+            None => {
+                // A batch holds far fewer than 2³¹ rows, so ids and byte ends fit in an i32
+                // as long as its distinct values stay below 2 GiB; Arrow's i32 offsets have the
+                // same bound.
+                let id = self.hashes.len() as u32;
+                self.bytes.extend_from_slice(value);
+                self.ends.push(self.bytes.len() as i32);
+                self.hashes.push(hash);
+                let hashes = &self.hashes;
+                self.index
+                    .insert_unique(hash, id, |&id| hashes[id as usize]);
+                id
+            }
+        };
+        self.last = Some(id);
+        id
+    }
+
+    #[inline]
+    fn append_option(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => {
+                let id = self.id(v.as_bytes());
+                self.keys.push(id as i32);
+                self.nulls.append_non_null();
+            }
+            None => {
+                self.keys.push(0);
+                self.nulls.append_null();
+            }
+        }
+    }
+
+    fn append_nulls(&mut self, n: usize) {
+        self.keys.resize(self.keys.len() + n, 0);
+        self.nulls.append_n_nulls(n);
+    }
+
+    /// The column as a dictionary array; the builder is left empty.
+    fn finish(&mut self) -> Result<ArrayRef, arrow::error::ArrowError> {
+        let done = std::mem::replace(self, KeyedText::with_capacity(0));
+        let values = StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(done.ends)),
+            Buffer::from_vec(done.bytes),
+            None,
+        )?;
+        let mut nulls = done.nulls;
+        let keys = PrimitiveArray::<TextKey>::new(ScalarBuffer::from(done.keys), nulls.finish());
+        Ok(Arc::new(DictionaryArray::try_new(keys, Arc::new(values))?))
+    }
+}
+
+/// Accumulates rows of the `focus` schema, into batches of [`keyed_focus_schema`]; readers
+/// address columns by their index in [`billow_focus::schema::focus_schema`] (see
+/// [`billow_focus::schema::index_of`]).
 pub struct FocusBatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
@@ -57,12 +173,15 @@ impl FocusBatchBuilder {
     /// A builder whose string column `i` reserves `string_bytes[i]` value bytes (the default
     /// where absent or zero).
     fn with_string_bytes(capacity: usize, string_bytes: &[usize]) -> Self {
-        let schema = focus_schema();
+        let schema = keyed_focus_schema();
         let columns: Vec<ColumnBuilder> = schema
             .fields()
             .iter()
             .enumerate()
             .map(|(i, f)| match f.data_type() {
+                DataType::Dictionary(..) => {
+                    ColumnBuilder::Keyed(KeyedText::with_capacity(capacity))
+                }
                 DataType::Utf8 => {
                     let bytes = string_bytes
                         .get(i)
@@ -93,10 +212,12 @@ impl FocusBatchBuilder {
     /// Appends a string (or null) to column `i`.
     #[inline]
     pub fn str(&mut self, i: usize, v: Option<&str>) {
-        if let ColumnBuilder::Str(b) = &mut self.columns[i] {
-            b.append_option(v);
-            self.written[i / 64] |= 1 << (i % 64);
+        match &mut self.columns[i] {
+            ColumnBuilder::Keyed(b) => b.append_option(v),
+            ColumnBuilder::Str(b) => b.append_option(v),
+            _ => return,
         }
+        self.written[i / 64] |= 1 << (i % 64);
     }
 
     /// Appends a decimal at scale 12 (or null) to column `i`.
@@ -178,13 +299,16 @@ impl FocusBatchBuilder {
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
-            .map(|c| match c {
-                ColumnBuilder::Str(b) => Arc::new(b.finish()) as ArrayRef,
-                ColumnBuilder::Dec(b) => Arc::new(b.finish()) as ArrayRef,
-                ColumnBuilder::Ts(b) => Arc::new(b.finish()) as ArrayRef,
-                ColumnBuilder::Int(b) => Arc::new(b.finish()) as ArrayRef,
+            .map(|c| {
+                Ok(match c {
+                    ColumnBuilder::Str(b) => Arc::new(b.finish()) as ArrayRef,
+                    ColumnBuilder::Keyed(b) => b.finish()?,
+                    ColumnBuilder::Dec(b) => Arc::new(b.finish()) as ArrayRef,
+                    ColumnBuilder::Ts(b) => Arc::new(b.finish()) as ArrayRef,
+                    ColumnBuilder::Int(b) => Arc::new(b.finish()) as ArrayRef,
+                })
             })
-            .collect();
+            .collect::<Result<_, arrow::error::ArrowError>>()?;
         // Arrow's builders hand over their buffers and start again from nothing; sizing the next
         // batch's up front avoids regrowing (and copying) them row by row.
         *self = FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes);
@@ -328,6 +452,75 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Repeating text columns come out keyed, each distinct value of a batch stored once,
+    /// and read back as appended: runs, values that come back after others, nulls, a
+    /// column left null on every row, and a second batch that starts its values afresh.
+    #[test]
+    fn repeating_text_is_keyed_and_reads_back_as_appended() {
+        use arrow::array::{Array, AsArray};
+        use billow_focus::schema::{index_of, plain_text};
+        let (service, region, resource, name) = (
+            index_of("ServiceName"),
+            index_of("RegionId"),
+            index_of("ResourceId"),
+            index_of("SubAccountName"),
+        );
+        let services = ["EC2", "EC2", "S3", "EC2", "Lambda", "S3"];
+        let regions = [
+            Some("eu-west-1"),
+            None,
+            Some("us-east-1"),
+            Some("eu-west-1"),
+            None,
+            None,
+        ];
+        let mut builder = FocusBatchBuilder::new(4);
+        let mut batches = Vec::new();
+        for round in 0..2 {
+            for (i, (s, r)) in services.iter().zip(regions).enumerate() {
+                builder.str(service, Some(s));
+                builder.str(region, r);
+                builder.str(resource, Some(&format!("i-{round}-{i}")));
+                for (c, f) in keyed_focus_schema().fields().iter().enumerate() {
+                    if f.is_nullable() {
+                        continue;
+                    }
+                    match f.data_type() {
+                        DataType::Decimal128(..) => builder.dec(c, Some(1)),
+                        DataType::Timestamp(..) => builder.ts(c, Some(0)),
+                        DataType::Int64 => builder.int(c, Some(1)),
+                        _ => builder.str(c, Some("required")),
+                    }
+                }
+                builder.end_row();
+            }
+            batches.push(builder.finish().unwrap());
+        }
+        for (round, batch) in batches.iter().enumerate() {
+            let keyed = batch.column(service).as_dictionary::<TextKey>();
+            assert_eq!(keyed.values().len(), 3, "EC2, S3 and Lambda once each");
+            assert!(batch.column(resource).as_string_opt::<i32>().is_some());
+            let plain = plain_text(batch).unwrap();
+            assert_eq!(plain.schema(), billow_focus::schema::focus_schema());
+            let text = |c: usize| -> Vec<Option<String>> {
+                plain
+                    .column(c)
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect()
+            };
+            let owned = |v: &[Option<&str>]| -> Vec<Option<String>> {
+                v.iter().map(|v| v.map(str::to_string)).collect()
+            };
+            assert_eq!(text(service), owned(&services.map(Some)));
+            assert_eq!(text(region), owned(&regions));
+            assert_eq!(text(name), vec![None; services.len()]);
+            assert_eq!(plain.column(name).null_count(), services.len());
+            assert_eq!(text(resource)[1].as_deref(), Some(&*format!("i-{round}-1")));
+        }
+    }
 
     /// Strings without a character to escape are copied whole; the others are escaped so
     /// that the object parses back to the same texts.

@@ -2,7 +2,8 @@
 //!
 //! This crate owns one reader per native export format. A reader takes bytes on local disk
 //! (never the network: `billow-connect` fetches files, `billow-ingest` hands them here) and
-//! yields record batches of [`billow_focus::schema::focus_schema`], plus the source's own
+//! yields record batches of [`billow_focus::schema::keyed_focus_schema`] (the `focus` columns,
+//! repeating text keyed so the lake numbers values once), plus the source's own
 //! totals summed exactly from the raw cells so the lake can be reconciled against them.
 //! Readers stream with bounded memory (the Azure pairing index aside: a key and a cost per
 //! actual row) and decode files in parallel; every error names the

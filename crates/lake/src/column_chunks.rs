@@ -27,6 +27,7 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::dictionary::{Dictionary, NULL_ID};
+use crate::text::TextColumn;
 
 /// A chunk's distinct values, plain-encoded, may take this much before the chunk is written
 /// plain instead (Parquet's writer falls back at 1 MiB; a dictionary page this size is still
@@ -129,8 +130,8 @@ impl ColumnChunk {
     /// Appends a batch's column; `Err` names the type expected when it has another.
     pub(crate) fn push(&mut self, values: &dyn Array) -> Result<(), &'static str> {
         match self {
-            ColumnChunk::Strings(c) => c.push(values.as_string_opt::<i32>().ok_or("Utf8")?),
-            ColumnChunk::UniqueStrings(c) => c.push(values.as_string_opt::<i32>().ok_or("Utf8")?),
+            ColumnChunk::Strings(c) => c.push(&TextColumn::of(values).ok_or("Utf8")?),
+            ColumnChunk::UniqueStrings(c) => c.push(&TextColumn::of(values).ok_or("Utf8")?),
             ColumnChunk::Decimals(c) => c.push(
                 values
                     .as_primitive_opt::<Decimal128Type>()
@@ -351,30 +352,15 @@ pub(crate) struct StringChunk {
     /// One per row: the value's id, or [`NULL_ID`].
     ids: Vec<u32>,
     nulls: usize,
+    /// Scratch space of [`Dictionary::extend_ids`].
+    seen: Vec<u32>,
 }
 
 impl StringChunk {
-    fn push(&mut self, values: &arrow::array::StringArray) {
-        self.ids.reserve(values.len());
-        match values.nulls().filter(|n| n.null_count() > 0) {
-            Some(nulls) => {
-                self.nulls += nulls.null_count();
-                for i in 0..values.len() {
-                    let id = if nulls.is_null(i) {
-                        NULL_ID
-                    } else {
-                        self.dictionary.id(values.value(i).as_bytes())
-                    };
-                    self.ids.push(id);
-                }
-            }
-            None => {
-                for i in 0..values.len() {
-                    self.ids
-                        .push(self.dictionary.id(values.value(i).as_bytes()));
-                }
-            }
-        }
+    fn push(&mut self, values: &TextColumn<'_>) {
+        self.nulls += values.null_count();
+        self.dictionary
+            .extend_ids(values, &mut self.ids, &mut self.seen);
     }
 
     fn encode(&mut self, chunk: &mut ChunkPages<'_>) -> Result<Option<Statistics>> {
@@ -433,7 +419,7 @@ pub(crate) struct UniqueStringChunk {
 }
 
 impl UniqueStringChunk {
-    fn push(&mut self, values: &arrow::array::StringArray) {
+    fn push(&mut self, values: &TextColumn<'_>) {
         self.ends.reserve(values.len());
         for value in values.iter() {
             match value {

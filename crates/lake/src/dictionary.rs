@@ -40,11 +40,6 @@ impl Dictionary {
         id
     }
 
-    #[inline]
-    pub(crate) fn id_of(&mut self, value: Option<&[u8]>) -> u32 {
-        value.map_or(NULL_ID, |v| self.id(v))
-    }
-
     /// The value of an id (`None` for [`NULL_ID`]).
     pub(crate) fn value(&self, id: u32) -> Option<&[u8]> {
         self.values.get(id as usize).map(|v| &v[..])

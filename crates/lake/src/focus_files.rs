@@ -443,7 +443,7 @@ mod tests {
         TimestampMicrosecondArray,
     };
     use arrow::datatypes::DataType;
-    use billow_focus::schema::{focus_schema, x};
+    use billow_focus::schema::{focus_schema, keyed_focus_schema, x};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::{FocusFileWriter, ROW_GROUP_ROWS, StatValue, decimal_text};
@@ -504,6 +504,18 @@ mod tests {
         RecordBatch::try_new(schema, columns).unwrap()
     }
 
+    /// The batch with its repeating text columns keyed, as readers hand them over.
+    fn keyed(batch: &RecordBatch) -> RecordBatch {
+        let schema = keyed_focus_schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, c)| arrow::compute::cast(c, f.data_type()).unwrap())
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
     #[test]
     fn files_read_back_with_parquets_own_reader_as_written() {
         let dir = tempfile::tempdir().unwrap();
@@ -513,13 +525,18 @@ mod tests {
         };
         let mut writer = FocusFileWriter::new(dir.path(), &key).unwrap();
         // Batches of uneven sizes; a row group ends with the batch that fills it, so these
-        // make two.
+        // make two. The first row group takes a keyed batch then a plain one, the second a
+        // keyed one.
         let sizes = [50_000, ROW_GROUP_ROWS, 30_001];
         let mut batches = Vec::new();
         let mut offset = 0;
-        for rows in sizes {
+        for (i, rows) in sizes.into_iter().enumerate() {
             let batch = varied_batch(rows, offset);
-            writer.write(&batch).unwrap();
+            if i == 1 {
+                writer.write(&batch).unwrap();
+            } else {
+                writer.write(&keyed(&batch)).unwrap();
+            }
             batches.push(batch);
             offset += rows;
         }

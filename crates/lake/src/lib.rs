@@ -28,6 +28,7 @@ mod records;
 mod rollup;
 mod scope;
 mod tables;
+mod text;
 
 /// DataFusion expression helpers for callers that filter lake tables.
 pub use datafusion::prelude::{Expr, SessionContext, ident, lit};

@@ -29,6 +29,7 @@ use billow_focus::schema::x;
 use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE, UNTAGGED};
 use crate::dictionary::{Dictionary, NULL_ID};
 use crate::tables::{FOCUS, PartitionKey};
+use crate::text::TextColumn;
 use crate::{Error, Lake, Result};
 
 impl Lake {
@@ -766,6 +767,19 @@ pub struct DailyRollup {
     tag_sets: HashMap<Box<[u8]>, TagSet, foldhash::fast::RandomState>,
     /// The first row that could not be added (a sum beyond Decimal128), kept for the error.
     overflow: Option<String>,
+    scratch: AddScratch,
+}
+
+/// What [`DailyRollup::add`] reuses from one batch to the next.
+#[derive(Debug, Default)]
+struct AddScratch {
+    /// Per dimension, each row's id.
+    ids: [Vec<u32>; DIMENSIONS.len()],
+    /// Scratch space of [`Dictionary::extend_ids`].
+    seen: Vec<u32>,
+    /// Per key of a keyed `Tags` column, once read: where its (tag, value) ids sit in `pairs`.
+    tag_sets: Vec<Option<(usize, usize)>>,
+    pairs: Vec<(u32, u32)>,
 }
 
 /// The (tag key id, tag value id) pairs of one `Tags` text that the tag rollup keeps.
@@ -842,17 +856,26 @@ impl DailyRollup {
         let start = column("ChargePeriodStart")?
             .as_primitive_opt::<TimestampMicrosecondType>()
             .ok_or_else(|| Error::Inconsistent("ChargePeriodStart is not a timestamp".into()))?;
-        let mut dimensions = Vec::with_capacity(DIMENSIONS.len());
-        for name in DIMENSIONS {
-            dimensions.push(
-                column(name)?
-                    .as_string_opt::<i32>()
-                    .ok_or_else(|| Error::Inconsistent(format!("{name} is not a string")))?,
-            );
+        let text = |name: &str| -> Result<TextColumn<'_>> {
+            TextColumn::of(column(name)?.as_ref())
+                .ok_or_else(|| Error::Inconsistent(format!("{name} is not a string")))
+        };
+        // Each row's id of each dimension, a keyed column's values looked up once each.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for ((name, ids), dictionary) in DIMENSIONS
+            .iter()
+            .zip(&mut scratch.ids)
+            .zip(&mut self.dimensions)
+        {
+            ids.clear();
+            dictionary.extend_ids(&text(name)?, ids, &mut scratch.seen);
         }
-        let tags = column(TAGS)?
-            .as_string_opt::<i32>()
-            .ok_or_else(|| Error::Inconsistent("Tags is not a string".into()))?;
+        let tags = text(TAGS)?;
+        scratch.pairs.clear();
+        scratch.tag_sets.clear();
+        if let TextColumn::Keyed { values, .. } = tags {
+            scratch.tag_sets.resize(values.len(), None);
+        }
         let mut costs = Vec::with_capacity(COSTS.len());
         for name in COSTS {
             costs.push(
@@ -868,29 +891,53 @@ impl DailyRollup {
             } else {
                 NO_DAY
             };
-            let mut ids = [NULL_ID; DIMENSIONS.len()];
-            for ((id, values), dictionary) in
-                ids.iter_mut().zip(&dimensions).zip(&mut self.dimensions)
-            {
-                *id = dictionary.id_of(values.is_valid(row).then(|| values.value(row).as_bytes()));
-            }
+            let ids: [u32; DIMENSIONS.len()] =
+                std::array::from_fn(|d| scratch.ids[d].get(row).copied().unwrap_or(NULL_ID));
             let values = [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
             let mut fits = self.by_dimensions.add((day, ids), values, 1);
             // Day and both accounts begin every tag group; the row of all sums has no tag.
             let mut tag_group = (day, [ids[0], ids[1], NULL_ID, NULL_ID]);
             fits &= self.by_tags.add(tag_group, values, 1);
-            if tags.is_valid(row) {
-                self.tag_ids(tags.value(row).as_bytes(), &mut spans, &mut pairs);
-                for &(tag, value) in &pairs {
-                    tag_group.1[2] = tag;
-                    tag_group.1[3] = value;
-                    fits &= self.by_tags.add(tag_group, values, 1);
+            // The row's (tag, value) ids: a keyed text's are read once per batch.
+            let row_pairs: &[(u32, u32)] = match tags {
+                TextColumn::Keyed { keys, values } if keys.is_valid(row) => {
+                    let key = keys.value(row) as usize;
+                    let (begin, end) = match scratch.tag_sets.get(key).copied().flatten() {
+                        Some(range) => range,
+                        None => {
+                            let text = values.value(key).as_bytes();
+                            self.tag_ids(text, &mut spans, &mut pairs);
+                            let begin = scratch.pairs.len();
+                            scratch.pairs.extend_from_slice(&pairs);
+                            let range = (begin, scratch.pairs.len());
+                            if let Some(slot) = scratch.tag_sets.get_mut(key) {
+                                *slot = Some(range);
+                            }
+                            range
+                        }
+                    };
+                    &scratch.pairs[begin..end]
                 }
+                TextColumn::Plain(texts) if texts.is_valid(row) => {
+                    self.tag_ids(texts.value(row).as_bytes(), &mut spans, &mut pairs);
+                    &pairs
+                }
+                _ => &[],
+            };
+            for &(tag, value) in row_pairs {
+                // A key dropped since the text was read stays out.
+                if self.tag_values[tag as usize].dropped {
+                    continue;
+                }
+                tag_group.1[2] = tag;
+                tag_group.1[3] = value;
+                fits &= self.by_tags.add(tag_group, values, 1);
             }
             if !fits && self.overflow.is_none() {
                 self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
             }
         }
+        self.scratch = scratch;
         Ok(())
     }
 
@@ -1259,6 +1306,66 @@ mod tests {
             Arc::new(StringArray::from(tags)),
         ];
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    /// Keyed text columns, as readers hand them over, roll up exactly as the same text given
+    /// plain: dimensions with nulls, tag sets repeated across the batch, and a tag key that
+    /// passes [`MAX_TAG_VALUES`] part-way through (rows before and after the drop).
+    #[test]
+    fn keyed_text_rolls_up_as_plain_text() {
+        let n = 5 * MAX_TAG_VALUES;
+        let start: Vec<i64> = (0..n)
+            .map(|i| (20_574 + (i % 3) as i64) * MICROS_PER_DAY)
+            .collect();
+        let regions = ["eu-west-1", "us-east-1"];
+        let region: Vec<Option<&str>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| regions[i % 2]))
+            .collect();
+        let list: Vec<Option<i128>> = (0..n).map(|i| Some(i as i128)).collect();
+        let tags: Vec<Option<String>> = (0..n)
+            .map(|i| match i % 4 {
+                0 => None,
+                1 => Some(format!(r#"{{"team":"t{}"}}"#, i % 7)),
+                2 => Some(format!(r#"{{"team":"t{}","instance":"i-{i}"}}"#, i % 3)),
+                _ => Some(r#"{"env":"prod"}"#.to_string()),
+            })
+            .collect();
+        let plain = batch_with_tags(&start, &region, &list, tags);
+        let keyed_schema = Schema::new(
+            plain
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    )),
+                    _ => f.as_ref().clone(),
+                })
+                .collect::<Vec<_>>(),
+        );
+        let keyed_columns = keyed_schema
+            .fields()
+            .iter()
+            .zip(plain.columns())
+            .map(|(f, c)| arrow::compute::cast(c, f.data_type()).unwrap())
+            .collect();
+        let keyed = RecordBatch::try_new(Arc::new(keyed_schema), keyed_columns).unwrap();
+        let roll = |b: &RecordBatch| {
+            let mut rollup = DailyRollup::default();
+            // In two halves, so a keyed column's values are met again in a second batch.
+            rollup.add(&b.slice(0, n / 2)).unwrap();
+            rollup.add(&b.slice(n / 2, n - n / 2)).unwrap();
+            rollup.into_batches().unwrap()
+        };
+        let (plain_sums, plain_tags) = roll(&plain);
+        let (keyed_sums, keyed_tags) = roll(&keyed);
+        assert_eq!(plain_sums, keyed_sums);
+        assert_eq!(plain_tags, keyed_tags);
+        assert!(plain_tags.num_rows() > 3 * 2, "{plain_tags:?}");
+        let dropped = plain_tags.schema().metadata()[DROPPED_TAGS].clone();
+        assert_eq!(dropped, r#"["instance"]"#);
     }
 
     /// A rollup of one row per tag text, all on `day` in one region, each costing 1.

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use billow_focus::schema::{focus_schema, x};
 use datafusion::datasource::{MemTable, TableProvider};
@@ -25,6 +25,7 @@ use crate::records::{
 };
 use crate::rollup::DailyRollup;
 use crate::scope::{Scope, ScopedTables};
+use crate::text::TextColumn;
 use crate::{Error, Result};
 
 pub(crate) const FOCUS: &str = "focus";
@@ -133,7 +134,8 @@ impl std::fmt::Debug for PartitionSink {
 }
 
 impl PartitionSink {
-    /// Encodes a batch of the `focus` schema whose rows all belong to this sink's partition.
+    /// Encodes a batch of the `focus` schema whose rows all belong to this sink's partition;
+    /// its text columns may be plain or keyed ([`billow_focus::schema::keyed_focus_schema`]).
     /// Encoding and writing happen on the calling thread (the one that decoded the rows).
     pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
         check_partition(&batch, &self.key)?;
@@ -770,9 +772,7 @@ impl LakeTables {
 /// Most sources deliver one period per file, so the common case returns the batch untouched.
 pub fn split_by_period(batch: RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
     let i = batch.schema().index_of(x::BILLING_PERIOD)?;
-    let periods = batch
-        .column(i)
-        .as_string_opt::<i32>()
+    let periods = TextColumn::of(batch.column(i))
         .ok_or_else(|| Error::Inconsistent(format!("{} is not a string", x::BILLING_PERIOD)))?;
     if periods.null_count() > 0 {
         return Err(Error::Inconsistent(format!(
@@ -780,10 +780,9 @@ pub fn split_by_period(batch: RecordBatch) -> Result<Vec<(String, RecordBatch)>>
             x::BILLING_PERIOD
         )));
     }
-    if periods.is_empty() {
+    let Some(first) = periods.get(0) else {
         return Ok(Vec::new());
-    }
-    let first = periods.value(0);
+    };
     if periods.iter().all(|p| p == Some(first)) {
         return Ok(vec![(first.to_string(), batch)]);
     }
@@ -811,9 +810,7 @@ fn check_partition(batch: &RecordBatch, key: &PartitionKey) -> Result<()> {
         (x::BILLING_PERIOD, &key.billing_period),
     ] {
         let i = schema.index_of(name)?;
-        let values = batch
-            .column(i)
-            .as_string_opt::<i32>()
+        let values = TextColumn::of(batch.column(i))
             .ok_or_else(|| Error::Inconsistent(format!("{name} is not a string")))?;
         if let Some(bad) = values.iter().find(|v| *v != Some(expected.as_str())) {
             return Err(Error::WrongPartition {

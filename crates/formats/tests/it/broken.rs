@@ -330,6 +330,7 @@ fn lines_are_counted_through_quoted_line_breaks() {
     for d in discover(&p).unwrap() {
         for event in d.read(ReadOptions::new("c", "i")) {
             if let ReadEvent::Batch(b) = event.unwrap() {
+                let b = billow_focus::schema::plain_text(&b).unwrap();
                 let schema = b.schema();
                 let line = b.column(schema.index_of("x_SourceLine").unwrap());
                 let line = line

@@ -43,7 +43,7 @@ fn spelling_is_normalized_and_nulls_are_nulls() {
     }
     let text = text.replace(",NULL,", ",1.25,");
     let batches = read(dir.path(), &text).unwrap();
-    let b = &batches[0];
+    let b = &billow_focus::schema::plain_text(&batches[0]).unwrap();
     let text = |name: &str| {
         b.column_by_name(name)
             .unwrap()
