@@ -71,6 +71,16 @@ impl ChunkBuffers {
 /// An encoded column chunk in memory, as Parquet's row group writer reads it.
 pub(crate) struct EncodedChunk<'a>(&'a [u8]);
 
+impl<'a> EncodedChunk<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        EncodedChunk(bytes)
+    }
+
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
 impl Length for EncodedChunk<'_> {
     fn len(&self) -> u64 {
         self.0.len() as u64
@@ -149,14 +159,41 @@ impl ColumnChunk {
         Ok(())
     }
 
+    /// Whether `self` holds exactly the rows of `other`, so that, for columns of the same
+    /// nullability, its pages would be the same bytes (FOCUS repeats values across columns: a
+    /// resource's name is its id, a cost in the pricing currency is the cost in the billing
+    /// currency). Only the large plain chunks are compared; a dictionary chunk is small.
+    pub(crate) fn same_rows(&self, other: &ColumnChunk) -> bool {
+        match (self, other) {
+            (ColumnChunk::Decimals(a), ColumnChunk::Decimals(b)) => a.same_rows(b),
+            (ColumnChunk::Integers(a), ColumnChunk::Integers(b)) => a.same_rows(b),
+            (ColumnChunk::UniqueStrings(a), ColumnChunk::UniqueStrings(b)) => {
+                a.nulls == b.nulls && a.ends == b.ends && a.bytes == b.bytes
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets the rows pushed since the last chunk was encoded (a chunk written as the copy
+    /// of another, see [`ColumnChunk::same_rows`]).
+    pub(crate) fn discard_rows(&mut self) {
+        match self {
+            ColumnChunk::Strings(c) => c.clear(),
+            ColumnChunk::UniqueStrings(c) => c.clear(),
+            ColumnChunk::Decimals(c) => c.clear(),
+            ColumnChunk::Integers(c) => c.clear(),
+            ColumnChunk::Timestamps(c) => c.clear(),
+        }
+    }
+
     /// Encodes the rows pushed since the last call as one column chunk (its pages, from offset
-    /// 0, and what describes them), and starts the next.
+    /// 0, into `buffers`), and starts the next.
     pub(crate) fn finish(
         &mut self,
         column: ColumnDescPtr,
         buffers: &mut ChunkBuffers,
         with_statistics: bool,
-    ) -> Result<ColumnCloseResult> {
+    ) -> Result<ChunkLayout> {
         let mut chunk = ChunkPages::new(column, buffers);
         let statistics = match self {
             ColumnChunk::Strings(c) => c.encode(&mut chunk)?,
@@ -168,6 +205,45 @@ impl ColumnChunk {
             }
         };
         chunk.finish(with_statistics.then_some(statistics).flatten())
+    }
+}
+
+/// Where an encoded chunk's pages sit and what they hold: what a row group needs to append
+/// the chunk's bytes as a column, whichever column (of the same nullability) that is.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkLayout {
+    bytes_written: u64,
+    rows: u64,
+    compressed: u64,
+    uncompressed: u64,
+    dictionary_offset: Option<i64>,
+    data_offset: Option<i64>,
+    encodings: Vec<Encoding>,
+    statistics: Option<Statistics>,
+}
+
+impl ChunkLayout {
+    /// The chunk as `column`'s, for [`parquet::file::writer::SerializedRowGroupWriter::append_column`].
+    pub(crate) fn close(&self, column: ColumnDescPtr) -> Result<ColumnCloseResult> {
+        let mut metadata = ColumnChunkMetaData::builder(column)
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+            .set_encodings_mask(EncodingMask::new_from_encodings(self.encodings.iter()))
+            .set_total_compressed_size(self.compressed as i64)
+            .set_total_uncompressed_size(self.uncompressed as i64)
+            .set_num_values(self.rows as i64)
+            .set_data_page_offset(self.data_offset.unwrap_or_default())
+            .set_dictionary_page_offset(self.dictionary_offset);
+        if let Some(statistics) = self.statistics.clone() {
+            metadata = metadata.set_statistics(statistics);
+        }
+        Ok(ColumnCloseResult {
+            bytes_written: self.bytes_written,
+            rows_written: self.rows,
+            metadata: metadata.build()?,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: None,
+        })
     }
 }
 
@@ -320,27 +396,18 @@ impl<'a> ChunkPages<'a> {
         Ok(())
     }
 
-    fn finish(self, statistics: Option<Statistics>) -> Result<ColumnCloseResult> {
+    fn finish(self, statistics: Option<Statistics>) -> Result<ChunkLayout> {
         let bytes_written = self.sink.bytes_written() as u64;
         self.sink.into_inner()?;
-        let mut metadata = ColumnChunkMetaData::builder(self.column)
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
-            .set_encodings_mask(EncodingMask::new_from_encodings(self.encodings.iter()))
-            .set_total_compressed_size(self.compressed as i64)
-            .set_total_uncompressed_size(self.uncompressed as i64)
-            .set_num_values(self.rows as i64)
-            .set_data_page_offset(self.data_offset.unwrap_or_default())
-            .set_dictionary_page_offset(self.dictionary_offset);
-        if let Some(statistics) = statistics {
-            metadata = metadata.set_statistics(statistics);
-        }
-        Ok(ColumnCloseResult {
+        Ok(ChunkLayout {
             bytes_written,
-            rows_written: self.rows,
-            metadata: metadata.build()?,
-            bloom_filter: None,
-            column_index: None,
-            offset_index: None,
+            rows: self.rows,
+            compressed: self.compressed,
+            uncompressed: self.uncompressed,
+            dictionary_offset: self.dictionary_offset,
+            data_offset: self.data_offset,
+            encodings: self.encodings,
+            statistics,
         })
     }
 }
@@ -402,10 +469,14 @@ impl StringChunk {
             Some(self.nulls as u64),
             false,
         );
+        self.clear();
+        Ok(Some(statistics))
+    }
+
+    fn clear(&mut self) {
         self.dictionary.clear();
         self.ids.clear();
         self.nulls = 0;
-        Ok(Some(statistics))
     }
 }
 
@@ -450,11 +521,15 @@ impl UniqueStringChunk {
             }
             chunk.data_page(rows.len(), Encoding::PLAIN)?;
         }
+        self.clear();
+        // Chunk statistics of such columns would be as long as the values and skip nothing.
+        Ok(None)
+    }
+
+    fn clear(&mut self) {
         self.ends.clear();
         self.bytes.clear();
         self.nulls = 0;
-        // Chunk statistics of such columns would be as long as the values and skip nothing.
-        Ok(None)
     }
 }
 
@@ -470,6 +545,20 @@ pub(crate) struct Values<T> {
 }
 
 impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
+    fn same_rows(&self, other: &Self) -> bool {
+        self.rows == other.rows
+            && self.nulls == other.nulls
+            && self.values == other.values
+            && self.valid == other.valid
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.valid.clear();
+        self.rows = 0;
+        self.nulls = 0;
+    }
+
     fn push<P>(&mut self, array: &arrow::array::PrimitiveArray<P>)
     where
         P: arrow::datatypes::ArrowPrimitiveType<Native = T>,
@@ -529,10 +618,7 @@ impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
         let min = self.values.iter().min().copied();
         let max = self.values.iter().max().copied();
         let statistics = T::statistics(min, max, self.nulls as u64);
-        self.values.clear();
-        self.valid.clear();
-        self.rows = 0;
-        self.nulls = 0;
+        self.clear();
         Ok(Some(statistics))
     }
 }
@@ -587,12 +673,16 @@ impl IntegerDictionaryChunk {
             self.values.iter().max().copied(),
             self.nulls as u64,
         );
+        self.clear();
+        Ok(Some(statistics))
+    }
+
+    fn clear(&mut self) {
         self.ids.clear();
         self.values.clear();
         self.rows.clear();
         self.last = None;
         self.nulls = 0;
-        Ok(Some(statistics))
     }
 }
 

@@ -27,7 +27,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnDescPtr;
 
-use crate::column_chunks::{ChunkBuffers, ColumnChunk};
+use crate::column_chunks::{ChunkBuffers, ChunkLayout, ColumnChunk, EncodedChunk};
 use crate::tables::{PARTITION_COLUMNS, PartitionKey, STATISTICS_COLUMNS};
 use crate::{Error, Result};
 
@@ -217,16 +217,42 @@ impl FocusFileWriter {
         };
         let path = open.path.clone();
         let fail = |e| parquet_error(&path, e);
+        // A column whose rows are another's (of the same nullability and statistics) is
+        // written as a copy of that column's encoded chunk.
+        let columns = &open.columns;
+        let twins: Vec<Option<usize>> = (0..self.chunks.len())
+            .map(|i| {
+                (0..i).find(|&j| {
+                    self.statistics[i] == self.statistics[j]
+                        && columns[i].max_def_level() == columns[j].max_def_level()
+                        && self.chunks[i].same_rows(&self.chunks[j])
+                })
+            })
+            .collect();
+        let mut kept: Vec<Option<(Vec<u8>, ChunkLayout)>> = vec![None; self.chunks.len()];
         let mut group = open.file.next_row_group().map_err(fail)?;
-        for ((chunk, column), statistics) in self
+        for (i, ((chunk, column), statistics)) in self
             .chunks
             .iter_mut()
-            .zip(&open.columns)
+            .zip(columns)
             .zip(&self.statistics)
+            .enumerate()
         {
-            let close = chunk
+            if let Some((bytes, layout)) = twins[i].and_then(|j| kept[j].as_ref()) {
+                chunk.discard_rows();
+                let close = layout.close(Arc::clone(column)).map_err(fail)?;
+                group
+                    .append_column(&EncodedChunk::new(bytes), close)
+                    .map_err(fail)?;
+                continue;
+            }
+            let layout = chunk
                 .finish(Arc::clone(column), &mut self.buffers, *statistics)
                 .map_err(fail)?;
+            let close = layout.close(Arc::clone(column)).map_err(fail)?;
+            if twins.contains(&Some(i)) {
+                kept[i] = Some((self.buffers.chunk().bytes().to_vec(), layout));
+            }
             group
                 .append_column(&self.buffers.chunk(), close)
                 .map_err(fail)?;
@@ -450,11 +476,12 @@ mod tests {
     use crate::tables::PartitionKey;
 
     /// Rows of the `focus` schema whose columns cover what the encoders branch on: values
-    /// that repeat in runs and values that do not, no nulls, some nulls, only nulls, and a
-    /// string column whose distinct values outgrow a dictionary.
+    /// that repeat in runs and values that do not, no nulls, some nulls, only nulls, a
+    /// string column whose distinct values outgrow a dictionary, and columns that repeat
+    /// another's rows (with the same nullability, and with another).
     fn varied_batch(rows: usize, offset: usize) -> RecordBatch {
         let schema = focus_schema();
-        let columns = schema
+        let mut columns: Vec<ArrayRef> = schema
             .fields()
             .iter()
             .enumerate()
@@ -501,6 +528,10 @@ mod tests {
                 }
             })
             .collect();
+        for (copy, of) in REPEATED {
+            let of = schema.index_of(of).unwrap();
+            columns[schema.index_of(copy).unwrap()] = Arc::clone(&columns[of]);
+        }
         RecordBatch::try_new(schema, columns).unwrap()
     }
 
@@ -515,6 +546,14 @@ mod tests {
             .collect();
         RecordBatch::try_new(schema, columns).unwrap()
     }
+
+    /// (column, the column whose rows it repeats) in [`varied_batch`]. EffectiveCost is
+    /// required and its copy is not, so their pages differ (the copy's carry levels).
+    const REPEATED: [(&str, &str); 3] = [
+        ("ResourceName", "ResourceId"),
+        ("ContractedCost", "ListCost"),
+        ("PricingCurrencyEffectiveCost", "EffectiveCost"),
+    ];
 
     #[test]
     fn files_read_back_with_parquets_own_reader_as_written() {
@@ -573,6 +612,14 @@ mod tests {
         assert!(chunk.dictionary_page_offset().is_none());
         let chunk = metadata.row_group(0).column(column("ServiceName"));
         assert!(chunk.dictionary_page_offset().is_some());
+        // A column repeating another's rows is written once more as the same bytes, unless
+        // their nullability differs.
+        for group in metadata.row_groups() {
+            let size = |name: &str| group.column(column(name)).compressed_size();
+            assert_eq!(size("ResourceName"), size("ResourceId"));
+            assert_eq!(size("ContractedCost"), size("ListCost"));
+            assert_ne!(size("PricingCurrencyEffectiveCost"), size("EffectiveCost"));
+        }
         let stats = adds[0].stats.as_deref().unwrap();
         assert!(
             stats.contains(&format!("\"numRecords\":{offset}")),
