@@ -27,13 +27,12 @@ impl ColumnBuilder {
     /// Appends nulls until the column holds `rows` values.
     #[inline]
     fn fill_to(&mut self, rows: usize) {
-        let missing = |len: usize| rows.saturating_sub(len);
         match self {
-            ColumnBuilder::Str(b) => b.append_nulls(missing(b.len())),
-            ColumnBuilder::Keyed(b) => b.append_nulls(missing(b.len())),
-            ColumnBuilder::Dec(b) => b.append_nulls(missing(b.len())),
-            ColumnBuilder::Ts(b) => b.append_nulls(missing(b.len())),
-            ColumnBuilder::Int(b) => b.append_nulls(missing(b.len())),
+            ColumnBuilder::Str(b) => pad(b, rows),
+            ColumnBuilder::Keyed(b) => pad(b, rows),
+            ColumnBuilder::Dec(b) => pad(b, rows),
+            ColumnBuilder::Ts(b) => pad(b, rows),
+            ColumnBuilder::Int(b) => pad(b, rows),
         }
     }
 }
@@ -84,7 +83,7 @@ impl KeyedText {
     #[inline]
     fn id(&mut self, value: &[u8]) -> u32 {
         if let Some(last) = self.last
-            && Self::value(&self.bytes, &self.ends, last) == value
+            && same_bytes(Self::value(&self.bytes, &self.ends, last), value)
         {
             return last;
         }
@@ -92,7 +91,7 @@ impl KeyedText {
         let (bytes, ends) = (&self.bytes, &self.ends);
         let id = match self
             .index
-            .find(hash, |&id| Self::value(bytes, ends, id) == value)
+            .find(hash, |&id| same_bytes(Self::value(bytes, ends, id), value))
         {
             Some(&id) => id,
             None => {
@@ -149,14 +148,14 @@ impl KeyedText {
 
 /// Accumulates rows of the `focus` schema, into batches of [`keyed_focus_schema`]; readers
 /// address columns by their index in [`billow_focus::schema::focus_schema`] (see
-/// [`billow_focus::schema::index_of`]).
+/// [`billow_focus::schema::index_of`]). A row takes a value in the columns its source fills;
+/// the others are null, padded only when the column next takes a value or the batch ends,
+/// so a column a source never fills costs nothing per row.
 pub struct FocusBatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
-    /// Bit `i` (of word `i / 64`) is set once column `i` has a value in the row being built,
-    /// so ending a row visits only the columns left out instead of asking every column its
-    /// length.
-    written: Vec<u64>,
+    /// Per column: the text every row holds, when a reader said so ([`Self::set_constant`]).
+    constants: Vec<Option<String>>,
     rows: usize,
     capacity: usize,
 }
@@ -167,18 +166,27 @@ const DEFAULT_BYTES_PER_ROW: usize = 8;
 impl FocusBatchBuilder {
     /// A builder with room for `capacity` rows.
     pub fn new(capacity: usize) -> Self {
-        Self::with_string_bytes(capacity, &[])
+        let columns = keyed_focus_schema().fields().len();
+        Self::with_string_bytes(capacity, &[], vec![None; columns])
     }
 
     /// A builder whose string column `i` reserves `string_bytes[i]` value bytes (the default
     /// where absent or zero).
-    fn with_string_bytes(capacity: usize, string_bytes: &[usize]) -> Self {
+    fn with_string_bytes(
+        capacity: usize,
+        string_bytes: &[usize],
+        constants: Vec<Option<String>>,
+    ) -> Self {
         let schema = keyed_focus_schema();
         let columns: Vec<ColumnBuilder> = schema
             .fields()
             .iter()
             .enumerate()
             .map(|(i, f)| match f.data_type() {
+                // A constant column's builder is never appended to.
+                DataType::Dictionary(..) if constants[i].is_some() => {
+                    ColumnBuilder::Keyed(KeyedText::with_capacity(0))
+                }
                 DataType::Dictionary(..) => {
                     ColumnBuilder::Keyed(KeyedText::with_capacity(capacity))
                 }
@@ -201,72 +209,77 @@ impl FocusBatchBuilder {
             })
             .collect();
         FocusBatchBuilder {
-            written: vec![0; columns.len().div_ceil(64)],
             schema,
             columns,
+            constants,
             rows: 0,
             capacity,
+        }
+    }
+
+    /// Makes every row of the batches this builder finishes hold `value` in keyed text
+    /// column `i` (a connection, an ingestion, a file, a provider): the column then takes no
+    /// value per row, and readers do not append to it. `None` makes it per-row again.
+    pub fn set_constant(&mut self, i: usize, value: Option<&str>) {
+        if let (Some(slot), Some(ColumnBuilder::Keyed(_))) =
+            (self.constants.get_mut(i), self.columns.get(i))
+        {
+            *slot = value.map(str::to_string);
         }
     }
 
     /// Appends a string (or null) to column `i`.
     #[inline]
     pub fn str(&mut self, i: usize, v: Option<&str>) {
+        let rows = self.rows;
         match &mut self.columns[i] {
-            ColumnBuilder::Keyed(b) => b.append_option(v),
-            ColumnBuilder::Str(b) => b.append_option(v),
-            _ => return,
+            ColumnBuilder::Keyed(b) => {
+                pad(b, rows);
+                b.append_option(v)
+            }
+            ColumnBuilder::Str(b) => {
+                pad(b, rows);
+                b.append_option(v)
+            }
+            _ => {}
         }
-        self.written[i / 64] |= 1 << (i % 64);
     }
 
     /// Appends a decimal at scale 12 (or null) to column `i`.
     #[inline]
     pub fn dec(&mut self, i: usize, v: Option<i128>) {
+        let rows = self.rows;
         if let ColumnBuilder::Dec(b) = &mut self.columns[i] {
+            pad(b, rows);
             b.append_option(v);
-            self.written[i / 64] |= 1 << (i % 64);
         }
     }
 
     /// Appends a UTC timestamp in microseconds (or null) to column `i`.
     #[inline]
     pub fn ts(&mut self, i: usize, v: Option<i64>) {
+        let rows = self.rows;
         if let ColumnBuilder::Ts(b) = &mut self.columns[i] {
+            pad(b, rows);
             b.append_option(v);
-            self.written[i / 64] |= 1 << (i % 64);
         }
     }
 
     /// Appends an integer (or null) to column `i`.
     #[inline]
     pub fn int(&mut self, i: usize, v: Option<i64>) {
+        let rows = self.rows;
         if let ColumnBuilder::Int(b) = &mut self.columns[i] {
+            pad(b, rows);
             b.append_option(v);
-            self.written[i / 64] |= 1 << (i % 64);
         }
     }
 
     /// Marks the end of a row: every column has received at most one value, and those that
-    /// received none are null (readers only write the columns their source fills).
+    /// received none are null.
     #[inline]
     pub fn end_row(&mut self) {
         self.rows += 1;
-        for (w, word) in self.written.iter_mut().enumerate() {
-            let columns = self.columns.len().saturating_sub(w * 64).min(64);
-            let all = if columns == 64 {
-                u64::MAX
-            } else {
-                (1 << columns) - 1
-            };
-            let mut missing = !*word & all;
-            while missing != 0 {
-                let i = w * 64 + missing.trailing_zeros() as usize;
-                self.columns[i].fill_to(self.rows);
-                missing &= missing - 1;
-            }
-            *word = 0;
-        }
     }
 
     /// Rows appended since the last [`FocusBatchBuilder::finish`].
@@ -281,16 +294,16 @@ impl FocusBatchBuilder {
 
     /// Builds the batch and resets the builder.
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let rows = self.rows;
         // The next batch of the same source holds strings of about the same sizes: reserving
         // what this one used (plus an eighth) saves regrowing, and copying, every long column.
-        let rows = self.rows.max(1);
+        let per_row = rows.max(1);
         let string_bytes: Vec<usize> = self
             .columns
             .iter()
             .map(|c| match c {
                 ColumnBuilder::Str(b) => {
-                    let per_row = b.values_slice().len().div_ceil(rows);
-                    let bytes = per_row * self.capacity;
+                    let bytes = b.values_slice().len().div_ceil(per_row) * self.capacity;
                     bytes + bytes / 8
                 }
                 _ => 0,
@@ -299,7 +312,12 @@ impl FocusBatchBuilder {
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
-            .map(|c| {
+            .zip(&self.constants)
+            .map(|(c, constant)| {
+                if let Some(value) = constant {
+                    return constant_text(value, rows);
+                }
+                c.fill_to(rows);
                 Ok(match c {
                     ColumnBuilder::Str(b) => Arc::new(b.finish()) as ArrayRef,
                     ColumnBuilder::Keyed(b) => b.finish()?,
@@ -311,9 +329,88 @@ impl FocusBatchBuilder {
             .collect::<Result<_, arrow::error::ArrowError>>()?;
         // Arrow's builders hand over their buffers and start again from nothing; sizing the next
         // batch's up front avoids regrowing (and copying) them row by row.
-        *self = FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes);
+        let constants = std::mem::take(&mut self.constants);
+        *self = FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes, constants);
         RecordBatch::try_new(Arc::clone(&self.schema), arrays)
     }
+}
+
+/// Whether two byte strings are equal, compared inline a word at a time: the values compared
+/// here are a few dozen bytes, for which a call to `memcmp` costs more than the comparison.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last word, overlapping the one before when the length is not a multiple of 8.
+    word(a, n - 8) == word(b, n - 8)
+}
+
+/// What a column builder needs to be padded with nulls.
+trait Padded {
+    fn rows(&self) -> usize;
+    fn append_null_rows(&mut self, n: usize);
+}
+
+macro_rules! padded {
+    ($($builder:ty),*) => {$(
+        impl Padded for $builder {
+            fn rows(&self) -> usize {
+                ArrayBuilder::len(self)
+            }
+            fn append_null_rows(&mut self, n: usize) {
+                self.append_nulls(n)
+            }
+        }
+    )*};
+}
+padded!(
+    StringBuilder,
+    Decimal128Builder,
+    TimestampMicrosecondBuilder,
+    Int64Builder
+);
+
+impl Padded for KeyedText {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn append_null_rows(&mut self, n: usize) {
+        self.append_nulls(n)
+    }
+}
+
+/// Pads a column with nulls up to the row being built (a column the source left empty in
+/// the rows before).
+#[inline]
+fn pad(b: &mut impl Padded, rows: usize) {
+    let len = b.rows();
+    if len < rows {
+        b.append_null_rows(rows - len);
+    }
+}
+
+/// A keyed text column of `rows` rows that all hold `value`.
+fn constant_text(value: &str, rows: usize) -> Result<ArrayRef, arrow::error::ArrowError> {
+    let keys = PrimitiveArray::<TextKey>::from_value(0, rows);
+    let values = StringArray::from(vec![value]);
+    Ok(Arc::new(DictionaryArray::try_new(keys, Arc::new(values))?))
 }
 
 /// Group of a source total: (BillingAccountId, ChargeCategory).
@@ -454,8 +551,9 @@ mod tests {
     use super::*;
 
     /// Repeating text columns come out keyed, each distinct value of a batch stored once,
-    /// and read back as appended: runs, values that come back after others, nulls, a
-    /// column left null on every row, and a second batch that starts its values afresh.
+    /// and read back as appended: runs, values that come back after others, nulls given and
+    /// nulls left out (a row that skips the column), a column left null on every row, a
+    /// constant column, and a second batch that starts its values afresh.
     #[test]
     fn repeating_text_is_keyed_and_reads_back_as_appended() {
         use arrow::array::{Array, AsArray};
@@ -475,15 +573,20 @@ mod tests {
             None,
             None,
         ];
+        let connection = index_of("x_ConnectionId");
         let mut builder = FocusBatchBuilder::new(4);
+        builder.set_constant(connection, Some("aws-main"));
         let mut batches = Vec::new();
         for round in 0..2 {
             for (i, (s, r)) in services.iter().zip(regions).enumerate() {
                 builder.str(service, Some(s));
-                builder.str(region, r);
+                // Nulls both ways: given, and left out of the row.
+                if r.is_some() || i % 2 == 0 {
+                    builder.str(region, r);
+                }
                 builder.str(resource, Some(&format!("i-{round}-{i}")));
                 for (c, f) in keyed_focus_schema().fields().iter().enumerate() {
-                    if f.is_nullable() {
+                    if f.is_nullable() || c == connection {
                         continue;
                     }
                     match f.data_type() {
@@ -519,6 +622,10 @@ mod tests {
             assert_eq!(text(name), vec![None; services.len()]);
             assert_eq!(plain.column(name).null_count(), services.len());
             assert_eq!(text(resource)[1].as_deref(), Some(&*format!("i-{round}-1")));
+            assert_eq!(
+                text(connection),
+                vec![Some("aws-main".to_string()); services.len()]
+            );
         }
     }
 

@@ -310,25 +310,18 @@ struct Ix {
     billed_cost: usize,
     billing_account_id: usize,
     billing_account_name: usize,
-    billing_account_type: usize,
     billing_currency: usize,
     billing_period_end: usize,
     billing_period_start: usize,
-    capacity_reservation_id: usize,
-    capacity_reservation_status: usize,
     charge_category: usize,
-    charge_class: usize,
     charge_description: usize,
     charge_frequency: usize,
     charge_period_end: usize,
     charge_period_start: usize,
     cd_category: usize,
     cd_id: usize,
-    cd_name: usize,
-    cd_quantity: usize,
     cd_status: usize,
     cd_type: usize,
-    cd_unit: usize,
     consumed_quantity: usize,
     consumed_unit: usize,
     contracted_cost: usize,
@@ -357,11 +350,9 @@ struct Ix {
     service_subcategory: usize,
     sku_id: usize,
     sku_meter: usize,
-    sku_price_details: usize,
     sku_price_id: usize,
     sub_account_id: usize,
     sub_account_name: usize,
-    sub_account_type: usize,
     tags: usize,
     x_connection_id: usize,
     x_billing_period: usize,
@@ -383,25 +374,18 @@ fn ix() -> &'static Ix {
         billed_cost: index_of("BilledCost"),
         billing_account_id: index_of("BillingAccountId"),
         billing_account_name: index_of("BillingAccountName"),
-        billing_account_type: index_of("BillingAccountType"),
         billing_currency: index_of("BillingCurrency"),
         billing_period_end: index_of("BillingPeriodEnd"),
         billing_period_start: index_of("BillingPeriodStart"),
-        capacity_reservation_id: index_of("CapacityReservationId"),
-        capacity_reservation_status: index_of("CapacityReservationStatus"),
         charge_category: index_of("ChargeCategory"),
-        charge_class: index_of("ChargeClass"),
         charge_description: index_of("ChargeDescription"),
         charge_frequency: index_of("ChargeFrequency"),
         charge_period_end: index_of("ChargePeriodEnd"),
         charge_period_start: index_of("ChargePeriodStart"),
         cd_category: index_of("CommitmentDiscountCategory"),
         cd_id: index_of("CommitmentDiscountId"),
-        cd_name: index_of("CommitmentDiscountName"),
-        cd_quantity: index_of("CommitmentDiscountQuantity"),
         cd_status: index_of("CommitmentDiscountStatus"),
         cd_type: index_of("CommitmentDiscountType"),
-        cd_unit: index_of("CommitmentDiscountUnit"),
         consumed_quantity: index_of("ConsumedQuantity"),
         consumed_unit: index_of("ConsumedUnit"),
         contracted_cost: index_of("ContractedCost"),
@@ -430,11 +414,9 @@ fn ix() -> &'static Ix {
         service_subcategory: index_of("ServiceSubcategory"),
         sku_id: index_of("SkuId"),
         sku_meter: index_of("SkuMeter"),
-        sku_price_details: index_of("SkuPriceDetails"),
         sku_price_id: index_of("SkuPriceId"),
         sub_account_id: index_of("SubAccountId"),
         sub_account_name: index_of("SubAccountName"),
-        sub_account_type: index_of("SubAccountType"),
         tags: index_of("Tags"),
         x_connection_id: index_of(x::CONNECTION_ID),
         x_billing_period: index_of(x::BILLING_PERIOD),
@@ -515,7 +497,6 @@ impl Kind {
 /// Reads one CUR 1 file into FOCUS batches.
 pub struct CurFileReader {
     path: PathBuf,
-    file_name: String,
     source: Box<dyn Rows>,
     cols: Columns,
     record: Record,
@@ -565,13 +546,25 @@ impl CurFileReader {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let mut builder = FocusBatchBuilder::new(options.batch_rows);
+        let ix = ix();
+        for (column, value) in [
+            (ix.x_connection_id, options.connection_id.as_str()),
+            (ix.x_ingestion_id, options.ingestion_id.as_str()),
+            (ix.x_source_format, cols.spelling.source_format()),
+            (ix.x_source_file, file_name.as_str()),
+            (ix.provider_name, "AWS"),
+            // AWS issues the invoice for its own and for Marketplace charges alike.
+            (ix.invoice_issuer_name, "AWS"),
+        ] {
+            builder.set_constant(column, Some(value));
+        }
         Ok(CurFileReader {
             path: path.to_path_buf(),
-            file_name,
             source,
             cols,
             record: Record::new(),
-            builder: FocusBatchBuilder::new(options.batch_rows),
+            builder,
             options,
             expected_period,
             groups: Vec::new(),
@@ -1006,8 +999,6 @@ impl CurFileReader {
             unit,
             invoice_id: get(c.invoice_id),
             pricing_category,
-            // AWS issues the invoice for its own and for Marketplace charges alike.
-            invoice_issuer: "AWS",
             invoicing_entity: get(c.invoicing_entity),
             publisher: if marketplace {
                 get(c.legal_entity).unwrap_or("AWS Marketplace")
@@ -1041,12 +1032,7 @@ impl CurFileReader {
             operation: get(c.operation),
             line,
         };
-        let context = RowContext {
-            options: &self.options,
-            file_name: &self.file_name,
-            source_format: self.cols.spelling.source_format(),
-        };
-        push_row(&mut self.builder, &context, &row);
+        push_row(&mut self.builder, &row);
         self.rows += 1;
         if has_unused_row {
             // The commitment's unused part for the period: BilledCost 0 (prepaid), EffectiveCost
@@ -1069,7 +1055,7 @@ impl CurFileReader {
                 }),
                 ..row.clone()
             };
-            push_row(&mut self.builder, &context, &unused_row);
+            push_row(&mut self.builder, &unused_row);
             self.rows += 1;
         }
         Ok(())
@@ -1227,7 +1213,6 @@ struct FocusRow<'a> {
     unit: Option<Cow<'a, str>>,
     invoice_id: Option<&'a str>,
     pricing_category: Option<&'static str>,
-    invoice_issuer: &'a str,
     invoicing_entity: Option<&'a str>,
     publisher: &'a str,
     region: Option<&'a str>,
@@ -1250,44 +1235,33 @@ struct FocusRow<'a> {
     line: u64,
 }
 
-struct RowContext<'a> {
-    source_format: &'static str,
-    options: &'a ReadOptions,
-    file_name: &'a str,
-}
-
-fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
+/// Appends a row to the batch. The columns a CUR file holds the same on every row are
+/// constants of the builder (see [`CurFileReader::open`]), and those CUR 1 never fills are
+/// left null.
+fn push_row(b: &mut FocusBatchBuilder, r: &FocusRow<'_>) {
     let ix = ix();
     b.str(ix.availability_zone, r.availability_zone);
     b.dec(ix.billed_cost, Some(r.billed));
     b.str(ix.billing_account_id, Some(r.billing_account));
     b.str(ix.billing_account_name, r.billing_account_name);
-    b.str(ix.billing_account_type, None);
     b.str(ix.billing_currency, Some(r.currency));
     b.ts(ix.billing_period_end, Some(r.billing_period.1));
     b.ts(ix.billing_period_start, Some(r.billing_period.0));
-    b.str(ix.capacity_reservation_id, None);
-    b.str(ix.capacity_reservation_status, None);
     b.str(ix.charge_category, Some(r.category));
-    b.str(ix.charge_class, None);
     b.str(ix.charge_description, r.description);
     b.str(ix.charge_frequency, Some(r.frequency));
     b.ts(ix.charge_period_end, Some(r.charge_period.1));
     b.ts(ix.charge_period_start, Some(r.charge_period.0));
     b.str(ix.cd_category, r.commitment.map(|c| c.1));
     b.str(ix.cd_id, r.commitment.map(|c| c.0));
-    b.str(ix.cd_name, None);
-    b.dec(ix.cd_quantity, None);
     b.str(ix.cd_status, r.commitment_status);
     b.str(ix.cd_type, r.commitment.map(|c| c.2));
-    b.str(ix.cd_unit, None);
     b.dec(ix.consumed_quantity, r.consumed);
     b.str(ix.consumed_unit, r.consumed.and(r.unit.as_deref()));
     b.dec(ix.contracted_cost, Some(r.list_cost));
     b.dec(ix.contracted_unit_price, r.list_unit_price);
     b.dec(ix.effective_cost, Some(r.effective));
     b.str(ix.invoice_id, r.invoice_id);
-    b.str(ix.invoice_issuer_name, Some(r.invoice_issuer));
     b.dec(ix.list_cost, Some(r.list_cost));
     b.dec(ix.list_unit_price, r.list_unit_price);
     b.str(ix.pricing_category, r.pricing_category);
@@ -1309,7 +1283,6 @@ fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
     );
     b.dec(ix.pricing_quantity, r.quantity);
     b.str(ix.pricing_unit, r.unit.as_deref());
-    b.str(ix.provider_name, Some("AWS"));
     b.str(ix.publisher_name, Some(r.publisher));
     b.str(ix.region_id, r.region);
     b.str(ix.region_name, r.region_name);
@@ -1321,18 +1294,12 @@ fn push_row(b: &mut FocusBatchBuilder, ctx: &RowContext<'_>, r: &FocusRow<'_>) {
     b.str(ix.service_subcategory, Some(r.service_subcategory));
     b.str(ix.sku_id, r.sku_id);
     b.str(ix.sku_meter, r.sku_meter);
-    b.str(ix.sku_price_details, None);
     b.str(ix.sku_price_id, r.sku_price_id);
     b.str(ix.sub_account_id, r.sub_account_id);
     b.str(ix.sub_account_name, r.sub_account_name);
-    b.str(ix.sub_account_type, None);
     b.str(ix.tags, r.tags);
-    b.str(ix.x_connection_id, Some(&ctx.options.connection_id));
     b.str(ix.x_billing_period, Some(r.billing_period_text));
-    b.str(ix.x_source_format, Some(ctx.source_format));
-    b.str(ix.x_source_file, Some(ctx.file_name));
     b.int(ix.x_source_line, Some(r.line as i64));
-    b.str(ix.x_ingestion_id, Some(&ctx.options.ingestion_id));
     b.str(ix.x_line_item_type, r.line_item_type);
     b.str(ix.x_service_code, Some(r.product_code));
     b.str(ix.x_usage_type, r.usage_type);
