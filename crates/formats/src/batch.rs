@@ -127,6 +127,19 @@ impl KeyedText {
         }
     }
 
+    /// Appends the value numbered `id`, or a null for [`NULL_ID`].
+    #[inline]
+    fn append_id(&mut self, id: u32) {
+        if id == NULL_ID {
+            self.keys.push(0);
+            self.nulls.append_null();
+        } else {
+            self.keys.push(id as i32);
+            self.nulls.append_non_null();
+            self.last = Some(id);
+        }
+    }
+
     fn append_nulls(&mut self, n: usize) {
         self.keys.resize(self.keys.len() + n, 0);
         self.nulls.append_n_nulls(n);
@@ -156,8 +169,91 @@ pub struct FocusBatchBuilder {
     columns: Vec<ColumnBuilder>,
     /// Per column: the text every row holds, when a reader said so ([`Self::set_constant`]).
     constants: Vec<Option<String>>,
+    /// Columns appended together ([`Self::text_group`]).
+    groups: Vec<GroupIndex>,
     rows: usize,
     capacity: usize,
+}
+
+/// Keyed text columns appended together, as [`FocusBatchBuilder::text_group`] returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextGroup(usize);
+
+/// The combinations of a group's values met in the batch: for each, the ids of its values in
+/// the group's columns.
+struct GroupIndex {
+    columns: Vec<usize>,
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    hashes: Vec<u64>,
+    /// The distinct combinations' keys back to back, and where each ends (`key_ends[0]` is 0).
+    key_bytes: Vec<u8>,
+    key_ends: Vec<usize>,
+    /// `columns.len()` ids per key; [`NULL_ID`] for a null value.
+    ids: Vec<u32>,
+    /// The row's key: its values' lengths and bytes.
+    scratch: Vec<u8>,
+    last: Option<u32>,
+}
+
+/// A group's id for a null value.
+const NULL_ID: u32 = u32::MAX;
+
+/// The most columns a [`TextGroup`] holds.
+const MAX_GROUP_COLUMNS: usize = 8;
+
+impl GroupIndex {
+    fn new(columns: Vec<usize>) -> Self {
+        GroupIndex {
+            columns,
+            index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
+            hashes: Vec::new(),
+            key_bytes: Vec::new(),
+            key_ends: vec![0],
+            ids: Vec::new(),
+            scratch: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// The same group with no keys, for the next batch (ids are per batch).
+    fn emptied(self) -> Self {
+        GroupIndex::new(self.columns)
+    }
+
+    fn key(&self, entry: u32) -> &[u8] {
+        let entry = entry as usize;
+        &self.key_bytes[self.key_ends[entry]..self.key_ends[entry + 1]]
+    }
+
+    /// The entry of the key in `scratch` if the batch has met it, else the key's hash.
+    #[inline]
+    fn find(&self) -> Result<u32, u64> {
+        if let Some(last) = self.last
+            && same_bytes(self.key(last), &self.scratch)
+        {
+            return Ok(last);
+        }
+        let hash = self.hasher.hash_one(&self.scratch[..]);
+        self.index
+            .find(hash, |&e| same_bytes(self.key(e), &self.scratch))
+            .copied()
+            .ok_or(hash)
+    }
+
+    /// Numbers the key in `scratch`, whose values have the ids `ids`.
+    fn insert(&mut self, hash: u64, ids: &[u32]) -> u32 {
+        let entry = self.hashes.len() as u32;
+        self.key_bytes.extend_from_slice(&self.scratch);
+        self.key_ends.push(self.key_bytes.len());
+        self.hashes.push(hash);
+        self.ids.extend_from_slice(ids);
+        let hashes = &self.hashes;
+        self.index
+            .insert_unique(hash, entry, |&e| hashes[e as usize]);
+        entry
+    }
 }
 
 /// Bytes a string column reserves per row before it has seen a batch.
@@ -167,7 +263,7 @@ impl FocusBatchBuilder {
     /// A builder with room for `capacity` rows.
     pub fn new(capacity: usize) -> Self {
         let columns = keyed_focus_schema().fields().len();
-        Self::with_string_bytes(capacity, &[], vec![None; columns])
+        Self::with_string_bytes(capacity, &[], vec![None; columns], Vec::new())
     }
 
     /// A builder whose string column `i` reserves `string_bytes[i]` value bytes (the default
@@ -176,6 +272,7 @@ impl FocusBatchBuilder {
         capacity: usize,
         string_bytes: &[usize],
         constants: Vec<Option<String>>,
+        groups: Vec<GroupIndex>,
     ) -> Self {
         let schema = keyed_focus_schema();
         let columns: Vec<ColumnBuilder> = schema
@@ -212,6 +309,7 @@ impl FocusBatchBuilder {
             schema,
             columns,
             constants,
+            groups,
             rows: 0,
             capacity,
         }
@@ -225,6 +323,72 @@ impl FocusBatchBuilder {
             (self.constants.get_mut(i), self.columns.get(i))
         {
             *slot = value.map(str::to_string);
+        }
+    }
+
+    /// Declares keyed text `columns` whose values go together (a service's name, category
+    /// and code; a SKU's meter, price and unit), to append them with [`Self::group_str`].
+    /// Columns whose combinations are few compared with the rows gain the most.
+    ///
+    /// # Panics
+    /// When a column is not keyed text (see [`keyed_focus_schema`]) or the group has more than
+    /// eight columns: a reader's mistake, not its input's.
+    pub fn text_group(&mut self, columns: &[usize]) -> TextGroup {
+        assert!(
+            columns.len() <= MAX_GROUP_COLUMNS,
+            "a text group holds at most {MAX_GROUP_COLUMNS} columns"
+        );
+        for &c in columns {
+            assert!(
+                matches!(self.columns.get(c), Some(ColumnBuilder::Keyed(_))),
+                "column {c} of a text group is not keyed text"
+            );
+        }
+        self.groups.push(GroupIndex::new(columns.to_vec()));
+        TextGroup(self.groups.len() - 1)
+    }
+
+    /// Appends `values` (one per column, in the group's order) to `group`'s columns. The
+    /// values are looked up together: a batch numbers each distinct combination once, and a
+    /// row whose combination it has met takes every column's id from one lookup instead of
+    /// one per column.
+    #[inline]
+    pub fn group_str(&mut self, group: TextGroup, values: &[Option<&str>]) {
+        let rows = self.rows;
+        let g = &mut self.groups[group.0];
+        let n = g.columns.len();
+        debug_assert_eq!(values.len(), n, "one value per column of the group");
+        g.scratch.clear();
+        for value in values {
+            // Each value's length first (a null has none), so no two combinations make the
+            // same key.
+            match value {
+                Some(v) => {
+                    g.scratch.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    g.scratch.extend_from_slice(v.as_bytes());
+                }
+                None => g.scratch.extend_from_slice(&NULL_ID.to_le_bytes()),
+            }
+        }
+        let entry = match g.find() {
+            Ok(entry) => entry,
+            Err(hash) => {
+                let mut ids = [NULL_ID; MAX_GROUP_COLUMNS];
+                for ((id, &c), value) in ids.iter_mut().zip(&g.columns).zip(values) {
+                    if let (ColumnBuilder::Keyed(b), Some(v)) = (&mut self.columns[c], value) {
+                        *id = b.id(v.as_bytes());
+                    }
+                }
+                g.insert(hash, &ids[..n])
+            }
+        };
+        g.last = Some(entry);
+        let at = entry as usize * n;
+        for (&c, &id) in g.columns.iter().zip(&g.ids[at..at + n]) {
+            if let ColumnBuilder::Keyed(b) = &mut self.columns[c] {
+                pad(b, rows);
+                b.append_id(id);
+            }
         }
     }
 
@@ -330,7 +494,12 @@ impl FocusBatchBuilder {
         // Arrow's builders hand over their buffers and start again from nothing; sizing the next
         // batch's up front avoids regrowing (and copying) them row by row.
         let constants = std::mem::take(&mut self.constants);
-        *self = FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes, constants);
+        let groups = std::mem::take(&mut self.groups)
+            .into_iter()
+            .map(GroupIndex::emptied)
+            .collect();
+        *self =
+            FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes, constants, groups);
         RecordBatch::try_new(Arc::clone(&self.schema), arrays)
     }
 }
@@ -626,6 +795,69 @@ mod tests {
                 text(connection),
                 vec![Some("aws-main".to_string()); services.len()]
             );
+        }
+    }
+
+    /// Grouped columns read back as appended: combinations that come back, combinations
+    /// sharing some values (each value still stored once per column), nulls inside a
+    /// combination, rows that leave the group out, a column of the group also given alone
+    /// in a row, and a second batch that numbers its combinations afresh.
+    #[test]
+    fn grouped_text_reads_back_as_appended() {
+        use arrow::array::AsArray;
+        use billow_focus::schema::{index_of, plain_text};
+        let (service, code, region) = (
+            index_of("ServiceName"),
+            index_of("x_ServiceCode"),
+            index_of("RegionId"),
+        );
+        let rows: [Option<[Option<&str>; 2]>; 7] = [
+            Some([Some("Amazon EC2"), Some("AmazonEC2")]),
+            Some([Some("Amazon S3"), Some("AmazonS3")]),
+            Some([Some("Amazon EC2"), Some("AmazonEC2")]),
+            None,
+            Some([Some("Amazon EC2"), None]),
+            Some([Some("Amazon S3"), Some("AmazonEC2")]),
+            Some([None, None]),
+        ];
+        let mut builder = FocusBatchBuilder::new(4);
+        let group = builder.text_group(&[service, code]);
+        let mut batches = Vec::new();
+        for _ in 0..2 {
+            for (i, row) in rows.iter().enumerate() {
+                match row {
+                    Some(values) => builder.group_str(group, values),
+                    // A row that fills the group's columns one by one.
+                    None => {
+                        builder.str(service, Some("AWS Lambda"));
+                        builder.str(code, Some("AWSLambda"));
+                    }
+                }
+                builder.str(region, Some(["eu-west-1", "us-east-1"][i % 2]));
+                builder.end_row();
+            }
+            batches.push(builder.finish().unwrap());
+        }
+        let expected_service: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| r.map_or(Some("AWS Lambda"), |v| v[0]))
+            .collect();
+        let expected_code: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| r.map_or(Some("AWSLambda"), |v| v[1]))
+            .collect();
+        for batch in &batches {
+            let services = batch.column(service).as_dictionary::<TextKey>();
+            assert_eq!(services.values().len(), 3, "EC2, S3 and Lambda once each");
+            let codes = batch.column(code).as_dictionary::<TextKey>();
+            assert_eq!(codes.values().len(), 3);
+            let plain = plain_text(batch).unwrap();
+            let text = |c: usize| -> Vec<Option<&str>> {
+                plain.column(c).as_string::<i32>().iter().collect()
+            };
+            assert_eq!(text(service), expected_service);
+            assert_eq!(text(code), expected_code);
+            assert_eq!(text(region)[5], Some("us-east-1"));
         }
     }
 

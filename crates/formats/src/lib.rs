@@ -39,6 +39,6 @@ pub mod saas;
 pub mod source;
 pub mod timestamp;
 
-pub use batch::{FocusBatchBuilder, SourceTotals, TotalsKey};
+pub use batch::{FocusBatchBuilder, SourceTotals, TextGroup, TotalsKey};
 pub use error::{Error, Result};
 pub use read::{Consumer, FileSummary, ParallelRead, ReadEvent, ReadOptions, read_parallel};

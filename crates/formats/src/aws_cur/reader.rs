@@ -11,7 +11,7 @@ use billow_focus::schema::{index_of, x};
 use super::services::service_category;
 use super::{SOURCE_FORMAT, manifest};
 use crate::batch::{
-    FocusBatchBuilder, GroupTotals, SourceTotals, close_json_object, push_json_member,
+    FocusBatchBuilder, GroupTotals, SourceTotals, TextGroup, close_json_object, push_json_member,
 };
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
@@ -501,12 +501,16 @@ pub struct CurFileReader {
     cols: Columns,
     record: Record,
     builder: FocusBatchBuilder,
+    text_groups: TextGroups,
     options: ReadOptions,
     /// Billing period start expected for every row, if the delivery says.
     expected_period: Option<(i64, String)>,
     groups: Vec<((String, &'static str), GroupTotals)>,
     rows: u64,
     tag_json: String,
+    /// The row's payer account id (a buffer reused row after row).
+    payer: String,
+    unit_names: UnitNames,
     date_cache: Vec<(Vec<u8>, i64)>,
     header_len: usize,
     /// Billing period start and its `YYYY-MM`, formatted once per period rather than per row.
@@ -559,17 +563,21 @@ impl CurFileReader {
         ] {
             builder.set_constant(column, Some(value));
         }
+        let text_groups = TextGroups::new(&mut builder);
         Ok(CurFileReader {
             path: path.to_path_buf(),
             source,
             cols,
             record: Record::new(),
             builder,
+            text_groups,
             options,
             expected_period,
             groups: Vec::new(),
             rows: 0,
             tag_json: String::new(),
+            payer: String::new(),
+            unit_names: UnitNames::default(),
             date_cache: vec![(Vec::new(), 0); DATE_SLOTS],
             header_len: header.len(),
             period_text: (0, String::new()),
@@ -686,8 +694,10 @@ impl CurFileReader {
         }
         match parse_utc_micros(raw) {
             Some(v) => {
-                let raw = raw.to_vec();
-                self.date_cache[slot] = (raw, v);
+                let cached = &mut self.date_cache[slot];
+                cached.0.clear();
+                cached.0.extend_from_slice(raw);
+                cached.1 = v;
                 Ok(Some(v))
             }
             None => Err(self.bad_value(
@@ -859,9 +869,11 @@ impl CurFileReader {
         };
         let has_unused_row = !unused_terms.is_empty() && unused != 0;
         // Source totals, summed from the raw cells' text independently of the parsed values.
-        let payer = non_empty_str(&self.record, None, Some(payer_i))
-            .unwrap_or_default()
-            .to_string();
+        // The payer outlives the borrows of `self` below, so it is copied, into a buffer the
+        // reader keeps rather than a new string per row.
+        let mut payer = std::mem::take(&mut self.payer);
+        payer.clear();
+        payer.push_str(non_empty_str(&self.record, None, Some(payer_i)).unwrap_or_default());
         self.add_to_totals(
             &payer,
             category,
@@ -946,11 +958,6 @@ impl CurFileReader {
         let region = get(c.region_code).or_else(|| get(c.region));
         let resource = get(c.resource_id);
         let sku = if is_tax { None } else { get(c.sku) };
-        let unit = quantity.map(|_| {
-            get(c.unit)
-                .map(billow_focus::units::normalize)
-                .unwrap_or(Cow::Borrowed("Units"))
-        });
         let sub_account = get(c.usage_account);
         self.tag_json.clear();
         for (key, col) in &c.tags {
@@ -974,6 +981,11 @@ impl CurFileReader {
             }
         }
         close_json_object(&mut self.tag_json);
+        let unit = match (quantity, get(c.unit)) {
+            (None, _) => None,
+            (Some(_), None) => Some(Cow::Borrowed("Units")),
+            (Some(_), Some(u)) => Some(Cow::Borrowed(self.unit_names.focus_spelling(u))),
+        };
         let row = FocusRow {
             availability_zone: get(c.availability_zone),
             billed,
@@ -1032,7 +1044,7 @@ impl CurFileReader {
             operation: get(c.operation),
             line,
         };
-        push_row(&mut self.builder, &row);
+        push_row(&mut self.builder, &self.text_groups, &row);
         self.rows += 1;
         if has_unused_row {
             // The commitment's unused part for the period: BilledCost 0 (prepaid), EffectiveCost
@@ -1055,9 +1067,10 @@ impl CurFileReader {
                 }),
                 ..row.clone()
             };
-            push_row(&mut self.builder, &unused_row);
+            push_row(&mut self.builder, &self.text_groups, &unused_row);
             self.rows += 1;
         }
+        self.payer = payer;
         Ok(())
     }
 
@@ -1235,36 +1248,158 @@ struct FocusRow<'a> {
     line: u64,
 }
 
+/// The FOCUS spellings of the units a file names: a file names a few dozen units over
+/// millions of rows, so each is normalized once.
+#[derive(Default)]
+struct UnitNames {
+    /// (unit as the file spells it, FOCUS spelling), most recently added last.
+    known: Vec<(String, String)>,
+}
+
+impl UnitNames {
+    /// Beyond this many units a file's further units are normalized row by row.
+    const MAX: usize = 64;
+
+    fn focus_spelling(&mut self, unit: &str) -> &str {
+        let found = self.known.iter().position(|(raw, _)| raw == unit);
+        let at = match found {
+            Some(at) => at,
+            None if self.known.len() < Self::MAX => {
+                let focus = billow_focus::units::normalize(unit).into_owned();
+                self.known.push((unit.to_string(), focus));
+                self.known.len() - 1
+            }
+            None => {
+                // Keep the slot at MAX for the uncached unit: overwritten on the next miss.
+                let focus = billow_focus::units::normalize(unit).into_owned();
+                self.known.truncate(Self::MAX);
+                self.known.push((unit.to_string(), focus));
+                Self::MAX
+            }
+        };
+        &self.known[at].1
+    }
+}
+
+/// The columns whose values go together, appended as groups (see
+/// [`FocusBatchBuilder::text_group`]): a row of a CUR file repeats one of a few hundred
+/// services, SKUs, places and accounts, each spread over several columns.
+struct TextGroups {
+    service: TextGroup,
+    sku: TextGroup,
+    location: TextGroup,
+    account: TextGroup,
+    charge: TextGroup,
+}
+
+impl TextGroups {
+    fn new(b: &mut FocusBatchBuilder) -> Self {
+        let ix = ix();
+        TextGroups {
+            service: b.text_group(&[
+                ix.service_name,
+                ix.service_category,
+                ix.service_subcategory,
+                ix.x_service_code,
+                ix.resource_type,
+            ]),
+            sku: b.text_group(&[
+                ix.sku_id,
+                ix.sku_meter,
+                ix.sku_price_id,
+                ix.x_usage_type,
+                ix.x_operation,
+                ix.charge_description,
+                ix.pricing_unit,
+                ix.consumed_unit,
+            ]),
+            location: b.text_group(&[ix.region_id, ix.region_name, ix.availability_zone]),
+            account: b.text_group(&[
+                ix.billing_account_id,
+                ix.billing_account_name,
+                ix.sub_account_id,
+                ix.sub_account_name,
+            ]),
+            charge: b.text_group(&[
+                ix.charge_category,
+                ix.charge_frequency,
+                ix.x_line_item_type,
+                ix.pricing_category,
+                ix.cd_category,
+                ix.cd_status,
+                ix.cd_type,
+            ]),
+        }
+    }
+}
+
 /// Appends a row to the batch. The columns a CUR file holds the same on every row are
 /// constants of the builder (see [`CurFileReader::open`]), and those CUR 1 never fills are
 /// left null.
-fn push_row(b: &mut FocusBatchBuilder, r: &FocusRow<'_>) {
+fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
     let ix = ix();
-    b.str(ix.availability_zone, r.availability_zone);
+    b.group_str(
+        groups.service,
+        &[
+            Some(r.service_name),
+            Some(r.service_category),
+            Some(r.service_subcategory),
+            Some(r.product_code),
+            r.resource_type,
+        ],
+    );
+    b.group_str(
+        groups.sku,
+        &[
+            r.sku_id,
+            r.sku_meter,
+            r.sku_price_id,
+            r.usage_type,
+            r.operation,
+            r.description,
+            r.unit.as_deref(),
+            r.consumed.and(r.unit.as_deref()),
+        ],
+    );
+    b.group_str(
+        groups.location,
+        &[r.region, r.region_name, r.availability_zone],
+    );
+    b.group_str(
+        groups.account,
+        &[
+            Some(r.billing_account),
+            r.billing_account_name,
+            r.sub_account_id,
+            r.sub_account_name,
+        ],
+    );
+    b.group_str(
+        groups.charge,
+        &[
+            Some(r.category),
+            Some(r.frequency),
+            r.line_item_type,
+            r.pricing_category,
+            r.commitment.map(|c| c.1),
+            r.commitment_status,
+            r.commitment.map(|c| c.2),
+        ],
+    );
     b.dec(ix.billed_cost, Some(r.billed));
-    b.str(ix.billing_account_id, Some(r.billing_account));
-    b.str(ix.billing_account_name, r.billing_account_name);
     b.str(ix.billing_currency, Some(r.currency));
     b.ts(ix.billing_period_end, Some(r.billing_period.1));
     b.ts(ix.billing_period_start, Some(r.billing_period.0));
-    b.str(ix.charge_category, Some(r.category));
-    b.str(ix.charge_description, r.description);
-    b.str(ix.charge_frequency, Some(r.frequency));
     b.ts(ix.charge_period_end, Some(r.charge_period.1));
     b.ts(ix.charge_period_start, Some(r.charge_period.0));
-    b.str(ix.cd_category, r.commitment.map(|c| c.1));
     b.str(ix.cd_id, r.commitment.map(|c| c.0));
-    b.str(ix.cd_status, r.commitment_status);
-    b.str(ix.cd_type, r.commitment.map(|c| c.2));
     b.dec(ix.consumed_quantity, r.consumed);
-    b.str(ix.consumed_unit, r.consumed.and(r.unit.as_deref()));
     b.dec(ix.contracted_cost, Some(r.list_cost));
     b.dec(ix.contracted_unit_price, r.list_unit_price);
     b.dec(ix.effective_cost, Some(r.effective));
     b.str(ix.invoice_id, r.invoice_id);
     b.dec(ix.list_cost, Some(r.list_cost));
     b.dec(ix.list_unit_price, r.list_unit_price);
-    b.str(ix.pricing_category, r.pricing_category);
     // AWS prices in pricing/currency; where it is the billing currency the prices and costs
     // are the same numbers. CUR 1 has no exchange rate, so other currencies stay null.
     let same_currency = r.pricing_currency == r.currency;
@@ -1282,28 +1417,12 @@ fn push_row(b: &mut FocusBatchBuilder, r: &FocusRow<'_>) {
         r.list_unit_price.filter(|_| same_currency),
     );
     b.dec(ix.pricing_quantity, r.quantity);
-    b.str(ix.pricing_unit, r.unit.as_deref());
     b.str(ix.publisher_name, Some(r.publisher));
-    b.str(ix.region_id, r.region);
-    b.str(ix.region_name, r.region_name);
     b.str(ix.resource_id, r.resource_id);
     b.str(ix.resource_name, r.resource_id);
-    b.str(ix.resource_type, r.resource_type);
-    b.str(ix.service_category, Some(r.service_category));
-    b.str(ix.service_name, Some(r.service_name));
-    b.str(ix.service_subcategory, Some(r.service_subcategory));
-    b.str(ix.sku_id, r.sku_id);
-    b.str(ix.sku_meter, r.sku_meter);
-    b.str(ix.sku_price_id, r.sku_price_id);
-    b.str(ix.sub_account_id, r.sub_account_id);
-    b.str(ix.sub_account_name, r.sub_account_name);
     b.str(ix.tags, r.tags);
     b.str(ix.x_billing_period, Some(r.billing_period_text));
     b.int(ix.x_source_line, Some(r.line as i64));
-    b.str(ix.x_line_item_type, r.line_item_type);
-    b.str(ix.x_service_code, Some(r.product_code));
-    b.str(ix.x_usage_type, r.usage_type);
-    b.str(ix.x_operation, r.operation);
     b.str(ix.x_invoicing_entity, r.invoicing_entity);
     b.end_row();
 }
