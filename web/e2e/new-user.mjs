@@ -2,16 +2,13 @@
 // the credentials it printed, shows a number on the card of every provider that has data.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const url = process.env.DEMO_URL;
 const [email, password] = process.env.DEMO_LOGIN.split(" / ");
 const artifacts = process.env.E2E_ARTIFACTS ?? "e2e-artifacts";
 mkdirSync(artifacts, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await page.goto(url);

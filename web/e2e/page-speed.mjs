@@ -1,16 +1,12 @@
 // Page speed of the dashboard (bench/dashboard.sh, not a test): signs in, then opens the
 // overview and the explorer N times each and prints, per page, the time from navigation to
 // the page drawn with its data (cards, table), as p50 and max in milliseconds.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const url = process.env.BILLOW_URL;
 const asOf = process.env.DEMO_AS_OF;
 const runs = Number(process.env.RUNS ?? 10);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"],
-});
+const browser = await launchChromium();
 const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
 await page.goto(`${url}/#/login`);
 await page.getByLabel("Email").fill("demo@billow.local");
