@@ -806,22 +806,22 @@ mod tests {
     fn grouped_text_reads_back_as_appended() {
         use arrow::array::AsArray;
         use billow_focus::schema::{index_of, plain_text};
-        let (service, code, region) = (
-            index_of("ServiceName"),
-            index_of("x_ServiceCode"),
+        let (id, name, region) = (
+            index_of("SubAccountId"),
+            index_of("SubAccountName"),
             index_of("RegionId"),
         );
         let rows: [Option<[Option<&str>; 2]>; 7] = [
-            Some([Some("Amazon EC2"), Some("AmazonEC2")]),
-            Some([Some("Amazon S3"), Some("AmazonS3")]),
-            Some([Some("Amazon EC2"), Some("AmazonEC2")]),
+            Some([Some("111"), Some("prod")]),
+            Some([Some("222"), Some("dev")]),
+            Some([Some("111"), Some("prod")]),
             None,
-            Some([Some("Amazon EC2"), None]),
-            Some([Some("Amazon S3"), Some("AmazonEC2")]),
+            Some([Some("111"), None]),
+            Some([Some("222"), Some("prod")]),
             Some([None, None]),
         ];
         let mut builder = FocusBatchBuilder::new(4);
-        let group = builder.text_group(&[service, code]);
+        let group = builder.text_group(&[id, name]);
         let mut batches = Vec::new();
         for _ in 0..2 {
             for (i, row) in rows.iter().enumerate() {
@@ -829,35 +829,48 @@ mod tests {
                     Some(values) => builder.group_str(group, values),
                     // A row that fills the group's columns one by one.
                     None => {
-                        builder.str(service, Some("AWS Lambda"));
-                        builder.str(code, Some("AWSLambda"));
+                        builder.str(id, Some("333"));
+                        builder.str(name, Some("test"));
                     }
                 }
                 builder.str(region, Some(["eu-west-1", "us-east-1"][i % 2]));
+                fill_required(&mut builder);
                 builder.end_row();
             }
             batches.push(builder.finish().unwrap());
         }
-        let expected_service: Vec<Option<&str>> = rows
-            .iter()
-            .map(|r| r.map_or(Some("AWS Lambda"), |v| v[0]))
-            .collect();
-        let expected_code: Vec<Option<&str>> = rows
-            .iter()
-            .map(|r| r.map_or(Some("AWSLambda"), |v| v[1]))
-            .collect();
+        let expected = |c: usize, alone: &'static str| -> Vec<Option<&str>> {
+            rows.iter()
+                .map(|r| r.map_or(Some(alone), |v| v[c]))
+                .collect()
+        };
         for batch in &batches {
-            let services = batch.column(service).as_dictionary::<TextKey>();
-            assert_eq!(services.values().len(), 3, "EC2, S3 and Lambda once each");
-            let codes = batch.column(code).as_dictionary::<TextKey>();
-            assert_eq!(codes.values().len(), 3);
+            for c in [id, name] {
+                let keyed = batch.column(c).as_dictionary::<TextKey>();
+                assert_eq!(keyed.values().len(), 3, "each value once per column");
+            }
             let plain = plain_text(batch).unwrap();
             let text = |c: usize| -> Vec<Option<&str>> {
                 plain.column(c).as_string::<i32>().iter().collect()
             };
-            assert_eq!(text(service), expected_service);
-            assert_eq!(text(code), expected_code);
+            assert_eq!(text(id), expected(0, "333"));
+            assert_eq!(text(name), expected(1, "test"));
             assert_eq!(text(region)[5], Some("us-east-1"));
+        }
+    }
+
+    /// Gives every column that may not be null a value.
+    fn fill_required(builder: &mut FocusBatchBuilder) {
+        for (c, f) in keyed_focus_schema().fields().iter().enumerate() {
+            if f.is_nullable() {
+                continue;
+            }
+            match f.data_type() {
+                DataType::Decimal128(..) => builder.dec(c, Some(1)),
+                DataType::Timestamp(..) => builder.ts(c, Some(0)),
+                DataType::Int64 => builder.int(c, Some(1)),
+                _ => builder.str(c, Some("required")),
+            }
         }
     }
 
