@@ -754,17 +754,7 @@ mod tests {
                     builder.str(region, r);
                 }
                 builder.str(resource, Some(&format!("i-{round}-{i}")));
-                for (c, f) in keyed_focus_schema().fields().iter().enumerate() {
-                    if f.is_nullable() || c == connection {
-                        continue;
-                    }
-                    match f.data_type() {
-                        DataType::Decimal128(..) => builder.dec(c, Some(1)),
-                        DataType::Timestamp(..) => builder.ts(c, Some(0)),
-                        DataType::Int64 => builder.int(c, Some(1)),
-                        _ => builder.str(c, Some("required")),
-                    }
-                }
+                fill_required(&mut builder, Some(connection));
                 builder.end_row();
             }
             batches.push(builder.finish().unwrap());
@@ -834,7 +824,7 @@ mod tests {
                     }
                 }
                 builder.str(region, Some(["eu-west-1", "us-east-1"][i % 2]));
-                fill_required(&mut builder);
+                fill_required(&mut builder, None);
                 builder.end_row();
             }
             batches.push(builder.finish().unwrap());
@@ -859,10 +849,11 @@ mod tests {
         }
     }
 
-    /// Gives every column that may not be null a value.
-    fn fill_required(builder: &mut FocusBatchBuilder) {
+    /// Gives every column that may not be null a value, except `constant` (a column the
+    /// builder fills itself).
+    fn fill_required(builder: &mut FocusBatchBuilder, constant: Option<usize>) {
         for (c, f) in keyed_focus_schema().fields().iter().enumerate() {
-            if f.is_nullable() {
+            if f.is_nullable() || Some(c) == constant {
                 continue;
             }
             match f.data_type() {
