@@ -253,12 +253,8 @@ struct ChunkPages<'a> {
     zstd: &'a mut zstd::bulk::Compressor<'static>,
     compressed_page: &'a mut Vec<u8>,
     sink: TrackedWrite<&'a mut Vec<u8>>,
-    rows: u64,
-    compressed: u64,
-    uncompressed: u64,
-    dictionary_offset: Option<i64>,
-    data_offset: Option<i64>,
-    encodings: Vec<Encoding>,
+    /// The pages written so far (sizes, offsets, encodings); complete at [`Self::finish`].
+    layout: ChunkLayout,
     /// The page being built.
     buf: &'a mut Vec<u8>,
 }
@@ -278,12 +274,16 @@ impl<'a> ChunkPages<'a> {
             zstd,
             compressed_page: compressed,
             sink: TrackedWrite::new(chunk),
-            rows: 0,
-            compressed: 0,
-            uncompressed: 0,
-            dictionary_offset: None,
-            data_offset: None,
-            encodings: vec![Encoding::RLE],
+            layout: ChunkLayout {
+                bytes_written: 0,
+                rows: 0,
+                compressed: 0,
+                uncompressed: 0,
+                dictionary_offset: None,
+                data_offset: None,
+                encodings: vec![Encoding::RLE],
+                statistics: None,
+            },
             buf: page,
         }
     }
@@ -324,10 +324,11 @@ impl<'a> ChunkPages<'a> {
         };
         let spec = SerializedPageWriter::new(&mut self.sink)
             .write_page(CompressedPage::new(page, self.buf.len()))?;
-        self.dictionary_offset = Some(spec.offset as i64);
-        self.compressed += spec.compressed_size as u64;
-        self.uncompressed += spec.uncompressed_size as u64;
-        self.encodings.push(Encoding::PLAIN);
+        let layout = &mut self.layout;
+        layout.dictionary_offset = Some(spec.offset as i64);
+        layout.compressed += spec.compressed_size as u64;
+        layout.uncompressed += spec.uncompressed_size as u64;
+        layout.encodings.push(Encoding::PLAIN);
         Ok(())
     }
 
@@ -386,12 +387,13 @@ impl<'a> ChunkPages<'a> {
         };
         let spec = SerializedPageWriter::new(&mut self.sink)
             .write_page(CompressedPage::new(page, self.buf.len()))?;
-        self.data_offset.get_or_insert(spec.offset as i64);
-        self.compressed += spec.compressed_size as u64;
-        self.uncompressed += spec.uncompressed_size as u64;
-        self.rows += rows as u64;
-        if !self.encodings.contains(&encoding) {
-            self.encodings.push(encoding);
+        let layout = &mut self.layout;
+        layout.data_offset.get_or_insert(spec.offset as i64);
+        layout.compressed += spec.compressed_size as u64;
+        layout.uncompressed += spec.uncompressed_size as u64;
+        layout.rows += rows as u64;
+        if !layout.encodings.contains(&encoding) {
+            layout.encodings.push(encoding);
         }
         Ok(())
     }
@@ -401,13 +403,8 @@ impl<'a> ChunkPages<'a> {
         self.sink.into_inner()?;
         Ok(ChunkLayout {
             bytes_written,
-            rows: self.rows,
-            compressed: self.compressed,
-            uncompressed: self.uncompressed,
-            dictionary_offset: self.dictionary_offset,
-            data_offset: self.data_offset,
-            encodings: self.encodings,
             statistics,
+            ..self.layout
         })
     }
 }
