@@ -49,7 +49,7 @@ pub fn parse_decimal(text: &[u8]) -> Result<Parsed, DecimalError> {
 
 /// The digits of a decimal text: `negative`, up to 40 significant digits in `mantissa`,
 /// `exponent` so that value = mantissa × 10^exponent, and whether nonzero digits were dropped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Digits {
     negative: bool,
     mantissa: i128,
@@ -59,8 +59,16 @@ struct Digits {
 }
 
 fn parse_digits(text: &[u8]) -> Result<Digits, DecimalError> {
-    let mut i = 0;
     let text = trim_ascii(text);
+    match parse_short_plain(text) {
+        Some(digits) => Ok(digits),
+        None => parse_any_digits(text),
+    }
+}
+
+/// [`parse_digits`] of any text, already trimmed.
+fn parse_any_digits(text: &[u8]) -> Result<Digits, DecimalError> {
+    let mut i = 0;
     if text.is_empty() {
         return Err(DecimalError::Syntax);
     }
@@ -125,6 +133,49 @@ fn parse_digits(text: &[u8]) -> Result<Digits, DecimalError> {
         mantissa,
         exponent,
         sticky,
+    })
+}
+
+/// The digits of the common cell, `[-+]digits[.digits]` with at most 18 digits, gathered in a
+/// `u64` (a billing file's costs are almost all this shape); `None` for anything else, which
+/// the general parser then reads (or rejects). Both give the same [`Digits`] for any text this
+/// accepts.
+#[inline]
+fn parse_short_plain(text: &[u8]) -> Option<Digits> {
+    let (negative, body) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    // 18 digits and a point at most: the mantissa stays below 10¹⁸, far inside u64.
+    if body.len() > 19 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut point = None;
+    for (i, &c) in body.iter().enumerate() {
+        let digit = c.wrapping_sub(b'0');
+        if digit < 10 {
+            mantissa = mantissa * 10 + u64::from(digit);
+        } else if c == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let fraction_digits = match point {
+        Some(p) => body.len() - 1 - p,
+        None => 0,
+    };
+    let digits = body.len() - usize::from(point.is_some());
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    Some(Digits {
+        negative,
+        mantissa: i128::from(mantissa),
+        exponent: -(fraction_digits as i64),
+        sticky: false,
     })
 }
 
@@ -215,9 +266,20 @@ pub fn mul_div(a: i128, b: i128, c: i128) -> Option<i128> {
     (value.abs() <= MAX_ABS).then_some(value)
 }
 
+/// 10⁰ … 10³⁸, every power of ten an `i128` holds.
+const POWERS_OF_TEN: [i128; 39] = {
+    let mut powers = [1i128; 39];
+    let mut i = 1;
+    while i < powers.len() {
+        powers[i] = powers[i - 1] * 10;
+        i += 1;
+    }
+    powers
+};
+
+/// 10ⁿ, `None` past what an `i128` holds (a table: this runs for every cell of a bill).
 fn pow10(n: i64) -> Option<i128> {
-    let n = u32::try_from(n).ok()?;
-    10i128.checked_pow(n)
+    POWERS_OF_TEN.get(usize::try_from(n).ok()?).copied()
 }
 
 /// Formats units of 10⁻¹² as a plain decimal without trailing zeros (`"0.0000000007"`).
@@ -315,11 +377,11 @@ impl ExactSum {
     /// Adds a value given as units of 10^-scale.
     pub fn add_units(&mut self, units: i128, scale: u32) -> Result<(), SumOverflow> {
         if scale > self.scale {
-            let f = 10i128.checked_pow(scale - self.scale).ok_or(SumOverflow)?;
+            let f = pow10(i64::from(scale - self.scale)).ok_or(SumOverflow)?;
             self.units = self.units.checked_mul(f).ok_or(SumOverflow)?;
             self.scale = scale;
         }
-        let f = 10i128.checked_pow(self.scale - scale).ok_or(SumOverflow)?;
+        let f = pow10(i64::from(self.scale - scale)).ok_or(SumOverflow)?;
         let v = units.checked_mul(f).ok_or(SumOverflow)?;
         self.units = self.units.checked_add(v).ok_or(SumOverflow)?;
         Ok(())
@@ -488,6 +550,45 @@ mod tests {
             Err(DecimalError::OutOfRange)
         );
         assert!(parse_decimal(b"1e15").is_ok());
+    }
+
+    #[test]
+    fn the_short_path_reads_every_text_as_the_general_parser_does() {
+        // Every sign, every digit count up to past the short path's limit, every place of the
+        // point (and none, a trailing or a leading one), digits including zeros and nines;
+        // plus shapes the short path must leave to the general parser.
+        let mut texts: Vec<String> = ["-", "+", ".", "-.", "1.2.3", "1e5", "1E-3", " 1", "0x1"]
+            .map(String::from)
+            .to_vec();
+        for sign in ["", "-", "+"] {
+            for len in 1..=21usize {
+                for fill in ["0", "9", "7"] {
+                    let digits: String =
+                        (0..len).map(|i| if i == 0 { "1" } else { fill }).collect();
+                    texts.push(format!("{sign}{digits}"));
+                    for point in 0..=len {
+                        texts.push(format!("{sign}{}.{}", &digits[..point], &digits[point..]));
+                    }
+                }
+            }
+        }
+        let mut short = 0;
+        for text in &texts {
+            if let Some(digits) = parse_short_plain(text.as_bytes()) {
+                short += 1;
+                assert_eq!(Ok(digits), parse_any_digits(text.as_bytes()), "{text}");
+            }
+            assert_eq!(
+                parse_digits(text.as_bytes()),
+                parse_any_digits(text.trim().as_bytes()),
+                "{text}"
+            );
+        }
+        // The short path takes the common cells (up to 18 digits), not only odd ones.
+        assert!(short > texts.len() / 2, "{short} of {}", texts.len());
+        assert!(parse_short_plain(b"999999999999999999").is_some());
+        assert!(parse_short_plain(b"9999999999999999999").is_none());
+        assert!(parse_short_plain(b"0.0080314543").is_some());
     }
 
     #[test]

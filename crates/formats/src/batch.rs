@@ -685,6 +685,15 @@ pub(crate) fn push_json_member(out: &mut String, key: &str, value: &str) {
     push_json_string(out, value);
 }
 
+/// [`push_json_member`] with the key already a JSON string literal (escaped once, for keys
+/// that every row repeats).
+pub(crate) fn push_json_member_literal(out: &mut String, key_literal: &str, value: &str) {
+    out.push(if out.is_empty() { '{' } else { ',' });
+    out.push_str(key_literal);
+    out.push(':');
+    push_json_string(out, value);
+}
+
 /// Ends an object started by [`push_json_member`]; an empty one stays empty.
 pub(crate) fn close_json_object(out: &mut String) {
     if !out.is_empty() {

@@ -759,8 +759,11 @@ pub struct DailyRollup {
     /// By tag key id.
     tag_values: Vec<TagValues>,
     by_dimensions: Sums<DimensionKey>,
-    /// By day, billing account, sub account, tag key and tag value; a null key and value
-    /// hold every row's sums (a tag's untagged share is the total less its values).
+    /// By day, billing account, sub account, tag key and tag value. The groups with a null
+    /// key and value, every row's sums (a tag's untagged share is the total less its
+    /// values), are added from `by_dimensions` when the rollup is written: they are its
+    /// groups with service, region and charge category folded, and a row then costs one
+    /// table probe less.
     by_tags: Sums<TagKey>,
     /// The (tag key, value) ids of `Tags` texts met, so a resource's rows read its tags once;
     /// bounded (texts that differ on every row, as per-row ids make them, are not all kept).
@@ -895,9 +898,9 @@ impl DailyRollup {
                 std::array::from_fn(|d| scratch.ids[d].get(row).copied().unwrap_or(NULL_ID));
             let values = [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
             let mut fits = self.by_dimensions.add((day, ids), values, 1);
-            // Day and both accounts begin every tag group; the row of all sums has no tag.
+            // Day and both accounts begin every tag group (the row of all sums, which has no
+            // tag, is folded from `by_dimensions` at the end).
             let mut tag_group = (day, [ids[0], ids[1], NULL_ID, NULL_ID]);
-            fits &= self.by_tags.add(tag_group, values, 1);
             // The row's (tag, value) ids: a keyed text's are read once per batch.
             let row_pairs: &[(u32, u32)] = match tags {
                 TextColumn::Keyed { keys, values } if keys.is_valid(row) => {
@@ -1099,9 +1102,17 @@ impl DailyRollup {
     /// day, billing account and sub account, one row per (tag key, tag value) and one row
     /// with a null tag key holding every row's sums (so a tag's untagged share is the total
     /// less its values). The tag rollup's schema lists the keys it leaves out.
-    pub(crate) fn into_batches(self) -> Result<(RecordBatch, RecordBatch)> {
+    pub(crate) fn into_batches(mut self) -> Result<(RecordBatch, RecordBatch)> {
         if let Some(overflow) = self.overflow {
             return Err(Error::Inconsistent(overflow));
+        }
+        let mut fits = true;
+        for (&(day, ids), values, rows) in self.by_dimensions.iter() {
+            let all_rows = (day, [ids[0], ids[1], NULL_ID, NULL_ID]);
+            fits &= self.by_tags.add(all_rows, values, rows);
+        }
+        if !fits {
+            return Err(Error::Inconsistent("a sum passed Decimal128".into()));
         }
         // Ids and values correspond one to one, so every id group is one byte-keyed group.
         let day_part = |key: &mut Vec<u8>, day: Day| {

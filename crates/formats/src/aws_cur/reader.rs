@@ -12,6 +12,7 @@ use super::services::service_category;
 use super::{SOURCE_FORMAT, manifest};
 use crate::batch::{
     FocusBatchBuilder, GroupTotals, SourceTotals, TextGroup, close_json_object, push_json_member,
+    push_json_member_literal, push_json_string,
 };
 use crate::csv_file::Record;
 use crate::read::{FileSummary, ReadOptions, ReadState};
@@ -66,7 +67,7 @@ struct Columns {
     sp_effective_cost: Option<usize>,
     sp_total_commitment: Option<usize>,
     sp_used_commitment: Option<usize>,
-    /// (tag key as FOCUS writes it, column)
+    /// (tag key as FOCUS writes it, as a JSON string literal; column): escaped once per file.
     tags: Vec<(String, usize)>,
     /// CUR 2.0 `resource_tags` (a JSON object per row in CSV).
     tag_map: Option<usize>,
@@ -283,7 +284,9 @@ impl Columns {
                 Spelling::Cur2 => None,
             };
             if let Some(key) = key {
-                c.tags.push((tag_key(key).to_string(), i));
+                let mut literal = String::new();
+                push_json_string(&mut literal, tag_key(key));
+                c.tags.push((literal, i));
             }
         }
         Ok(c)
@@ -961,11 +964,15 @@ impl CurFileReader {
         let sub_account = get(c.usage_account);
         self.tag_json.clear();
         for (key, col) in &c.tags {
-            let value = record.get(*col).unwrap_or_default();
-            if value.is_empty() {
-                continue;
-            }
-            push_json_member(&mut self.tag_json, key, &String::from_utf8_lossy(value));
+            // A cell of a record that is not UTF-8 keeps its text, its odd bytes replaced.
+            let value = match get(Some(*col)) {
+                Some(value) => Cow::Borrowed(value),
+                None => match record.get(*col) {
+                    Some(raw) if !raw.is_empty() => String::from_utf8_lossy(raw),
+                    _ => continue,
+                },
+            };
+            push_json_member_literal(&mut self.tag_json, key, &value);
         }
         if let Some(i) = c.tag_map {
             for (key, value) in self.json_map(i, "resource_tags")? {
