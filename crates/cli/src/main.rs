@@ -89,8 +89,11 @@ fn tune_allocator() {
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes this process's memory
     // policy; the kernel checks it at each page fault, so it covers memory mapped before too.
     // A kernel without it returns an error, and then the process simply keeps THP.
+    // The arguments are passed as the `unsigned long`s the kernel reads (the kernel refuses the
+    // call unless the last three are zero).
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        let (disable, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        libc::prctl(libc::PR_SET_THP_DISABLE, disable, unused, unused, unused);
     }
 }
 
