@@ -23,12 +23,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 SRC=$OUT/src-$ROWS
-if [ ! -f "$SRC/.done" ]; then
-  rm -rf "$SRC"
-  echo "generating $ROWS rows..."
-  "$BILLOW" synth "$SRC" --month 2026-10 --rows "$ROWS" --files 10 --seed 42 > "$SRC.json"
-  touch "$SRC/.done"
-fi
+generate "$SRC" "$ROWS" 10
 DATA=$OUT/api-data
 if [ ! -d "$DATA/lake" ]; then
   "$BILLOW" --data-dir "$DATA" --quiet ingest aws-cur "$SRC/cur/billow-cur" --connection bench

@@ -24,6 +24,20 @@ measure() { # name, command...: prints "name wall cpu rss_mb"
   rm -f "$log"
 }
 
+# generate DIR ROWS FILES [SYNTH_ARG...]: a month (October 2026, seed 42) of ROWS rows in FILES
+# files written by `billow synth` into DIR (AWS CUR unless the arguments name another provider),
+# its expected totals in DIR.json; kept for the next run.
+generate() {
+  local dir=$1 rows=$2 files=$3
+  shift 3
+  [ -f "$dir/.done" ] && return 0
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")"
+  echo "generating $rows rows in $files files${*:+ ($*)}..."
+  "$BILLOW" synth "$dir" "$@" --month 2026-10 --rows "$rows" --files "$files" --seed 42 > "$dir.json"
+  touch "$dir/.done"
+}
+
 # report RESULTS_FILE ROWS BILLOW_RUN PEER...: the table and the ratios of one run.
 report() {
   "$PY" - "$@" <<'PY'

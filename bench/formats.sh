@@ -17,18 +17,8 @@ FILES=${FILES:-10}
 mkdir -p "$OUT"
 AZURE=$OUT/azure-$ROWS
 GCP=$OUT/gcp-$ROWS
-if [ ! -f "$AZURE/.done" ]; then
-  rm -rf "$AZURE"
-  echo "generating an Azure month of $ROWS amortized rows..."
-  "$BILLOW" synth "$AZURE" --provider azure --month 2026-10 --rows "$ROWS" --files "$FILES" --seed 42 > "$AZURE.json"
-  touch "$AZURE/.done"
-fi
-if [ ! -f "$GCP/.done" ]; then
-  rm -rf "$GCP"
-  echo "generating a GCP month of $ROWS rows..."
-  "$BILLOW" synth "$GCP" --provider gcp --month 2026-10 --rows "$ROWS" --files "$FILES" --seed 42 > "$GCP.json"
-  touch "$GCP/.done"
-fi
+generate "$AZURE" "$ROWS" "$FILES" --provider azure
+generate "$GCP" "$ROWS" "$FILES" --provider gcp
 AZURE_FILES=$(ls "$AZURE"/enrollment-amortized/*/*/*.csv | tr '\n' ' ')
 GCP_FILES=$(ls "$GCP"/*.json.gz | tr '\n' ' ')
 AZURE_ROWS=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['amortized_rows'])" "$AZURE.json")

@@ -17,12 +17,7 @@ FILES=${FILES:-10}
 . bench/common.sh
 
 SRC=$OUT/src-$ROWS
-if [ ! -f "$SRC/.done" ]; then
-  rm -rf "$SRC"
-  echo "generating $ROWS rows in $FILES files..."
-  "$BILLOW" synth "$SRC" --month 2026-10 --rows "$ROWS" --files "$FILES" --seed 42 > "$SRC.json"
-  touch "$SRC/.done"
-fi
+generate "$SRC" "$ROWS" "$FILES"
 FILES_GLOB=$(ls "$SRC"/cur/billow-cur/*/*/*.csv.gz | tr '\n' ' ')
 du -ch $FILES_GLOB | tail -1
 

@@ -20,12 +20,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind (Debian: apt install va
 . bench/common.sh
 
 SRC=$OUT/src-$ROWS
-if [ ! -f "$SRC/.done" ]; then
-  rm -rf "$SRC"
-  echo "generating $ROWS rows in $FILES files..."
-  "$BILLOW" synth "$SRC" --month 2026-10 --rows "$ROWS" --files "$FILES" --seed 42 > "$SRC.json"
-  touch "$SRC/.done"
-fi
+generate "$SRC" "$ROWS" "$FILES"
 [ $# -gt 0 ] || set -- "$BILLOW"
 
 printf '\n%-40s %18s %18s\n' binary instructions "outside SHA-256"
