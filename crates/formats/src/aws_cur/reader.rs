@@ -1271,17 +1271,13 @@ impl UnitNames {
         let found = self.known.iter().position(|(raw, _)| raw == unit);
         let at = match found {
             Some(at) => at,
-            None if self.known.len() < Self::MAX => {
+            None => {
+                // Once MAX are kept, the slot past them holds the latest other unit,
+                // overwritten on the next miss.
+                self.known.truncate(Self::MAX);
                 let focus = billow_focus::units::normalize(unit).into_owned();
                 self.known.push((unit.to_string(), focus));
                 self.known.len() - 1
-            }
-            None => {
-                // Keep the slot at MAX for the uncached unit: overwritten on the next miss.
-                let focus = billow_focus::units::normalize(unit).into_owned();
-                self.known.truncate(Self::MAX);
-                self.known.push((unit.to_string(), focus));
-                Self::MAX
             }
         };
         &self.known[at].1
@@ -1485,7 +1481,36 @@ pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::snake_name;
+    use super::{UnitNames, snake_name};
+
+    /// Every unit comes back in its FOCUS spelling, whether it is kept, met again, or one of
+    /// the units past the kept ones; the cache stays bounded.
+    #[test]
+    fn unit_names_are_normalized_and_bounded() {
+        let mut names = UnitNames::default();
+        let units: Vec<String> = (0..UnitNames::MAX + 6)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!("Hrs{i}")
+                } else {
+                    "Hrs".to_string()
+                }
+            })
+            .chain((0..UnitNames::MAX + 6).map(|i| format!("GB-Mo{i}")))
+            .collect();
+        for round in 0..2 {
+            for unit in &units {
+                let expected = billow_focus::units::normalize(unit).into_owned();
+                assert_eq!(
+                    names.focus_spelling(unit),
+                    expected,
+                    "{unit}, round {round}"
+                );
+                assert!(names.known.len() <= UnitNames::MAX + 1);
+            }
+        }
+        assert_eq!(names.focus_spelling("Hrs"), "Hours");
+    }
 
     #[test]
     fn snake_names_follow_aws_spelling() {
