@@ -21,6 +21,11 @@ enum ColumnBuilder {
     Dec(Decimal128Builder),
     Ts(TimestampMicrosecondBuilder),
     Int(Int64Builder),
+    /// Keyed text whose rows are kept by a [`TextGroup`] (the group's `position`-th column).
+    Grouped {
+        group: usize,
+        position: usize,
+    },
 }
 
 impl ColumnBuilder {
@@ -33,6 +38,8 @@ impl ColumnBuilder {
             ColumnBuilder::Dec(b) => pad(b, rows),
             ColumnBuilder::Ts(b) => pad(b, rows),
             ColumnBuilder::Int(b) => pad(b, rows),
+            // The group pads its rows when the batch ends.
+            ColumnBuilder::Grouped { .. } => {}
         }
     }
 }
@@ -127,19 +134,6 @@ impl KeyedText {
         }
     }
 
-    /// Appends the value numbered `id`, or a null for [`NULL_ID`].
-    #[inline]
-    fn append_id(&mut self, id: u32) {
-        if id == NULL_ID {
-            self.keys.push(0);
-            self.nulls.append_null();
-        } else {
-            self.keys.push(id as i32);
-            self.nulls.append_non_null();
-            self.last = Some(id);
-        }
-    }
-
     fn append_nulls(&mut self, n: usize) {
         self.keys.resize(self.keys.len() + n, 0);
         self.nulls.append_n_nulls(n);
@@ -179,19 +173,24 @@ pub struct FocusBatchBuilder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextGroup(usize);
 
-/// The combinations of a group's values met in the batch: for each, the ids of its values in
-/// the group's columns.
+/// The combinations of a group's values met in the batch, and each row's combination.
+///
+/// The group's columns share one key per row, the row's combination: column `k`'s
+/// dictionary holds, for each combination, its `k`-th value (a value shared by several
+/// combinations appears once per combination, which Arrow and Parquet dictionaries allow).
+/// A row then costs one lookup and one key for the whole group, not one of each per column.
 struct GroupIndex {
     columns: Vec<usize>,
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::FixedState,
     hashes: Vec<u64>,
     /// The distinct combinations' keys back to back, and where each ends (`key_ends[0]` is 0).
+    /// A key holds each value's length and bytes ([`NULL_ID`] and no bytes for a null).
     key_bytes: Vec<u8>,
     key_ends: Vec<usize>,
-    /// `columns.len()` ids per key; [`NULL_ID`] for a null value.
-    ids: Vec<u32>,
-    /// The row's key: its values' lengths and bytes.
+    /// Per row of the batch, its combination.
+    rows: Vec<i32>,
+    /// The key being looked up.
     scratch: Vec<u8>,
     last: Option<u32>,
 }
@@ -203,7 +202,7 @@ const NULL_ID: u32 = u32::MAX;
 const MAX_GROUP_COLUMNS: usize = 8;
 
 impl GroupIndex {
-    fn new(columns: Vec<usize>) -> Self {
+    fn new(columns: Vec<usize>, capacity: usize) -> Self {
         GroupIndex {
             columns,
             index: hashbrown::HashTable::new(),
@@ -211,15 +210,15 @@ impl GroupIndex {
             hashes: Vec::new(),
             key_bytes: Vec::new(),
             key_ends: vec![0],
-            ids: Vec::new(),
+            rows: Vec::with_capacity(capacity),
             scratch: Vec::new(),
             last: None,
         }
     }
 
-    /// The same group with no keys, for the next batch (ids are per batch).
-    fn emptied(self) -> Self {
-        GroupIndex::new(self.columns)
+    /// The same group with no rows or combinations, for the next batch.
+    fn emptied(self, capacity: usize) -> Self {
+        GroupIndex::new(self.columns, capacity)
     }
 
     fn key(&self, entry: u32) -> &[u8] {
@@ -227,32 +226,142 @@ impl GroupIndex {
         &self.key_bytes[self.key_ends[entry]..self.key_ends[entry + 1]]
     }
 
-    /// The entry of the key in `scratch` if the batch has met it, else the key's hash.
+    /// Puts the key of `values` (one per column) in `scratch`.
     #[inline]
-    fn find(&self) -> Result<u32, u64> {
+    fn set_scratch<'v>(&mut self, values: impl IntoIterator<Item = Option<&'v [u8]>>) {
+        self.scratch.clear();
+        for value in values {
+            // Each value's length first (a null has none), so no two combinations make the
+            // same key.
+            match value {
+                Some(v) => {
+                    self.scratch
+                        .extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    self.scratch.extend_from_slice(v);
+                }
+                None => self.scratch.extend_from_slice(&NULL_ID.to_le_bytes()),
+            }
+        }
+    }
+
+    /// The combination whose key is in `scratch`, numbered if the batch has not met it.
+    #[inline]
+    fn entry(&mut self) -> u32 {
         if let Some(last) = self.last
             && same_bytes(self.key(last), &self.scratch)
         {
-            return Ok(last);
+            return last;
         }
         let hash = self.hasher.hash_one(&self.scratch[..]);
-        self.index
+        let found = self
+            .index
             .find(hash, |&e| same_bytes(self.key(e), &self.scratch))
-            .copied()
-            .ok_or(hash)
+            .copied();
+        let entry = match found {
+            Some(entry) => entry,
+            None => {
+                // A batch holds far fewer than 2³¹ rows, so combinations fit an i32 key.
+                let entry = self.hashes.len() as u32;
+                self.key_bytes.extend_from_slice(&self.scratch);
+                self.key_ends.push(self.key_bytes.len());
+                self.hashes.push(hash);
+                let hashes = &self.hashes;
+                self.index
+                    .insert_unique(hash, entry, |&e| hashes[e as usize]);
+                entry
+            }
+        };
+        self.last = Some(entry);
+        entry
     }
 
-    /// Numbers the key in `scratch`, whose values have the ids `ids`.
-    fn insert(&mut self, hash: u64, ids: &[u32]) -> u32 {
-        let entry = self.hashes.len() as u32;
-        self.key_bytes.extend_from_slice(&self.scratch);
-        self.key_ends.push(self.key_bytes.len());
-        self.hashes.push(hash);
-        self.ids.extend_from_slice(ids);
-        let hashes = &self.hashes;
-        self.index
-            .insert_unique(hash, entry, |&e| hashes[e as usize]);
-        entry
+    /// Gives row `row` the combination in `scratch`; rows before it that left the group out
+    /// take the combination of nulls.
+    #[inline]
+    fn set_row(&mut self, row: usize) {
+        let entry = self.entry() as i32;
+        self.pad_to(row);
+        match self.rows.get_mut(row) {
+            Some(slot) => *slot = entry,
+            None => self.rows.push(entry),
+        }
+    }
+
+    /// Gives the rows before `rows` that left the group out the combination of nulls.
+    fn pad_to(&mut self, rows: usize) {
+        if self.rows.len() < rows {
+            let last = self.last;
+            self.set_scratch(std::iter::repeat_n(None, self.columns.len()));
+            let nulls = self.entry() as i32;
+            self.last = last;
+            self.rows.resize(rows, nulls);
+        }
+    }
+
+    /// The values of a combination, in column order (`None` for a null).
+    fn values(&self, entry: u32) -> impl Iterator<Item = Option<&[u8]>> {
+        let mut key = self.key(entry);
+        std::iter::from_fn(move || {
+            let (len, rest) = key.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len);
+            if len == NULL_ID {
+                key = rest;
+                return Some(None);
+            }
+            let (value, rest) = rest.split_at(len as usize);
+            key = rest;
+            Some(Some(value))
+        })
+    }
+
+    /// Gives column `position` of row `row` the value `value`, the row's other values staying
+    /// as they are (a reader that fills one column of a group alone).
+    fn set_value(&mut self, row: usize, position: usize, value: Option<&[u8]>) {
+        self.pad_to(row + 1);
+        let current = self.rows[row] as u32;
+        let values: Vec<Option<Vec<u8>>> = self
+            .values(current)
+            .enumerate()
+            .map(|(k, v)| if k == position { value } else { v }.map(<[u8]>::to_vec))
+            .collect();
+        self.set_scratch(values.iter().map(Option::as_deref));
+        self.set_row(row);
+    }
+
+    /// The group's columns over `rows` rows, in column order, each a dictionary of one value
+    /// per combination keyed by the rows' shared combination.
+    fn finish(&mut self, rows: usize) -> Result<Vec<ArrayRef>, arrow::error::ArrowError> {
+        self.pad_to(rows);
+        let n = self.columns.len();
+        let entries = self.hashes.len();
+        let mut offsets: Vec<Vec<i32>> = (0..n).map(|_| vec![0]).collect();
+        let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); n];
+        // Per column, whether each combination holds a null in it.
+        let mut null_in: Vec<Vec<bool>> = vec![Vec::with_capacity(entries); n];
+        for entry in 0..entries as u32 {
+            for (k, value) in self.values(entry).enumerate() {
+                bytes[k].extend_from_slice(value.unwrap_or_default());
+                offsets[k].push(bytes[k].len() as i32);
+                null_in[k].push(value.is_none());
+            }
+        }
+        let keys = ScalarBuffer::from(std::mem::take(&mut self.rows));
+        let mut arrays = Vec::with_capacity(n);
+        for ((offsets, bytes), null_in) in offsets.into_iter().zip(bytes).zip(null_in) {
+            let values = StringArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(bytes),
+                None,
+            )?;
+            let nulls = null_in.contains(&true).then(|| {
+                arrow::buffer::NullBuffer::from_iter(
+                    keys.iter().map(|&entry| !null_in[entry as usize]),
+                )
+            });
+            let keys = PrimitiveArray::<TextKey>::new(keys.clone(), nulls);
+            arrays.push(Arc::new(DictionaryArray::try_new(keys, Arc::new(values))?) as ArrayRef);
+        }
+        Ok(arrays)
     }
 }
 
@@ -305,6 +414,12 @@ impl FocusBatchBuilder {
                 _ => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
             })
             .collect();
+        let mut columns = columns;
+        for (group, g) in groups.iter().enumerate() {
+            for (position, &c) in g.columns.iter().enumerate() {
+                columns[c] = ColumnBuilder::Grouped { group, position };
+            }
+        }
         FocusBatchBuilder {
             schema,
             columns,
@@ -319,7 +434,7 @@ impl FocusBatchBuilder {
     /// column `i` (a connection, an ingestion, a file, a provider): the column then takes no
     /// value per row, and readers do not append to it. `None` makes it per-row again.
     pub fn set_constant(&mut self, i: usize, value: Option<&str>) {
-        if let (Some(slot), Some(ColumnBuilder::Keyed(_))) =
+        if let (Some(slot), Some(ColumnBuilder::Keyed(_) | ColumnBuilder::Grouped { .. })) =
             (self.constants.get_mut(i), self.columns.get(i))
         {
             *slot = value.map(str::to_string);
@@ -328,68 +443,42 @@ impl FocusBatchBuilder {
 
     /// Declares keyed text `columns` whose values go together (a service's name, category
     /// and code; a SKU's meter, price and unit), to append them with [`Self::group_str`].
-    /// Columns whose combinations are few compared with the rows gain the most.
+    /// Columns whose combinations are few compared with the rows gain the most: the group's
+    /// columns share one key per row (see [`GroupIndex`]).
     ///
     /// # Panics
-    /// When a column is not keyed text (see [`keyed_focus_schema`]) or the group has more than
-    /// eight columns: a reader's mistake, not its input's.
+    /// When a column is not keyed text (see [`keyed_focus_schema`]) or is in another group,
+    /// or the group has more than eight columns: a reader's mistake, not its input's.
     pub fn text_group(&mut self, columns: &[usize]) -> TextGroup {
         assert!(
             columns.len() <= MAX_GROUP_COLUMNS,
             "a text group holds at most {MAX_GROUP_COLUMNS} columns"
         );
-        for &c in columns {
+        let group = self.groups.len();
+        for (position, &c) in columns.iter().enumerate() {
+            let column = self.columns.get_mut(c);
             assert!(
-                matches!(self.columns.get(c), Some(ColumnBuilder::Keyed(_))),
-                "column {c} of a text group is not keyed text"
+                matches!(column, Some(ColumnBuilder::Keyed(_))),
+                "column {c} of a text group is not keyed text outside a group"
             );
+            if let Some(column) = column {
+                *column = ColumnBuilder::Grouped { group, position };
+            }
         }
-        self.groups.push(GroupIndex::new(columns.to_vec()));
-        TextGroup(self.groups.len() - 1)
+        self.groups
+            .push(GroupIndex::new(columns.to_vec(), self.capacity));
+        TextGroup(group)
     }
 
     /// Appends `values` (one per column, in the group's order) to `group`'s columns. The
     /// values are looked up together: a batch numbers each distinct combination once, and a
-    /// row whose combination it has met takes every column's id from one lookup instead of
-    /// one per column.
+    /// row whose combination it has met costs one lookup for all the group's columns.
     #[inline]
     pub fn group_str(&mut self, group: TextGroup, values: &[Option<&str>]) {
-        let rows = self.rows;
         let g = &mut self.groups[group.0];
-        let n = g.columns.len();
-        debug_assert_eq!(values.len(), n, "one value per column of the group");
-        g.scratch.clear();
-        for value in values {
-            // Each value's length first (a null has none), so no two combinations make the
-            // same key.
-            match value {
-                Some(v) => {
-                    g.scratch.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                    g.scratch.extend_from_slice(v.as_bytes());
-                }
-                None => g.scratch.extend_from_slice(&NULL_ID.to_le_bytes()),
-            }
-        }
-        let entry = match g.find() {
-            Ok(entry) => entry,
-            Err(hash) => {
-                let mut ids = [NULL_ID; MAX_GROUP_COLUMNS];
-                for ((id, &c), value) in ids.iter_mut().zip(&g.columns).zip(values) {
-                    if let (ColumnBuilder::Keyed(b), Some(v)) = (&mut self.columns[c], value) {
-                        *id = b.id(v.as_bytes());
-                    }
-                }
-                g.insert(hash, &ids[..n])
-            }
-        };
-        g.last = Some(entry);
-        let at = entry as usize * n;
-        for (&c, &id) in g.columns.iter().zip(&g.ids[at..at + n]) {
-            if let ColumnBuilder::Keyed(b) = &mut self.columns[c] {
-                pad(b, rows);
-                b.append_id(id);
-            }
-        }
+        debug_assert_eq!(values.len(), g.columns.len(), "one value per column");
+        g.set_scratch(values.iter().map(|v| v.map(str::as_bytes)));
+        g.set_row(self.rows);
     }
 
     /// Appends a string (or null) to column `i`.
@@ -404,6 +493,9 @@ impl FocusBatchBuilder {
             ColumnBuilder::Str(b) => {
                 pad(b, rows);
                 b.append_option(v)
+            }
+            &mut ColumnBuilder::Grouped { group, position } => {
+                self.groups[group].set_value(rows, position, v.map(str::as_bytes))
             }
             _ => {}
         }
@@ -473,11 +565,23 @@ impl FocusBatchBuilder {
                 _ => 0,
             })
             .collect();
+        let mut grouped = self
+            .groups
+            .iter_mut()
+            .map(|g| g.finish(rows))
+            .collect::<Result<Vec<_>, _>>()?;
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
             .zip(&self.constants)
             .map(|(c, constant)| {
+                let grouped = match c {
+                    ColumnBuilder::Grouped { group, position } => grouped
+                        .get_mut(*group)
+                        .and_then(|arrays| arrays.get_mut(*position))
+                        .map(|array| std::mem::replace(array, Arc::new(StringArray::new_null(0)))),
+                    _ => None,
+                };
                 if let Some(value) = constant {
                     return constant_text(value, rows);
                 }
@@ -488,6 +592,11 @@ impl FocusBatchBuilder {
                     ColumnBuilder::Dec(b) => Arc::new(b.finish()) as ArrayRef,
                     ColumnBuilder::Ts(b) => Arc::new(b.finish()) as ArrayRef,
                     ColumnBuilder::Int(b) => Arc::new(b.finish()) as ArrayRef,
+                    ColumnBuilder::Grouped { .. } => grouped.ok_or_else(|| {
+                        arrow::error::ArrowError::InvalidArgumentError(
+                            "a text group finished without one of its columns".into(),
+                        )
+                    })?,
                 })
             })
             .collect::<Result<_, arrow::error::ArrowError>>()?;
@@ -496,7 +605,7 @@ impl FocusBatchBuilder {
         let constants = std::mem::take(&mut self.constants);
         let groups = std::mem::take(&mut self.groups)
             .into_iter()
-            .map(GroupIndex::emptied)
+            .map(|g| g.emptied(self.capacity))
             .collect();
         *self =
             FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes, constants, groups);
@@ -798,9 +907,9 @@ mod tests {
     }
 
     /// Grouped columns read back as appended: combinations that come back, combinations
-    /// sharing some values (each value still stored once per column), nulls inside a
-    /// combination, rows that leave the group out, a column of the group also given alone
-    /// in a row, and a second batch that numbers its combinations afresh.
+    /// sharing some values, nulls inside a combination, rows that leave the group out, a
+    /// column of the group also given alone in a row, and a second batch that numbers its
+    /// combinations afresh. The group's columns share one key per row.
     #[test]
     fn grouped_text_reads_back_as_appended() {
         use arrow::array::AsArray;
@@ -844,10 +953,15 @@ mod tests {
                 .collect()
         };
         for batch in &batches {
-            for c in [id, name] {
-                let keyed = batch.column(c).as_dictionary::<TextKey>();
-                assert_eq!(keyed.values().len(), 3, "each value once per column");
-            }
+            let (ids, names) = (
+                batch.column(id).as_dictionary::<TextKey>(),
+                batch.column(name).as_dictionary::<TextKey>(),
+            );
+            assert!(ids.keys().values().ptr_eq(names.keys().values()));
+            // The six combinations the rows hold, and (333, null), which the row given its
+            // values one by one held in between.
+            assert_eq!(ids.values().len(), 7);
+            assert_eq!(names.values().len(), 7);
             let plain = plain_text(batch).unwrap();
             let text = |c: usize| -> Vec<Option<&str>> {
                 plain.column(c).as_string::<i32>().iter().collect()
