@@ -27,6 +27,7 @@ mod focus_files;
 mod records;
 mod rollup;
 mod scope;
+mod sums;
 mod tables;
 mod text;
 

@@ -28,6 +28,7 @@ use billow_focus::schema::x;
 
 use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE, UNTAGGED};
 use crate::dictionary::{Dictionary, NULL_ID};
+use crate::sums::{Sums, Totals};
 use crate::tables::{FOCUS, PartitionKey};
 use crate::text::TextColumn;
 use crate::{Error, Lake, Result};
@@ -617,83 +618,6 @@ const DAY: &str = "x_Day";
 const ROWS: &str = "x_Rows";
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Sums by group key: each group's three cost sums and its rows. While rows are added the
-/// keys are numbers ([`Dictionary`] ids) and each group's sums sit beside its key, so a row
-/// costs one probe of the table, not one into the table and two into side arrays; the files
-/// are written from byte keys (see [`encode_part`]), whose order is the rollup's row order.
-#[derive(Debug)]
-struct Sums<K> {
-    /// Hashed with foldhash: keys are short and not chosen by an attacker.
-    groups: HashMap<K, Group, foldhash::fast::RandomState>,
-}
-
-impl<K> Default for Sums<K> {
-    fn default() -> Self {
-        Sums {
-            groups: HashMap::default(),
-        }
-    }
-}
-
-/// One group's sums of [`COSTS`] and its rows. A group's sum of a cost is null when every
-/// value of it is null, as SQL's `SUM`.
-#[derive(Debug, Default, Clone, Copy)]
-struct Group {
-    sums: [i128; 3],
-    /// Bit `c` is set once `sums[c]` has had a value.
-    present: u8,
-    rows: i64,
-}
-
-impl Group {
-    /// Adds one row's (or group's) values; `false` when a sum passed Decimal128.
-    #[inline]
-    fn add(&mut self, values: [Option<i128>; 3], rows: i64) -> bool {
-        let mut fits = true;
-        for (c, value) in values.into_iter().enumerate() {
-            if let Some(v) = value {
-                match self.sums[c].checked_add(v) {
-                    Some(sum) => self.sums[c] = sum,
-                    None => fits = false,
-                }
-                self.present |= 1 << c;
-            }
-        }
-        self.rows += rows;
-        fits
-    }
-
-    fn values(&self) -> [Option<i128>; 3] {
-        [0, 1, 2].map(|c| (self.present & (1 << c) != 0).then_some(self.sums[c]))
-    }
-}
-
-impl<K: std::hash::Hash + Eq> Sums<K> {
-    /// Adds one row's (or group's) values; `false` when a sum passed Decimal128.
-    #[inline]
-    fn add(&mut self, key: K, values: [Option<i128>; 3], rows: i64) -> bool {
-        self.groups.entry(key).or_default().add(values, rows)
-    }
-
-    /// The groups with their values and rows.
-    fn iter(&self) -> impl Iterator<Item = (&K, [Option<i128>; 3], i64)> {
-        self.groups.iter().map(|(k, g)| (k, g.values(), g.rows))
-    }
-
-    /// The groups' sums, under byte keys (see [`encode_part`]) that `encode` writes from
-    /// each id key into the buffer it is handed.
-    fn encoded(&self, mut encode: impl FnMut(&K, &mut Vec<u8>) -> bool) -> Vec<(Vec<u8>, Group)> {
-        let mut out = Vec::with_capacity(self.groups.len());
-        for (k, g) in &self.groups {
-            let mut key = Vec::with_capacity(64);
-            if encode(k, &mut key) {
-                out.push((key, *g));
-            }
-        }
-        out
-    }
-}
-
 /// The values met of one tag key; once past [`MAX_TAG_VALUES`] the key is dropped from the
 /// tag rollup (its queries read the rows).
 #[derive(Debug, Default)]
@@ -783,7 +707,15 @@ struct AddScratch {
     /// Per key of a keyed `Tags` column, once read: where its (tag, value) ids sit in `pairs`.
     tag_sets: Vec<Option<(usize, usize)>>,
     pairs: Vec<(u32, u32)>,
+    /// Per row, its group by dimensions and the group's hash.
+    dimension_groups: Vec<(DimensionKey, u64)>,
+    /// The batch's tag groups: each with its hash and row.
+    tag_groups: Vec<(TagKey, u64, u32)>,
 }
+
+/// Groups ahead of the one being added whose slots are fetched (see [`Sums::prefetch`]): far
+/// enough for a fetch from memory to land, near enough for the line to still be in cache.
+const PREFETCH_AHEAD: usize = 8;
 
 /// The (tag key id, tag value id) pairs of one `Tags` text that the tag rollup keeps.
 type TagSet = Box<[(u32, u32)]>;
@@ -888,6 +820,10 @@ impl DailyRollup {
             );
         }
         let (mut spans, mut pairs) = (Vec::new(), Vec::new());
+        // First each row's groups and their hashes; then the sums, each group's slot fetched
+        // a few groups ahead.
+        scratch.dimension_groups.clear();
+        scratch.tag_groups.clear();
         for row in 0..batch.num_rows() {
             let day = if start.is_valid(row) {
                 day_of(start.value(row))
@@ -896,11 +832,10 @@ impl DailyRollup {
             };
             let ids: [u32; DIMENSIONS.len()] =
                 std::array::from_fn(|d| scratch.ids[d].get(row).copied().unwrap_or(NULL_ID));
-            let values = [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
-            let mut fits = self.by_dimensions.add((day, ids), values, 1);
-            // Day and both accounts begin every tag group (the row of all sums, which has no
-            // tag, is folded from `by_dimensions` at the end).
-            let mut tag_group = (day, [ids[0], ids[1], NULL_ID, NULL_ID]);
+            let group = (day, ids);
+            scratch
+                .dimension_groups
+                .push((group, self.by_dimensions.hash(&group)));
             // The row's (tag, value) ids: a keyed text's are read once per batch.
             let row_pairs: &[(u32, u32)] = match tags {
                 TextColumn::Keyed { keys, values } if keys.is_valid(row) => {
@@ -928,17 +863,44 @@ impl DailyRollup {
                 _ => &[],
             };
             for &(tag, value) in row_pairs {
-                // A key dropped since the text was read stays out.
+                // A key dropped since the text was read stays out (and one dropped later in
+                // the batch is left out whole when the rollup is written).
                 if self.tag_values[tag as usize].dropped {
                     continue;
                 }
-                tag_group.1[2] = tag;
-                tag_group.1[3] = value;
-                fits &= self.by_tags.add(tag_group, values, 1);
+                // Day and both accounts begin every tag group (the row of all sums, which
+                // has no tag, is folded from `by_dimensions` at the end).
+                let group = (day, [ids[0], ids[1], tag, value]);
+                let hash = self.by_tags.hash(&group);
+                scratch.tag_groups.push((group, hash, row as u32));
             }
-            if !fits && self.overflow.is_none() {
-                self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
+        }
+        let values =
+            |row: usize| [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
+        let mut overflow = None;
+        let groups = &scratch.dimension_groups;
+        for (row, &(group, hash)) in groups.iter().enumerate() {
+            if let Some(&(_, ahead)) = groups.get(row + PREFETCH_AHEAD) {
+                self.by_dimensions.prefetch(ahead);
             }
+            if !self.by_dimensions.add_hashed(group, hash, values(row), 1) {
+                overflow.get_or_insert(row);
+            }
+        }
+        let groups = &scratch.tag_groups;
+        for (i, &(group, hash, row)) in groups.iter().enumerate() {
+            if let Some(&(_, ahead, _)) = groups.get(i + PREFETCH_AHEAD) {
+                self.by_tags.prefetch(ahead);
+            }
+            let row = row as usize;
+            if !self.by_tags.add_hashed(group, hash, values(row), 1) {
+                overflow.get_or_insert(row);
+            }
+        }
+        if let Some(row) = overflow
+            && self.overflow.is_none()
+        {
+            self.overflow = Some(format!("a sum passed Decimal128 at row {row}"));
         }
         self.scratch = scratch;
         Ok(())
@@ -1164,7 +1126,7 @@ impl DailyRollup {
 
 /// Groups whose byte keys are a day and `dimensions` as one batch: `x_Day`, the dimensions,
 /// the sums and `x_Rows`, in key order (days first, in order).
-fn sums_batch(mut groups: Vec<(Vec<u8>, Group)>, dimensions: &[&str]) -> Result<RecordBatch> {
+fn sums_batch(mut groups: Vec<(Vec<u8>, Totals)>, dimensions: &[&str]) -> Result<RecordBatch> {
     groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let n = groups.len();
     let mut days = StringBuilder::with_capacity(n, n * 10);
@@ -1179,7 +1141,7 @@ fn sums_batch(mut groups: Vec<(Vec<u8>, Group)>, dimensions: &[&str]) -> Result<
         })
         .collect::<Result<_>>()?;
     let mut rows = Vec::with_capacity(n);
-    for (key, g) in &groups {
+    for (key, (sums, group_rows)) in &groups {
         let mut parts = decode_parts(key);
         let day = parts.next().flatten().and_then(|b| {
             let micros = i64::from_be_bytes(b.try_into().ok()?).checked_mul(MICROS_PER_DAY)?;
@@ -1190,10 +1152,10 @@ fn sums_batch(mut groups: Vec<(Vec<u8>, Group)>, dimensions: &[&str]) -> Result<
             let value = parts.next().flatten();
             builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
         }
-        for (builder, sum) in totals.iter_mut().zip(g.values()) {
-            builder.append_option(sum);
+        for (builder, sum) in totals.iter_mut().zip(sums) {
+            builder.append_option(*sum);
         }
-        rows.push(g.rows);
+        rows.push(*group_rows);
     }
     let mut fields = vec![Field::new(DAY, DataType::Utf8, true)];
     fields.extend(
