@@ -8,7 +8,7 @@ use arrow::array::{
     ArrayBuilder, ArrayRef, Decimal128Builder, DictionaryArray, Int64Builder, NullBufferBuilder,
     PrimitiveArray, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, SchemaRef};
 use billow_focus::money::{ExactSum, PRECISION, SCALE};
 use billow_focus::schema::{TextKey, keyed_focus_schema};
@@ -354,9 +354,9 @@ impl GroupIndex {
                 None,
             )?;
             let nulls = null_in.contains(&true).then(|| {
-                arrow::buffer::NullBuffer::from_iter(
-                    keys.iter().map(|&entry| !null_in[entry as usize]),
-                )
+                NullBuffer::new(BooleanBuffer::collect_bool(keys.len(), |row| {
+                    !null_in[keys[row] as usize]
+                }))
             });
             let keys = PrimitiveArray::<TextKey>::new(keys.clone(), nulls);
             arrays.push(Arc::new(DictionaryArray::try_new(keys, Arc::new(values))?) as ArrayRef);
