@@ -174,6 +174,14 @@ pub trait Consumer: Send {
 
     /// A file was read to its end.
     fn file_done(&mut self, summary: FileSummary) -> std::result::Result<(), Self::Error>;
+
+    /// Every file this thread will read is read: what the consumer still has to do with its
+    /// batches (close its last file) runs here, on its decoding thread, while other threads
+    /// still read, instead of one consumer after another once all are done. Not called
+    /// after an error.
+    fn finish(&mut self) -> std::result::Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Decodes `files` with one thread per consumer: each thread takes the next unread file,
@@ -189,27 +197,34 @@ where
     R: Iterator<Item = Result<ReadEvent>>,
     C: Consumer,
 {
-    for_each_file(files, consumers, |path, consumer, stopped| {
-        for event in open(path)? {
-            if stopped() {
-                return Ok(());
+    for_each_file(
+        files,
+        consumers,
+        |path, consumer, stopped| {
+            for event in open(path)? {
+                if stopped() {
+                    return Ok(());
+                }
+                match event? {
+                    ReadEvent::Batch(b) => consumer.batch(b)?,
+                    ReadEvent::FileDone(summary) => consumer.file_done(summary)?,
+                }
             }
-            match event? {
-                ReadEvent::Batch(b) => consumer.batch(b)?,
-                ReadEvent::FileDone(summary) => consumer.file_done(summary)?,
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+        C::finish,
+    )
 }
 
 /// Runs `work` over `files` with one thread per worker state: each thread takes the next file
-/// nobody has taken. The first error stops every thread before its next file (and, where
-/// `work` asks `stopped`, within it) and is returned; otherwise the states come back.
+/// nobody has taken, and runs `finish` on its state when none is left. The first error stops
+/// every thread before its next file (and, where `work` asks `stopped`, within it) and is
+/// returned; otherwise the states come back.
 pub(crate) fn for_each_file<S, E>(
     files: &[PathBuf],
     states: Vec<S>,
     work: impl Fn(&Path, &mut S, &dyn Fn() -> bool) -> std::result::Result<(), E> + Sync,
+    finish: impl Fn(&mut S) -> std::result::Result<(), E> + Sync,
 ) -> std::result::Result<Vec<S>, E>
 where
     S: Send,
@@ -221,7 +236,7 @@ where
         let workers: Vec<_> = states
             .into_iter()
             .map(|mut state| {
-                let (next, failed, work) = (&next, &failed, &work);
+                let (next, failed, work, finish) = (&next, &failed, &work, &finish);
                 scope.spawn(move || {
                     let stopped = || failed.load(Ordering::SeqCst);
                     loop {
@@ -229,6 +244,10 @@ where
                             return Ok(state);
                         }
                         let Some(path) = files.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                            if let Err(e) = finish(&mut state) {
+                                failed.store(true, Ordering::SeqCst);
+                                return Err(e);
+                            }
                             return Ok(state);
                         };
                         if let Err(e) = work(path, &mut state, &stopped) {

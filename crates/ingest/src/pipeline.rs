@@ -627,6 +627,7 @@ where
             connection: connection.clone(),
             runtime: tokio::runtime::Handle::current(),
             sinks: BTreeMap::new(),
+            staged: Vec::new(),
             ticks: tx.clone(),
             files: Vec::new(),
         })
@@ -657,12 +658,12 @@ where
     }
     let mut parts: BTreeMap<String, Vec<StagedFiles>> = BTreeMap::new();
     let mut finished = Vec::with_capacity(export.files.len());
-    for (sinks, summaries) in reading
+    for (staged, summaries) in reading
         .await
         .map_err(|e| Error::Internal(e.to_string()))??
     {
-        for (period, sink) in sinks {
-            parts.entry(period).or_default().push(sink.finish()?);
+        for (period, files) in staged {
+            parts.entry(period).or_default().push(files);
         }
         finished.extend(summaries);
     }
@@ -864,13 +865,15 @@ struct LakeConsumer {
     connection: String,
     runtime: tokio::runtime::Handle,
     sinks: Sinks,
+    /// The sinks' files by billing period, once the thread has read its last file.
+    staged: Vec<(String, StagedFiles)>,
     ticks: mpsc::UnboundedSender<Tick>,
     files: Vec<FileSummary>,
 }
 
 impl LakeConsumer {
-    fn into_parts(self) -> (Sinks, Vec<FileSummary>) {
-        (self.sinks, self.files)
+    fn into_parts(self) -> (Vec<(String, StagedFiles)>, Vec<FileSummary>) {
+        (self.staged, self.files)
     }
 
     fn write(&mut self, period: &str, batch: RecordBatch) -> Result<()> {
@@ -906,6 +909,14 @@ impl Consumer for LakeConsumer {
     fn file_done(&mut self, summary: FileSummary) -> Result<()> {
         self.files.push(summary);
         let _ = self.ticks.send(Tick::File);
+        Ok(())
+    }
+
+    // Each thread closes its own last files while the others still read.
+    fn finish(&mut self) -> Result<()> {
+        for (period, sink) in std::mem::take(&mut self.sinks) {
+            self.staged.push((period, sink.finish()?));
+        }
         Ok(())
     }
 }

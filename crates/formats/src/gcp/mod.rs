@@ -351,6 +351,7 @@ pub fn scan_commitments(files: &[PathBuf], threads: usize) -> Result<Commitments
         |path, gathering, _| {
             GcpBillingReader::open_input(path, ReadOptions::new("", ""))?.gather(gathering)
         },
+        |_| Ok(()),
     )?;
     let overflow = || Error::TotalOverflow {
         path: files.first().cloned().unwrap_or_default(),
