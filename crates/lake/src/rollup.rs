@@ -1141,13 +1141,24 @@ fn sums_batch(mut groups: Vec<(Vec<u8>, Totals)>, dimensions: &[&str]) -> Result
         })
         .collect::<Result<_>>()?;
     let mut rows = Vec::with_capacity(n);
+    // Keys sort by day first: each day is formatted once, for its first group.
+    let mut day_text: Option<(&[u8], Option<String>)> = None;
     for (key, (sums, group_rows)) in &groups {
         let mut parts = decode_parts(key);
-        let day = parts.next().flatten().and_then(|b| {
-            let micros = i64::from_be_bytes(b.try_into().ok()?).checked_mul(MICROS_PER_DAY)?;
-            chrono::DateTime::from_timestamp_micros(micros)
-        });
-        days.append_option(day.map(|d| d.format("%Y-%m-%d").to_string()));
+        let day = parts.next().flatten();
+        let text = match &day_text {
+            Some((bytes, text)) if day == Some(*bytes) => text,
+            _ => {
+                let text = day.and_then(|b| {
+                    let micros =
+                        i64::from_be_bytes(b.try_into().ok()?).checked_mul(MICROS_PER_DAY)?;
+                    let day = chrono::DateTime::from_timestamp_micros(micros)?;
+                    Some(day.format("%Y-%m-%d").to_string())
+                });
+                &day_text.insert((day.unwrap_or_default(), text)).1
+            }
+        };
+        days.append_option(text.as_deref());
         for builder in &mut builders {
             let value = parts.next().flatten();
             builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
