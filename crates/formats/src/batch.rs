@@ -384,19 +384,30 @@ impl FocusBatchBuilder {
         groups: Vec<GroupIndex>,
     ) -> Self {
         let schema = keyed_focus_schema();
+        // Per column, its (group, position) if it is in a text group.
+        let mut grouped = vec![None; schema.fields().len()];
+        for (group, g) in groups.iter().enumerate() {
+            for (position, &c) in g.columns.iter().enumerate() {
+                grouped[c] = Some((group, position));
+            }
+        }
         let columns: Vec<ColumnBuilder> = schema
             .fields()
             .iter()
+            .zip(grouped)
             .enumerate()
-            .map(|(i, f)| match f.data_type() {
+            .map(|(i, (f, grouped))| match (f.data_type(), grouped) {
+                (DataType::Dictionary(..), Some((group, position))) => {
+                    ColumnBuilder::Grouped { group, position }
+                }
                 // A constant column's builder is never appended to.
-                DataType::Dictionary(..) if constants[i].is_some() => {
+                (DataType::Dictionary(..), _) if constants[i].is_some() => {
                     ColumnBuilder::Keyed(KeyedText::with_capacity(0))
                 }
-                DataType::Dictionary(..) => {
+                (DataType::Dictionary(..), _) => {
                     ColumnBuilder::Keyed(KeyedText::with_capacity(capacity))
                 }
-                DataType::Utf8 => {
+                (DataType::Utf8, _) => {
                     let bytes = string_bytes
                         .get(i)
                         .copied()
@@ -404,22 +415,16 @@ impl FocusBatchBuilder {
                         .unwrap_or(capacity * DEFAULT_BYTES_PER_ROW);
                     ColumnBuilder::Str(StringBuilder::with_capacity(capacity, bytes))
                 }
-                DataType::Decimal128(..) => ColumnBuilder::Dec(
+                (DataType::Decimal128(..), _) => ColumnBuilder::Dec(
                     Decimal128Builder::with_capacity(capacity)
                         .with_data_type(DataType::Decimal128(PRECISION, SCALE)),
                 ),
-                DataType::Timestamp(..) => ColumnBuilder::Ts(
+                (DataType::Timestamp(..), _) => ColumnBuilder::Ts(
                     TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
                 ),
                 _ => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
             })
             .collect();
-        let mut columns = columns;
-        for (group, g) in groups.iter().enumerate() {
-            for (position, &c) in g.columns.iter().enumerate() {
-                columns[c] = ColumnBuilder::Grouped { group, position };
-            }
-        }
         FocusBatchBuilder {
             schema,
             columns,
