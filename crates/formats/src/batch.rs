@@ -185,7 +185,7 @@ struct GroupIndex {
     hasher: foldhash::fast::FixedState,
     hashes: Vec<u64>,
     /// The distinct combinations' keys back to back, and where each ends (`key_ends[0]` is 0).
-    /// A key holds each value's length and bytes ([`NULL_ID`] and no bytes for a null).
+    /// A key holds each value's length and bytes ([`NULL_LENGTH`] and no bytes for a null).
     key_bytes: Vec<u8>,
     key_ends: Vec<usize>,
     /// Per row of the batch, its combination.
@@ -195,8 +195,8 @@ struct GroupIndex {
     last: Option<u32>,
 }
 
-/// A group's id for a null value.
-const NULL_ID: u32 = u32::MAX;
+/// In a group's key, the length that stands for a null value (no value is 4 GiB long).
+const NULL_LENGTH: u32 = u32::MAX;
 
 /// The most columns a [`TextGroup`] holds.
 const MAX_GROUP_COLUMNS: usize = 8;
@@ -239,7 +239,7 @@ impl GroupIndex {
                         .extend_from_slice(&(v.len() as u32).to_le_bytes());
                     self.scratch.extend_from_slice(v);
                 }
-                None => self.scratch.extend_from_slice(&NULL_ID.to_le_bytes()),
+                None => self.scratch.extend_from_slice(&NULL_LENGTH.to_le_bytes()),
             }
         }
     }
@@ -304,7 +304,7 @@ impl GroupIndex {
         std::iter::from_fn(move || {
             let (len, rest) = key.split_first_chunk::<4>()?;
             let len = u32::from_le_bytes(*len);
-            if len == NULL_ID {
+            if len == NULL_LENGTH {
                 key = rest;
                 return Some(None);
             }
