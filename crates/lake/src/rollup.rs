@@ -28,7 +28,7 @@ use billow_focus::schema::x;
 
 use crate::costs::{CostQuery, CostRow, Granularity, GroupBy, Groups, NONE, UNTAGGED};
 use crate::dictionary::{Dictionary, NULL_ID};
-use crate::sums::{Sums, Totals};
+use crate::sums::{RowGroup, Sums, Totals};
 use crate::tables::{FOCUS, PartitionKey};
 use crate::text::TextColumn;
 use crate::{Error, Lake, Result};
@@ -707,15 +707,11 @@ struct AddScratch {
     /// Per key of a keyed `Tags` column, once read: where its (tag, value) ids sit in `pairs`.
     tag_sets: Vec<Option<(usize, usize)>>,
     pairs: Vec<(u32, u32)>,
-    /// Per row, its group by dimensions and the group's hash.
-    dimension_groups: Vec<(DimensionKey, u64)>,
-    /// The batch's tag groups: each with its hash and row.
-    tag_groups: Vec<(TagKey, u64, u32)>,
+    /// Per row, its group by dimensions (see [`Sums::add_rows`]).
+    dimension_groups: Vec<RowGroup<DimensionKey>>,
+    /// The batch's tag groups, each row's in row order.
+    tag_groups: Vec<RowGroup<TagKey>>,
 }
-
-/// Groups ahead of the one being added whose slots are fetched (see [`Sums::prefetch`]): far
-/// enough for a fetch from memory to land, near enough for the line to still be in cache.
-const PREFETCH_AHEAD: usize = 8;
 
 /// The (tag key id, tag value id) pairs of one `Tags` text that the tag rollup keeps.
 type TagSet = Box<[(u32, u32)]>;
@@ -820,8 +816,7 @@ impl DailyRollup {
             );
         }
         let (mut spans, mut pairs) = (Vec::new(), Vec::new());
-        // First each row's groups and their hashes; then the sums, each group's slot fetched
-        // a few groups ahead.
+        // First each row's groups and their hashes; then the sums (see [`Sums::add_rows`]).
         scratch.dimension_groups.clear();
         scratch.tag_groups.clear();
         for row in 0..batch.num_rows() {
@@ -833,9 +828,8 @@ impl DailyRollup {
             let ids: [u32; DIMENSIONS.len()] =
                 std::array::from_fn(|d| scratch.ids[d].get(row).copied().unwrap_or(NULL_ID));
             let group = (day, ids);
-            scratch
-                .dimension_groups
-                .push((group, self.by_dimensions.hash(&group)));
+            let hash = self.by_dimensions.hash(&group);
+            scratch.dimension_groups.push((group, hash, row as u32));
             // The row's (tag, value) ids: a keyed text's are read once per batch.
             let row_pairs: &[(u32, u32)] = match tags {
                 TextColumn::Keyed { keys, values } if keys.is_valid(row) => {
@@ -877,26 +871,11 @@ impl DailyRollup {
         }
         let values =
             |row: usize| [0, 1, 2].map(|c| costs[c].is_valid(row).then(|| costs[c].value(row)));
-        let mut overflow = None;
-        let groups = &scratch.dimension_groups;
-        for (row, &(group, hash)) in groups.iter().enumerate() {
-            if let Some(&(_, ahead)) = groups.get(row + PREFETCH_AHEAD) {
-                self.by_dimensions.prefetch(ahead);
-            }
-            if !self.by_dimensions.add_hashed(group, hash, values(row), 1) {
-                overflow.get_or_insert(row);
-            }
-        }
-        let groups = &scratch.tag_groups;
-        for (i, &(group, hash, row)) in groups.iter().enumerate() {
-            if let Some(&(_, ahead, _)) = groups.get(i + PREFETCH_AHEAD) {
-                self.by_tags.prefetch(ahead);
-            }
-            let row = row as usize;
-            if !self.by_tags.add_hashed(group, hash, values(row), 1) {
-                overflow.get_or_insert(row);
-            }
-        }
+        let by_dimensions = self
+            .by_dimensions
+            .add_rows(&scratch.dimension_groups, values);
+        let by_tags = self.by_tags.add_rows(&scratch.tag_groups, values);
+        let overflow = by_dimensions.or(by_tags);
         if let Some(row) = overflow
             && self.overflow.is_none()
         {

@@ -4,12 +4,19 @@
 //! with gigabytes of source text streaming through the caches each group's slot is usually in
 //! main memory when its row comes: the lookup, not the addition, is the cost. So the groups
 //! live in an open-addressing table whose slot for a key follows from the key's hash alone,
-//! and a caller that knows the rows ahead (a batch) hashes them first and asks for their
-//! slots to be fetched ([`Sums::prefetch`]) a few rows before it adds them; and each slot is
+//! and a caller that knows the rows ahead (a batch) hashes them first and adds them together
+//! ([`Sums::add_rows`]), each slot fetched a few rows before its add; and each slot is
 //! small (64-bit sums, 32-bit rows), a group outgrowing them moving whole to a side table.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+
+/// A row's group: its key, the key's [`Sums::hash`] and the row.
+pub(crate) type RowGroup<K> = (K, u64, u32);
+
+/// Groups ahead of the one being added whose slots are fetched: far enough for a fetch from
+/// memory to land, near enough for the line to still be in cache.
+const PREFETCH_AHEAD: usize = 8;
 
 /// One group's values: its sums of the three costs (`None` where every value was null, as
 /// SQL's `SUM`) and its rows.
@@ -127,16 +134,37 @@ impl WideGroup {
 }
 
 impl<K: Hash + Eq + Copy + Default> Sums<K> {
-    /// The hash [`Self::add_hashed`] and [`Self::prefetch`] take for `key`.
+    /// The hash of `key`, as [`Self::add_rows`] takes it.
     #[inline]
     pub(crate) fn hash(&self, key: &K) -> u64 {
         self.hasher.hash_one(key)
     }
 
+    /// Adds each row's values (`values` of its row) to its group, in order, each group's slot
+    /// fetched [`PREFETCH_AHEAD`] groups before its add; the first row whose add passed i128,
+    /// if any.
+    pub(crate) fn add_rows(
+        &mut self,
+        groups: &[RowGroup<K>],
+        values: impl Fn(usize) -> [Option<i128>; 3],
+    ) -> Option<usize> {
+        let mut overflow = None;
+        for (i, &(key, hash, row)) in groups.iter().enumerate() {
+            if let Some(&(_, ahead, _)) = groups.get(i + PREFETCH_AHEAD) {
+                self.prefetch(ahead);
+            }
+            let row = row as usize;
+            if !self.add_hashed(key, hash, values(row), 1) {
+                overflow.get_or_insert(row);
+            }
+        }
+        overflow
+    }
+
     /// Asks the processor to fetch the slot where the key of `hash` is probed first, so
     /// that adding it a little later finds the slot in cache.
     #[inline]
-    pub(crate) fn prefetch(&self, hash: u64) {
+    fn prefetch(&self, hash: u64) {
         if self.slots.is_empty() {
             return;
         }
@@ -158,13 +186,7 @@ impl<K: Hash + Eq + Copy + Default> Sums<K> {
 
     /// [`Self::add`] of a key whose [`Self::hash`] the caller has.
     #[inline]
-    pub(crate) fn add_hashed(
-        &mut self,
-        key: K,
-        hash: u64,
-        values: [Option<i128>; 3],
-        rows: i64,
-    ) -> bool {
+    fn add_hashed(&mut self, key: K, hash: u64, values: [Option<i128>; 3], rows: i64) -> bool {
         if (self.used + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
@@ -220,7 +242,7 @@ impl<K: Hash + Eq + Copy + Default> Sums<K> {
 
     fn totals(&self, slot: &Slot<K>) -> Totals {
         let group = &slot.group;
-        match self.wide.get(&slot.key).filter(|_| group.wide) {
+        match group.wide.then(|| self.wide.get(&slot.key)).flatten() {
             Some(wide) => (group.sums(wide.sums), wide.rows),
             None => (
                 group.sums(group.sums.map(i128::from)),
@@ -273,14 +295,15 @@ fn prefetch(at: *const i8) {
 mod tests {
     use super::*;
 
-    /// Groups added in any order, growing the table many times over, sum as a plain map of
-    /// exact sums does; prefetching changes nothing.
+    /// Groups added in any order, one at a time and a batch at a time, growing the table many
+    /// times over, sum as a plain map of exact sums does.
     #[test]
     fn groups_sum_as_a_map_does_through_growth() {
         let mut sums = Sums::<(i32, u32)>::default();
         // Per group, each cost's sum (`None` until it has a value) and the rows.
         let mut expected: HashMap<(i32, u32), Totals> = HashMap::new();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let (mut batch, mut batch_values) = (Vec::new(), Vec::new());
         for row in 0..50_000_i64 {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -291,8 +314,12 @@ mod tests {
                 (row % 3 == 0).then_some(-i128::from(row)),
                 None,
             ];
-            sums.prefetch(sums.hash(&key));
-            assert!(sums.add(key, values, 1));
+            if row < 10_000 {
+                assert!(sums.add(key, values, 1));
+            } else {
+                batch.push((key, sums.hash(&key), batch_values.len() as u32));
+                batch_values.push(values);
+            }
             let (sums, rows) = expected.entry(key).or_default();
             for (sum, value) in sums.iter_mut().zip(values) {
                 if let Some(v) = value {
@@ -301,6 +328,7 @@ mod tests {
             }
             *rows += 1;
         }
+        assert_eq!(sums.add_rows(&batch, |row| batch_values[row]), None);
         let got: HashMap<(i32, u32), Totals> = sums.iter().map(|(k, v, r)| (*k, (v, r))).collect();
         assert!(expected.len() > FIRST_SLOTS * 4, "the table grew");
         assert_eq!(got, expected);
