@@ -809,14 +809,36 @@ where
         lake.append_records(&record, &totals_records, &breakdown)
             .await?;
     }
+    // The rollups are sorted and written on another core while the partitions commit: nothing
+    // reads a rollup before its ingestion is published.
     let rollups: Vec<_> = staged
         .iter_mut()
         .filter_map(|s| Some((s.key().clone(), s.take_rollup()?)))
         .collect();
-    let commit = lake.commit_partitions(staged).await?;
-    // The rows are published; a rollup that fails to write only makes `costs` read them.
-    if let Err(e) = lake.write_rollups(rollups, &ingestion_id).await {
-        tracing::warn!(error = %e, "daily rollups not written; cost queries read the rows instead");
+    let rollup_keys: Vec<PartitionKey> = rollups.iter().map(|(key, _)| key.clone()).collect();
+    let writing_rollups = {
+        let (lake, ingestion_id) = (lake.clone(), ingestion_id.clone());
+        tokio::task::spawn_blocking(move || lake.write_rollups(rollups, &ingestion_id))
+    };
+    let commit = match lake.commit_partitions(staged).await {
+        Ok(commit) => commit,
+        Err(e) => {
+            if let Ok(Ok(())) = writing_rollups.await {
+                lake.discard_rollups(&rollup_keys, &ingestion_id);
+            }
+            return Err(e.into());
+        }
+    };
+    // The rows are published; a rollup that failed to write only makes `costs` read them.
+    let written = match writing_rollups.await {
+        Ok(written) => written.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match written {
+        Ok(()) => lake.remove_replaced_rollups(&rollup_keys, &ingestion_id),
+        Err(error) => {
+            tracing::warn!(%error, "daily rollups not written; cost queries read the rows instead")
+        }
     }
     let reports: Vec<PeriodReport> = totals
         .into_iter()

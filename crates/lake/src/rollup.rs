@@ -3,12 +3,12 @@
 //! thousands of rows instead of millions. The sums are taken as the rows are written (each
 //! decoding thread sums its own, merged at the end), not by reading the month back.
 //!
-//! A rollup is a cache, never the truth: it is written after its ingestion's commit (to a
+//! A rollup is a cache, never the truth: it is written while its ingestion commits (to a
 //! temporary name, then renamed), and read only for a partition whose current rows carry that
-//! ingestion's id. A crash between the commit and the rollup, a rollup that failed to write,
-//! or a lake from a release without rollups all read the `focus` table instead. The files live
-//! beside the Delta tables (`lake/rollups/<connection>/<period>/<ingestion>.parquet`) and are
-//! not part of them.
+//! ingestion's id, so a rollup written before its commit is not read until that commit lands.
+//! A crash before the rollup is whole, a rollup that failed to write, or a lake from a release
+//! without rollups all read the `focus` table instead. The files live beside the Delta tables
+//! (`lake/rollups/<connection>/<period>/<ingestion>.parquet`) and are not part of them.
 //!
 //! A long-lived [`Lake`] (the server's) keeps the `focus` snapshot (checking the log only for
 //! new commits), each rollup file's rows, and the sums asked of them, each keyed by what it
@@ -46,9 +46,10 @@ impl Lake {
         self.rollup_dir(key).join(format!("{ingestion_id}.parquet"))
     }
 
-    /// Writes the rollups of the partitions an ingestion just published, and removes the
-    /// rollups of the versions they replaced.
-    pub async fn write_rollups(
+    /// Writes the rollups of the partitions an ingestion publishes. Nothing reads them before
+    /// the ingestion's commit, so they may be written while it commits; the rollups of the
+    /// versions they replace go once it has ([`Lake::remove_replaced_rollups`]).
+    pub fn write_rollups(
         &self,
         rollups: Vec<(PartitionKey, DailyRollup)>,
         ingestion_id: &str,
@@ -65,14 +66,36 @@ impl Lake {
             // The tag rollup first: a rollup is read only when its tag rollup is there too.
             write_parquet(&dir, &tag_target, &tag_batch)?;
             write_parquet(&dir, &target, &batch)?;
-            for entry in std::fs::read_dir(&dir).map_err(io_error(&dir))?.flatten() {
+        }
+        Ok(())
+    }
+
+    /// Removes every rollup of these partitions but `ingestion_id`'s: those of the versions
+    /// it replaced, of ingestions that failed before their commit, and temporary files of
+    /// crashed writes. Best effort: a file left behind is never read.
+    pub fn remove_replaced_rollups(&self, keys: &[PartitionKey], ingestion_id: &str) {
+        for key in keys {
+            let target = self.rollup_file(key, ingestion_id);
+            let tag_target = tag_rollup_file(&target);
+            let Ok(entries) = std::fs::read_dir(self.rollup_dir(key)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
                 if entry.path() != target && entry.path() != tag_target {
-                    // A replaced version's rollups, or a temporary file of a crashed write.
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
         }
-        Ok(())
+    }
+
+    /// Removes the rollups [`Lake::write_rollups`] wrote for an ingestion whose commit failed.
+    /// Best effort: they are never read, and the next ingestion of the partition removes them.
+    pub fn discard_rollups(&self, keys: &[PartitionKey], ingestion_id: &str) {
+        for key in keys {
+            let target = self.rollup_file(key, ingestion_id);
+            let _ = std::fs::remove_file(tag_rollup_file(&target));
+            let _ = std::fs::remove_file(target);
+        }
     }
 
     /// The ingestion each partition of `focus` holds now, from the statistics of its files
@@ -1056,18 +1079,29 @@ impl DailyRollup {
             return Err(Error::Inconsistent("a sum passed Decimal128".into()));
         }
         // Ids and values correspond one to one, so every id group is one byte-keyed group.
-        let day_part = |key: &mut Vec<u8>, day: Day| {
-            let day = (day != NO_DAY).then(|| i64::from(day).to_be_bytes());
-            encode_part(key, day.as_ref().map(|b| &b[..]));
-        };
         let by_dimensions = self.by_dimensions.encoded(|&(day, ids), key| {
-            day_part(key, day);
+            encode_day(key, day);
             for (dictionary, &id) in self.dimensions.iter().zip(&ids) {
                 encode_part(key, dictionary.value(id));
             }
             true
         });
-        let by_dimensions = sums_batch(by_dimensions, &DIMENSIONS)?;
+        // Sorted and built on a second thread while the tag groups are encoded and sorted here
+        // (a rollup is written at the end of an ingest, when the decoding threads are done).
+        let (by_dimensions, by_tags) = std::thread::scope(|scope| {
+            let by_dimensions = scope.spawn(move || sums_batch(by_dimensions, &DIMENSIONS));
+            let by_tags = self.tag_batch();
+            let by_dimensions = by_dimensions
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (by_dimensions, by_tags)
+        });
+        Ok((by_dimensions?, by_tags?))
+    }
+
+    /// The tag rollup of [`DailyRollup::into_batches`], once the rows by dimensions are in
+    /// its groups with no tag.
+    fn tag_batch(&self) -> Result<RecordBatch> {
         // A key one thread dropped may have values from another thread: leave it out whole.
         let kept = self
             .by_tags
@@ -1076,7 +1110,7 @@ impl DailyRollup {
                 if tag_values.is_some_and(|t| t.dropped) {
                     return false;
                 }
-                day_part(key, day);
+                encode_day(key, day);
                 encode_part(key, self.dimensions[0].value(billing));
                 encode_part(key, self.dimensions[1].value(sub));
                 encode_part(key, self.tag_keys.value(tag));
@@ -1099,8 +1133,14 @@ impl DailyRollup {
             )]
             .into(),
         );
-        Ok((by_dimensions, by_tags.with_schema(Arc::new(schema))?))
+        Ok(by_tags.with_schema(Arc::new(schema))?)
     }
+}
+
+/// A rollup key's day part (none for rows without a charge period).
+fn encode_day(key: &mut Vec<u8>, day: Day) {
+    let day = (day != NO_DAY).then(|| i64::from(day).to_be_bytes());
+    encode_part(key, day.as_ref().map(|b| &b[..]));
 }
 
 /// Groups whose byte keys are a day and `dimensions` as one batch: `x_Day`, the dimensions,
@@ -1140,7 +1180,15 @@ fn sums_batch(mut groups: Vec<(Vec<u8>, Totals)>, dimensions: &[&str]) -> Result
         days.append_option(text.as_deref());
         for builder in &mut builders {
             let value = parts.next().flatten();
-            builder.append_option(value.map(|b| String::from_utf8_lossy(b).into_owned()));
+            // The values were text (Arrow strings) before they were key bytes: checked as UTF-8
+            // (fast for ASCII), not rebuilt by the lossy decoder.
+            match value {
+                Some(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(text) => builder.append_value(text),
+                    Err(_) => builder.append_value(String::from_utf8_lossy(bytes)),
+                },
+                None => builder.append_null(),
+            }
         }
         for (builder, sum) in totals.iter_mut().zip(sums) {
             builder.append_option(*sum);

@@ -98,7 +98,7 @@ impl StagedPartition {
         self.rollup.as_ref()
     }
 
-    /// The partition's daily rollup, to write once the partition is published
+    /// The partition's daily rollup, to write while the partition is published
     /// ([`Lake::write_rollups`]); `None` after the first call.
     pub fn take_rollup(&mut self) -> Option<DailyRollup> {
         self.rollup.take()
@@ -459,16 +459,30 @@ impl Lake {
         totals: &[TotalsRecord],
         breakdown: &[BreakdownRecord],
     ) -> Result<()> {
-        self.append(INGESTIONS, &ingestions_schema(), ingestion_batch(record)?)
-            .await?;
-        if !totals.is_empty() {
-            self.append(TOTALS, &totals_schema(), totals_batch(totals)?)
-                .await?;
-        }
-        if !breakdown.is_empty() {
-            self.append(BREAKDOWN, &breakdown_schema(), breakdown_batch(breakdown)?)
-                .await?;
-        }
+        // Three tables, each its own commit: appended together.
+        let ingestion = async {
+            self.append(INGESTIONS, &ingestions_schema(), ingestion_batch(record)?)
+                .await
+        };
+        let totals = async {
+            match totals {
+                [] => Ok(()),
+                _ => {
+                    self.append(TOTALS, &totals_schema(), totals_batch(totals)?)
+                        .await
+                }
+            }
+        };
+        let breakdown = async {
+            match breakdown {
+                [] => Ok(()),
+                _ => {
+                    self.append(BREAKDOWN, &breakdown_schema(), breakdown_batch(breakdown)?)
+                        .await
+                }
+            }
+        };
+        tokio::try_join!(ingestion, totals, breakdown)?;
         Ok(())
     }
 
