@@ -459,30 +459,20 @@ impl Lake {
         totals: &[TotalsRecord],
         breakdown: &[BreakdownRecord],
     ) -> Result<()> {
-        // Three tables, each its own commit: appended together.
-        let ingestion = async {
-            self.append(INGESTIONS, &ingestions_schema(), ingestion_batch(record)?)
-                .await
-        };
-        let totals = async {
-            match totals {
-                [] => Ok(()),
-                _ => {
-                    self.append(TOTALS, &totals_schema(), totals_batch(totals)?)
-                        .await
-                }
-            }
-        };
-        let breakdown = async {
-            match breakdown {
-                [] => Ok(()),
-                _ => {
-                    self.append(BREAKDOWN, &breakdown_schema(), breakdown_batch(breakdown)?)
-                        .await
-                }
-            }
-        };
-        tokio::try_join!(ingestion, totals, breakdown)?;
+        let mut appends = vec![(INGESTIONS, ingestions_schema(), ingestion_batch(record)?)];
+        if !totals.is_empty() {
+            appends.push((TOTALS, totals_schema(), totals_batch(totals)?));
+        }
+        if !breakdown.is_empty() {
+            appends.push((BREAKDOWN, breakdown_schema(), breakdown_batch(breakdown)?));
+        }
+        // Each table is its own commit: appended together.
+        futures::future::try_join_all(
+            appends.into_iter().map(|(name, schema, batch)| async move {
+                self.append(name, &schema, batch).await
+            }),
+        )
+        .await?;
         Ok(())
     }
 
