@@ -1161,12 +1161,12 @@ fn sums_batch(mut groups: Vec<(Vec<u8>, Totals)>, dimensions: &[&str]) -> Result
         .collect::<Result<_>>()?;
     let mut rows = Vec::with_capacity(n);
     // Keys sort by day first: each day is formatted once, for its first group.
-    let mut day_text: Option<(&[u8], Option<String>)> = None;
+    let mut day_text: Option<(Option<&[u8]>, Option<String>)> = None;
     for (key, (sums, group_rows)) in &groups {
         let mut parts = decode_parts(key);
         let day = parts.next().flatten();
         let text = match &day_text {
-            Some((bytes, text)) if day == Some(*bytes) => text,
+            Some((formatted, text)) if *formatted == day => text,
             _ => {
                 let text = day.and_then(|b| {
                     let micros =
@@ -1174,7 +1174,7 @@ fn sums_batch(mut groups: Vec<(Vec<u8>, Totals)>, dimensions: &[&str]) -> Result
                     let day = chrono::DateTime::from_timestamp_micros(micros)?;
                     Some(day.format("%Y-%m-%d").to_string())
                 });
-                &day_text.insert((day.unwrap_or_default(), text)).1
+                &day_text.insert((day, text)).1
             }
         };
         days.append_option(text.as_deref());
