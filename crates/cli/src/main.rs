@@ -256,7 +256,7 @@ struct IngestArgs {
     /// Re-ingest even when the lake already holds this exact delivery.
     #[arg(long)]
     force: bool,
-    /// Files decoded at once (default: one per core).
+    /// Decoding threads (default: one per core; a CUR file may be shared by several).
     #[arg(long)]
     threads: Option<usize>,
     /// Print the result as JSON.

@@ -41,4 +41,6 @@ pub mod timestamp;
 
 pub use batch::{FocusBatchBuilder, SourceTotals, TextGroup, TotalsKey};
 pub use error::{Error, Result};
-pub use read::{Consumer, FileSummary, ParallelRead, ReadEvent, ReadOptions, read_parallel};
+pub use read::{
+    Consumer, FileSummary, ParallelRead, ReadEvent, ReadFiles, ReadOptions, read_parallel,
+};

@@ -92,7 +92,7 @@ pub(crate) fn next_record(
 }
 
 /// Opens a tabular file: CSV (plain, gzip or zip) or Parquet, told apart by content.
-pub fn open(path: &Path) -> Result<Box<dyn Rows>> {
+pub fn open(path: &Path) -> Result<Box<dyn Rows + Send>> {
     Ok(match source::sniff(path)? {
         Compression::Parquet => Box::new(ParquetRows::open(path)?),
         _ => Box::new(CsvFile::open(path)?),

@@ -59,7 +59,7 @@ pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize>
 /// A reader over the decompressed bytes that turns decoder failures into
 /// [`Error::Corrupt`] naming the file.
 pub struct Decompressed {
-    inner: Box<dyn Read>,
+    inner: Box<dyn Read + Send>,
     /// Its compression.
     pub compression: Compression,
 }
@@ -95,15 +95,33 @@ impl Read for Decompressed {
 
 /// A streaming gzip decoder over every member of `input` (AWS and `gzip -c a b` write several).
 #[cfg(feature = "isal")]
-fn gzip(input: BufReader<File>) -> Box<dyn Read> {
+fn gzip(input: BufReader<File>) -> Box<dyn Read + Send> {
     // Boxed before its first read: ISA-L's state then points into the decoder's own input
-    // buffer, so the decoder must not move once reading has begun. It is also why the
-    // decompressed stream is not `Send`: each file is opened on the thread that decodes it.
-    Box::new(isal::read::GzipDecoder::new(input))
+    // buffer, so the decoder must not move once reading has begun.
+    Box::new(IsalGzip(isal::read::GzipDecoder::new(input)))
+}
+
+/// ISA-L's gzip decoder, which several threads may read in turn (one at a time).
+#[cfg(feature = "isal")]
+struct IsalGzip(isal::read::GzipDecoder<BufReader<File>>);
+
+// SAFETY: the decoder is not `Send` only because its state holds raw pointers, into its own
+// buffers, which live on the heap as long as it does (it is boxed before its first read and
+// never moved out). ISA-L keeps nothing per thread, so a decoder read by one thread after
+// another, never by two at once (`&mut` access), works as on one thread.
+#[cfg(feature = "isal")]
+#[allow(unsafe_code)]
+unsafe impl Send for IsalGzip {}
+
+#[cfg(feature = "isal")]
+impl Read for IsalGzip {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
 }
 
 #[cfg(not(feature = "isal"))]
-fn gzip(input: BufReader<File>) -> Box<dyn Read> {
+fn gzip(input: BufReader<File>) -> Box<dyn Read + Send> {
     Box::new(MultiGzDecoder::new(input))
 }
 
@@ -127,7 +145,7 @@ pub fn open(path: &Path) -> Result<Decompressed> {
         source,
     };
     let file = File::open(path).map_err(io_err)?;
-    let inner: Box<dyn Read> = match compression {
+    let inner: Box<dyn Read + Send> = match compression {
         Compression::Parquet | Compression::Avro => {
             let (compression, what) = if compression == Compression::Parquet {
                 ("parquet", "a Parquet file is read by columns")

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
 use billow_formats::aws_cur;
-use billow_formats::{Consumer, FileSummary, ReadEvent, ReadOptions, SourceTotals};
+use billow_formats::{Consumer, FileSummary, ReadFiles, ReadOptions, SourceTotals};
 use billow_lake::{
     BreakdownRecord, FileRecord, IngestionRecord, Lake, PartitionKey, PartitionSink, StagedFiles,
     StagedPartition, TotalsRecord,
@@ -22,7 +22,7 @@ use crate::{Error, Result};
 pub struct IngestOptions {
     /// Connection the rows belong to (`x_ConnectionId`).
     pub connection_id: String,
-    /// Files decoded at once (default: one per core).
+    /// Decoding threads (default: one per core).
     pub threads: usize,
     /// Rows per batch.
     pub batch_rows: usize,
@@ -148,9 +148,7 @@ pub async fn ingest_aws_cur(
             period: Some(period.clone()),
             format: aws_cur::SOURCE_FORMAT,
         };
-        let open = move |path: &Path, options: &ReadOptions| {
-            aws_cur::CurFileReader::open(path, Some(&period), options.clone())
-        };
+        let open = aws_cur::CurFiles::new(Some(period));
         reports.extend(ingest_export(lake, export, open, options, progress).await?);
     }
     Ok(reports)
@@ -555,7 +553,7 @@ impl Export {
     }
 }
 
-async fn ingest_export<R, F>(
+async fn ingest_export<F>(
     lake: &Lake,
     export: Export,
     open: F,
@@ -563,8 +561,7 @@ async fn ingest_export<R, F>(
     progress: &dyn Progress,
 ) -> Result<Vec<PeriodReport>>
 where
-    R: Iterator<Item = billow_formats::Result<ReadEvent>>,
-    F: Fn(&Path, &ReadOptions) -> billow_formats::Result<R> + Send + Sync + 'static,
+    F: ReadFiles + 'static,
 {
     let started = std::time::Instant::now();
     let started_at = now_micros();
@@ -619,7 +616,7 @@ where
     let read_options = ReadOptions::new(&connection, &ingestion_id)
         .with_threads(options.threads)
         .with_batch_rows(options.batch_rows);
-    let threads = options.threads.min(export.files.len()).max(1);
+    let threads = open.useful_threads(export.files.len(), options.threads);
     let (tx, mut rx) = mpsc::unbounded_channel::<Tick>();
     let consumers: Vec<LakeConsumer> = (0..threads)
         .map(|_| LakeConsumer {
@@ -641,13 +638,12 @@ where
     let reading = {
         let paths = export.files.clone();
         tokio::task::spawn_blocking(move || {
-            billow_formats::read_parallel(&paths, |p| open(p, &read_options), consumers).map(
-                |done| {
+            open.read_files(&paths, &read_options, consumers)
+                .map(|done| {
                     done.into_iter()
                         .map(LakeConsumer::into_parts)
                         .collect::<Vec<_>>()
-                },
-            )
+                })
         })
     };
     while let Some(tick) = rx.recv().await {

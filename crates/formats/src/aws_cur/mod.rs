@@ -14,10 +14,10 @@ mod services;
 use std::path::{Path, PathBuf};
 
 pub use manifest::Manifest;
-pub use reader::CurFileReader;
+pub use reader::{CurFileReader, CurFiles};
 pub use services::service_category;
 
-use crate::read::{Consumer, ParallelRead, ReadOptions, read_parallel};
+use crate::read::{Consumer, ParallelRead, ReadFiles, ReadOptions};
 use crate::{Error, Result};
 
 /// Source format name stored in `x_SourceFormat`.
@@ -51,17 +51,13 @@ impl Delivery {
     }
 
     /// Reads every file of the delivery with one thread per consumer, each thread handing its
-    /// files' events to its own consumer; see [`read_parallel`].
+    /// batches to its own consumer; see [`CurFiles`].
     pub fn read_into<C: Consumer>(
         &self,
         options: &ReadOptions,
         consumers: Vec<C>,
     ) -> std::result::Result<Vec<C>, C::Error> {
-        read_parallel(
-            &self.files,
-            |path| CurFileReader::open(path, Some(&self.billing_period), options.clone()),
-            consumers,
-        )
+        CurFiles::new(Some(self.billing_period.clone())).read_files(&self.files, options, consumers)
     }
 }
 

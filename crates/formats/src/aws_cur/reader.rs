@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use billow_focus::money::{self, ExactSum, ONE};
 use billow_focus::schema::{index_of, x};
@@ -15,7 +15,10 @@ use crate::batch::{
     push_json_member_literal, push_json_string,
 };
 use crate::csv_file::Record;
-use crate::read::{FileSummary, ReadOptions, ReadState};
+use crate::read::{
+    Consumer, FileSummary, FillBatches, MapRecords, ReadEvent, ReadFiles, ReadOptions, ReadState,
+    SharedFile, next_event, read_shared,
+};
 use crate::rows::{self, Rows};
 use crate::timestamp::{parse_utc_micros, year_month};
 use crate::{Error, Result};
@@ -497,17 +500,39 @@ impl Kind {
     }
 }
 
-/// Reads one CUR 1 file into FOCUS batches.
+/// Reads one CUR 1 file into FOCUS batches, on one thread. [`CurFiles`] reads a delivery's
+/// files on several.
 pub struct CurFileReader {
+    source: CurFileSource,
+    mapper: CurRowMapper,
+    state: ReadState,
+}
+
+/// A CUR file's records, after its header.
+struct CurFileSource {
+    rows: Box<dyn Rows + Send>,
+    file: Arc<CurFile>,
+}
+
+/// What every mapper of a CUR file's records knows of the file.
+struct CurFile {
     path: PathBuf,
-    source: Box<dyn Rows>,
     cols: Columns,
-    record: Record,
-    builder: FocusBatchBuilder,
-    text_groups: TextGroups,
     options: ReadOptions,
     /// Billing period start expected for every row, if the delivery says.
     expected_period: Option<(i64, String)>,
+    header_len: usize,
+}
+
+/// Maps records of one CUR file into FOCUS rows, and sums the source's totals of the records
+/// it mapped. Several threads may map records of the same file, each with its own.
+struct CurRowMapper {
+    file: Arc<CurFile>,
+    /// The record being mapped, and the line it starts on.
+    record: Record,
+    line: u64,
+    builder: FocusBatchBuilder,
+    text_groups: TextGroups,
     groups: Vec<((String, &'static str), GroupTotals)>,
     rows: u64,
     tag_json: String,
@@ -515,10 +540,8 @@ pub struct CurFileReader {
     payer: String,
     unit_names: UnitNames,
     date_cache: Vec<(Vec<u8>, i64)>,
-    header_len: usize,
     /// Billing period start and its `YYYY-MM`, formatted once per period rather than per row.
     period_text: (i64, String),
-    state: ReadState,
 }
 
 const DATE_SLOTS: usize = 6;
@@ -549,16 +572,48 @@ impl CurFileReader {
             }
             None => None,
         };
-        let file_name = path
+        let source = CurFileSource {
+            rows: source,
+            file: Arc::new(CurFile {
+                path: path.to_path_buf(),
+                cols,
+                options,
+                expected_period,
+                header_len: header.len(),
+            }),
+        };
+        Ok(CurFileReader {
+            mapper: CurRowMapper::new(Arc::clone(&source.file)),
+            source,
+            state: ReadState::default(),
+        })
+    }
+
+    /// Maps the next record; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool> {
+        let Some(line) = self.source.read_record(&mut self.mapper.record)? else {
+            return Ok(false);
+        };
+        self.mapper.line = line;
+        self.mapper.map_current()?;
+        Ok(true)
+    }
+}
+
+impl CurRowMapper {
+    /// A mapper of `file`'s records with no rows yet: its own batch and totals.
+    fn new(file: Arc<CurFile>) -> CurRowMapper {
+        let file_name = file
+            .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut builder = FocusBatchBuilder::new(options.batch_rows);
+        let mut builder = FocusBatchBuilder::new(file.options.batch_rows);
         let ix = ix();
         for (column, value) in [
-            (ix.x_connection_id, options.connection_id.as_str()),
-            (ix.x_ingestion_id, options.ingestion_id.as_str()),
-            (ix.x_source_format, cols.spelling.source_format()),
+            (ix.x_connection_id, file.options.connection_id.as_str()),
+            (ix.x_ingestion_id, file.options.ingestion_id.as_str()),
+            (ix.x_source_format, file.cols.spelling.source_format()),
             (ix.x_source_file, file_name.as_str()),
             (ix.provider_name, "AWS"),
             // AWS issues the invoice for its own and for Marketplace charges alike.
@@ -567,29 +622,32 @@ impl CurFileReader {
             builder.set_constant(column, Some(value));
         }
         let text_groups = TextGroups::new(&mut builder);
-        Ok(CurFileReader {
-            path: path.to_path_buf(),
-            source,
-            cols,
+        CurRowMapper {
+            file,
             record: Record::new(),
+            line: 0,
             builder,
             text_groups,
-            options,
-            expected_period,
             groups: Vec::new(),
             rows: 0,
             tag_json: String::new(),
             payer: String::new(),
             unit_names: UnitNames::default(),
             date_cache: vec![(Vec::new(), 0); DATE_SLOTS],
-            header_len: header.len(),
             period_text: (0, String::new()),
-            state: ReadState::default(),
-        })
+        }
+    }
+
+    /// Maps `self.record`.
+    fn map_current(&mut self) -> Result<()> {
+        if !self.file.cols.product_keys.is_empty() {
+            self.expand_product_map()?;
+        }
+        self.map_row()
     }
 
     fn line(&self) -> u64 {
-        self.source.line()
+        self.line
     }
 
     fn field(&self, i: Option<usize>) -> &[u8] {
@@ -605,7 +663,7 @@ impl CurFileReader {
             return Ok(None);
         }
         std::str::from_utf8(raw).map(Some).map_err(|_| Error::BadValue {
-            path: self.path.clone(),
+            path: self.file.path.clone(),
             line: self.line(),
             column: column.into(),
             found: String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned(),
@@ -622,7 +680,7 @@ impl CurFileReader {
         hint: &'static str,
     ) -> Error {
         Error::BadValue {
-            path: self.path.clone(),
+            path: self.file.path.clone(),
             line: self.line(),
             column: column.into(),
             found: String::from_utf8_lossy(&raw[..raw.len().min(80)]).into_owned(),
@@ -677,7 +735,7 @@ impl CurFileReader {
                 "The cell is corrupted; re-download the file.",
             ),
             money::DecimalError::OutOfRange => Error::TotalOverflow {
-                path: self.path.clone(),
+                path: self.file.path.clone(),
                 column: "cost",
             },
         })
@@ -725,14 +783,14 @@ impl CurFileReader {
     }
 
     fn charge_period(&mut self) -> Result<(i64, i64)> {
-        if let (Some(s), Some(e)) = (self.cols.usage_start, self.cols.usage_end) {
+        if let (Some(s), Some(e)) = (self.file.cols.usage_start, self.file.cols.usage_end) {
             let start = self.timestamp(2, Some(s), "lineItem/UsageStartDate")?;
             let end = self.timestamp(3, Some(e), "lineItem/UsageEndDate")?;
             if let (Some(start), Some(end)) = (start, end) {
                 return Ok((start, end));
             }
         }
-        let raw = self.field(self.cols.time_interval).to_vec();
+        let raw = self.field(self.file.cols.time_interval).to_vec();
         let mut parts = raw.splitn(2, |&c| c == b'/');
         let (a, b) = (
             parts.next().unwrap_or_default(),
@@ -750,7 +808,7 @@ impl CurFileReader {
     }
 
     fn map_row(&mut self) -> Result<()> {
-        let c = &self.cols;
+        let c = &self.file.cols;
         let (payer_i, lit_i, cost_i, bps_i, bpe_i) = (
             c.payer,
             c.line_item_type,
@@ -761,11 +819,11 @@ impl CurFileReader {
         let line = self.line();
         let bp_start = self.required_timestamp(0, bps_i, "bill/BillingPeriodStartDate")?;
         let bp_end = self.required_timestamp(1, bpe_i, "bill/BillingPeriodEndDate")?;
-        if let Some((expected, period)) = &self.expected_period
+        if let Some((expected, period)) = &self.file.expected_period
             && *expected != bp_start
         {
             return Err(Error::PeriodMismatch {
-                path: self.path.clone(),
+                path: self.file.path.clone(),
                 line,
                 found: year_month(bp_start),
                 expected: period.clone(),
@@ -794,7 +852,7 @@ impl CurFileReader {
                 "Every CUR row has a cost; the file is damaged or truncated.",
             ));
         };
-        let c = &self.cols;
+        let c = &self.file.cols;
         let zero_if_none = |v: Option<i128>| v.unwrap_or(0);
         let has_ri = !self.field(c.ri_arn).is_empty();
         // The amortized cost of the row (the CUR query library's CASE), and for commitment fees
@@ -888,7 +946,7 @@ impl CurFileReader {
             self.add_to_totals(&payer, "Usage", &[], unused_terms, 1)?;
         }
 
-        let c = &self.cols;
+        let c = &self.file.cols;
         let is_tax = kind == Kind::Tax;
         let is_usage_or_purchase = matches!(category, "Usage" | "Purchase");
         let quantity = if is_usage_or_purchase {
@@ -1127,36 +1185,17 @@ impl CurFileReader {
         t
     }
 
-    /// Maps the next record; `false` at the end of the file.
-    fn read_row(&mut self) -> Result<bool> {
-        let more = rows::next_record(
-            self.source.as_mut(),
-            &mut self.record,
-            &self.path,
-            self.header_len,
-            rows::Width::AtMost,
-        )?;
-        if !more {
-            return Ok(false);
-        }
-        if !self.cols.product_keys.is_empty() {
-            self.expand_product_map()?;
-        }
-        self.map_row()?;
-        Ok(true)
-    }
-
     /// Appends the `product` map's attributes the mapping reads as cells after the header's
     /// columns, so every spelling is read through the same column indices.
     fn expand_product_map(&mut self) -> Result<()> {
-        while self.record.len() < self.header_len {
+        while self.record.len() < self.file.header_len {
             self.record.push_field(b"");
         }
-        let map = match self.cols.product_map {
+        let map = match self.file.cols.product_map {
             Some(i) => self.json_map(i, "product")?,
             None => serde_json::Map::new(),
         };
-        for key in &self.cols.product_keys {
+        for key in &self.file.cols.product_keys {
             match map.get(key) {
                 Some(serde_json::Value::String(v)) => self.record.push_field(v.as_bytes()),
                 Some(serde_json::Value::Null) | None => self.record.push_field(b""),
@@ -1187,11 +1226,11 @@ impl CurFileReader {
     }
 }
 
-impl CurFileReader {
-    /// What the whole file held, for [`crate::read::FileSummary`].
+impl CurRowMapper {
+    /// What the records this mapper mapped held, for [`crate::read::FileSummary`].
     fn file_summary(&mut self) -> FileSummary {
         FileSummary {
-            file: self.path.clone(),
+            file: self.file.path.to_path_buf(),
             rows: self.rows,
             // Every row of a CUR file is of one billing period (checked per row).
             totals: if self.rows == 0 {
@@ -1199,12 +1238,120 @@ impl CurFileReader {
             } else {
                 std::collections::BTreeMap::from([(self.period_text.1.clone(), self.totals())])
             },
-            source_format: self.cols.spelling.source_format(),
+            source_format: self.file.cols.spelling.source_format(),
         }
     }
 }
 
-crate::read::batch_reader!(CurFileReader);
+impl FillBatches for CurFileReader {
+    fn read_row(&mut self) -> Result<bool> {
+        CurFileReader::read_row(self)
+    }
+
+    fn builder(&mut self) -> &mut FocusBatchBuilder {
+        &mut self.mapper.builder
+    }
+
+    fn batch_rows(&self) -> usize {
+        self.mapper.file.options.batch_rows
+    }
+
+    fn state(&mut self) -> &mut ReadState {
+        &mut self.state
+    }
+
+    fn summary(&mut self) -> FileSummary {
+        self.mapper.file_summary()
+    }
+}
+
+impl Iterator for CurFileReader {
+    type Item = Result<ReadEvent>;
+
+    /// Batches, then one `ReadEvent::FileDone`; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        next_event(self)
+    }
+}
+
+impl SharedFile for CurFileSource {
+    type Mapper = CurRowMapper;
+
+    fn read_record(&mut self, record: &mut Record) -> Result<Option<u64>> {
+        let more = rows::next_record(
+            self.rows.as_mut(),
+            record,
+            &self.file.path,
+            self.file.header_len,
+            rows::Width::AtMost,
+        )?;
+        Ok(more.then(|| self.rows.line()))
+    }
+
+    fn mapper(&self) -> CurRowMapper {
+        CurRowMapper::new(Arc::clone(&self.file))
+    }
+}
+
+impl MapRecords for CurRowMapper {
+    fn map_record(&mut self, record: &mut Record, line: u64) -> Result<()> {
+        // The mapping reads `self.record`; swapping moves no bytes.
+        std::mem::swap(&mut self.record, record);
+        self.line = line;
+        let mapped = self.map_current();
+        std::mem::swap(&mut self.record, record);
+        mapped
+    }
+
+    fn builder(&mut self) -> &mut FocusBatchBuilder {
+        &mut self.builder
+    }
+
+    fn batch_rows(&self) -> usize {
+        self.file.options.batch_rows
+    }
+
+    fn summary(&mut self) -> FileSummary {
+        self.file_summary()
+    }
+}
+
+/// Reads the files of a CUR delivery of one billing period on several threads at once
+/// (see [`crate::read::read_shared`]): a delivery of one large file, or the last file of
+/// many, keeps every thread busy.
+#[derive(Debug, Clone)]
+pub struct CurFiles {
+    billing_period: Option<String>,
+}
+
+impl CurFiles {
+    /// Files whose rows must all be of `billing_period` (`YYYY-MM`), when given.
+    pub fn new(billing_period: Option<String>) -> Self {
+        CurFiles { billing_period }
+    }
+}
+
+impl ReadFiles for CurFiles {
+    fn useful_threads(&self, _files: usize, threads: usize) -> usize {
+        threads.max(1)
+    }
+
+    fn read_files<C: Consumer>(
+        &self,
+        files: &[PathBuf],
+        options: &ReadOptions,
+        consumers: Vec<C>,
+    ) -> std::result::Result<Vec<C>, C::Error> {
+        read_shared(
+            files,
+            |path| {
+                CurFileReader::open(path, self.billing_period.as_deref(), options.clone())
+                    .map(|reader| reader.source)
+            },
+            consumers,
+        )
+    }
+}
 
 /// One FOCUS row, borrowed from the CSV record, before it enters the batch.
 #[derive(Clone)]
@@ -1459,24 +1606,20 @@ fn non_empty_str<'a>(
 
 /// Billing period (`YYYY-MM`) of a single CUR file, from its first data row.
 pub(crate) fn peek_billing_period(path: &Path) -> Result<String> {
-    let mut reader = CurFileReader::open(path, None, ReadOptions::new("", "").with_batch_rows(1))?;
-    loop {
-        let more = reader.source.read(&mut reader.record)?;
-        if !more {
-            return Err(Error::Empty {
-                path: path.to_path_buf(),
-            });
-        }
-        if reader.record.len() == 1 && reader.record.get(0) == Some(b"") {
-            continue;
-        }
-        let start = reader.required_timestamp(
-            0,
-            reader.cols.billing_period_start,
-            "bill/BillingPeriodStartDate",
-        )?;
-        return Ok(year_month(start));
-    }
+    let reader = CurFileReader::open(path, None, ReadOptions::new("", "").with_batch_rows(1))?;
+    let (mut source, mut mapper) = (reader.source, reader.mapper);
+    let Some(line) = source.read_record(&mut mapper.record)? else {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+        });
+    };
+    mapper.line = line;
+    let start = mapper.required_timestamp(
+        0,
+        source.file.cols.billing_period_start,
+        "bill/BillingPeriodStartDate",
+    )?;
+    Ok(year_month(start))
 }
 
 #[cfg(test)]

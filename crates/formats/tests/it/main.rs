@@ -5,3 +5,4 @@ mod focus;
 mod gcp;
 mod layout;
 mod oci;
+mod shared;
