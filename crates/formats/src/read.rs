@@ -258,28 +258,43 @@ where
     E: Send,
 {
     let next = AtomicUsize::new(0);
+    on_threads(states, |state, stopped| {
+        loop {
+            if stopped() {
+                return Ok(());
+            }
+            let Some(path) = files.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                return finish(state);
+            };
+            work(path, state, stopped)?;
+        }
+    })
+}
+
+/// Runs `work` on one thread per state. A thread's error makes `stopped` true for the others
+/// and is returned (the first in thread order); otherwise the states come back. A thread's
+/// panic resumes here.
+fn on_threads<S, E>(
+    states: Vec<S>,
+    work: impl Fn(&mut S, &dyn Fn() -> bool) -> std::result::Result<(), E> + Sync,
+) -> std::result::Result<Vec<S>, E>
+where
+    S: Send,
+    E: Send,
+{
     let failed = AtomicBool::new(false);
     let results: Vec<std::result::Result<S, E>> = std::thread::scope(|scope| {
         let workers: Vec<_> = states
             .into_iter()
             .map(|mut state| {
-                let (next, failed, work, finish) = (&next, &failed, &work, &finish);
+                let (failed, work) = (&failed, &work);
                 scope.spawn(move || {
                     let stopped = || failed.load(Ordering::SeqCst);
-                    loop {
-                        if stopped() {
-                            return Ok(state);
-                        }
-                        let Some(path) = files.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                            if let Err(e) = finish(&mut state) {
-                                failed.store(true, Ordering::SeqCst);
-                                return Err(e);
-                            }
-                            return Ok(state);
-                        };
-                        if let Err(e) = work(path, &mut state, &stopped) {
+                    match work(&mut state, &stopped) {
+                        Ok(()) => Ok(state),
+                        Err(e) => {
                             failed.store(true, Ordering::SeqCst);
-                            return Err(e);
+                            Err(e)
                         }
                     }
                 })
@@ -448,7 +463,6 @@ where
     C: Consumer,
 {
     let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
     let reading = Mutex::new(Reading {
         files: Vec::new(),
         opened: 0,
@@ -461,32 +475,9 @@ where
         reading: &reading,
         opened: &opened,
     };
-    let results: Vec<std::result::Result<C, C::Error>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = consumers
-            .into_iter()
-            .map(|mut consumer| {
-                let (shared, failed) = (&shared, &failed);
-                scope.spawn(move || {
-                    let stopped = || failed.load(Ordering::SeqCst);
-                    match shared.work(&mut consumer, &stopped) {
-                        Ok(()) => Ok(consumer),
-                        Err(e) => {
-                            failed.store(true, Ordering::SeqCst);
-                            Err(e)
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    results.into_iter().collect()
+    on_threads(consumers, |consumer, stopped| {
+        shared.work(consumer, stopped)
+    })
 }
 
 /// What the threads of [`read_shared`] share.
