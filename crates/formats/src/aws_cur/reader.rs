@@ -550,6 +550,28 @@ impl CurFileReader {
     /// Opens `path` and reads its header. `billing_period` (`YYYY-MM`), when given, is checked
     /// against every row.
     pub fn open(path: &Path, billing_period: Option<&str>, options: ReadOptions) -> Result<Self> {
+        let source = CurFileSource::open(path, billing_period, options)?;
+        Ok(CurFileReader {
+            mapper: CurRowMapper::new(Arc::clone(&source.file)),
+            source,
+            state: ReadState::default(),
+        })
+    }
+
+    /// Maps the next record; `false` at the end of the file.
+    fn read_row(&mut self) -> Result<bool> {
+        let Some(line) = self.source.read_record(&mut self.mapper.record)? else {
+            return Ok(false);
+        };
+        self.mapper.line = line;
+        self.mapper.map_current()?;
+        Ok(true)
+    }
+}
+
+impl CurFileSource {
+    /// Opens `path` and reads its header; see [`CurFileReader::open`].
+    fn open(path: &Path, billing_period: Option<&str>, options: ReadOptions) -> Result<Self> {
         let mut source = rows::open(path)?;
         let mut header = Record::new();
         let got = source.read(&mut header)?;
@@ -572,7 +594,7 @@ impl CurFileReader {
             }
             None => None,
         };
-        let source = CurFileSource {
+        Ok(CurFileSource {
             rows: source,
             file: Arc::new(CurFile {
                 path: path.to_path_buf(),
@@ -581,22 +603,7 @@ impl CurFileReader {
                 expected_period,
                 header_len: header.len(),
             }),
-        };
-        Ok(CurFileReader {
-            mapper: CurRowMapper::new(Arc::clone(&source.file)),
-            source,
-            state: ReadState::default(),
         })
-    }
-
-    /// Maps the next record; `false` at the end of the file.
-    fn read_row(&mut self) -> Result<bool> {
-        let Some(line) = self.source.read_record(&mut self.mapper.record)? else {
-            return Ok(false);
-        };
-        self.mapper.line = line;
-        self.mapper.map_current()?;
-        Ok(true)
     }
 }
 
@@ -1344,10 +1351,7 @@ impl ReadFiles for CurFiles {
     ) -> std::result::Result<Vec<C>, C::Error> {
         read_shared(
             files,
-            |path| {
-                CurFileReader::open(path, self.billing_period.as_deref(), options.clone())
-                    .map(|reader| reader.source)
-            },
+            |path| CurFileSource::open(path, self.billing_period.as_deref(), options.clone()),
             consumers,
         )
     }
