@@ -579,15 +579,10 @@ where
             let batch_rows = mapper.batch_rows();
             for (record, &line) in chunk.records.iter_mut().zip(&chunk.lines) {
                 mapper.map_record(record, line)?;
-                if mapper.builder().len() >= batch_rows {
-                    let batch = mapper.builder().finish().map_err(Error::from)?;
-                    consumer.batch(batch)?;
-                }
+                send_batch(mapper, batch_rows, consumer)?;
             }
-            if mapper.builder().len() >= batch_rows {
-                let batch = mapper.builder().finish().map_err(Error::from)?;
-                consumer.batch(batch)?;
-            }
+            // Alone on the file, the thread mapped its records under the lock: send here.
+            send_batch(mapper, batch_rows, consumer)?;
             current = Some(file);
             self.hand_back_ended(&mut parts, consumer)?;
         }
@@ -651,10 +646,7 @@ where
                 continue;
             }
             let Part { file, mut mapper } = parts.swap_remove(k);
-            if !mapper.builder().is_empty() {
-                let batch = mapper.builder().finish().map_err(Error::from)?;
-                consumer.batch(batch)?;
-            }
+            send_batch(&mut mapper, 1, consumer)?;
             let summary = mapper.summary();
             let done = {
                 let mut ending = lock(&file.ending);
@@ -675,6 +667,19 @@ where
         }
         Ok(())
     }
+}
+
+/// Hands the batch `mapper` is building to `consumer` once it holds `at_least` rows.
+fn send_batch<M: MapRecords, C: Consumer>(
+    mapper: &mut M,
+    at_least: usize,
+    consumer: &mut C,
+) -> std::result::Result<(), C::Error> {
+    if mapper.builder().len() >= at_least.max(1) {
+        let batch = mapper.builder().finish().map_err(Error::from)?;
+        consumer.batch(batch)?;
+    }
+    Ok(())
 }
 
 /// The events of a parallel read as one iterator (in arrival order), for callers that
