@@ -32,6 +32,8 @@ pub mod digitalocean;
 mod error;
 pub mod focus_file;
 pub mod gcp;
+#[cfg(feature = "isal")]
+mod isal_gzip;
 pub mod oci;
 mod read;
 pub mod rows;

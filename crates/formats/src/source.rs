@@ -93,36 +93,15 @@ impl Read for Decompressed {
     }
 }
 
-/// A streaming gzip decoder over every member of `input` (AWS and `gzip -c a b` write several).
+/// A streaming gzip decoder over every member of `file` (AWS and `gzip -c a b` write several).
 #[cfg(feature = "isal")]
-fn gzip(input: BufReader<File>) -> Box<dyn Read + Send> {
-    // Boxed before its first read: ISA-L's state then points into the decoder's own input
-    // buffer, so the decoder must not move once reading has begun.
-    Box::new(IsalGzip(isal::read::GzipDecoder::new(input)))
-}
-
-/// ISA-L's gzip decoder, which several threads may read in turn (one at a time).
-#[cfg(feature = "isal")]
-struct IsalGzip(isal::read::GzipDecoder<BufReader<File>>);
-
-// SAFETY: the decoder is not `Send` only because its state holds raw pointers, into its own
-// buffers, which live on the heap as long as it does (it is boxed before its first read and
-// never moved out). ISA-L keeps nothing per thread, so a decoder read by one thread after
-// another, never by two at once (`&mut` access), works as on one thread.
-#[cfg(feature = "isal")]
-#[allow(unsafe_code)]
-unsafe impl Send for IsalGzip {}
-
-#[cfg(feature = "isal")]
-impl Read for IsalGzip {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
+fn gzip(file: File) -> Box<dyn Read + Send> {
+    Box::new(crate::isal_gzip::IsalGzip::new(file))
 }
 
 #[cfg(not(feature = "isal"))]
-fn gzip(input: BufReader<File>) -> Box<dyn Read + Send> {
-    Box::new(MultiGzDecoder::new(input))
+fn gzip(file: File) -> Box<dyn Read + Send> {
+    Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)))
 }
 
 /// The whole decompressed content of `path`, for sources that are one document (API responses
@@ -159,7 +138,7 @@ pub fn open(path: &Path) -> Result<Decompressed> {
             });
         }
         Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
-        Compression::Gzip => gzip(BufReader::with_capacity(1 << 20, file)),
+        Compression::Gzip => gzip(file),
         Compression::Zip => {
             let corrupt = |e: zip::result::ZipError| Error::Corrupt {
                 path: path.to_path_buf(),
@@ -280,6 +259,58 @@ mod tests {
         assert_eq!(out.len(), first.len() + second.len());
         assert!(out[..first.len()] == first[..], "first member differs");
         assert_eq!(&out[first.len()..], &second[..]);
+    }
+
+    /// Many small members in one read of the decoder's input, read through a buffer smaller
+    /// than a line, still make the one stream.
+    #[test]
+    fn many_members_read_in_small_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("members.csv.gz");
+        let mut bytes = Vec::new();
+        let mut expected = Vec::new();
+        for m in 0..2_000u32 {
+            let member: Vec<u8> = (0..m % 50)
+                .flat_map(|i| format!("{m},{i}\n").into_bytes())
+                .collect();
+            bytes.extend(gzip_member(&member));
+            expected.extend(member);
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let mut input = open(&path).unwrap();
+        let mut out = Vec::new();
+        let mut piece = [0u8; 7];
+        loop {
+            let n = input.read(&mut piece).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&piece[..n]);
+        }
+        assert_eq!(out.len(), expected.len());
+        assert!(out == expected, "members differ");
+    }
+
+    /// A file cut short, inside the compressed data or inside the trailer that holds the
+    /// checksum, is an error, never a shorter stream.
+    #[test]
+    fn truncated_gzip_is_an_error() {
+        let data: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| format!("{i},{}\n", i % 13).into_bytes())
+            .collect();
+        let bytes = gzip_member(&data);
+        let dir = tempfile::tempdir().unwrap();
+        for cut in [bytes.len() / 2, bytes.len() - 4, bytes.len() - 1] {
+            let path = dir.path().join(format!("cut-{cut}.csv.gz"));
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let mut out = Vec::new();
+            let read = open(&path).unwrap().read_to_end(&mut out);
+            assert!(
+                read.is_err(),
+                "cut at {cut}: read {} bytes without error",
+                out.len()
+            );
+        }
     }
 
     /// A damaged byte in the middle is an error, never a shorter stream.
