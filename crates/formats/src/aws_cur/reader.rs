@@ -1584,7 +1584,7 @@ fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
 /// The whole record as text when all of it is UTF-8, as AWS writes it: its cells are then
 /// slices of one validated text instead of fifty texts validated one by one.
 fn record_text(record: &Record) -> Option<&str> {
-    std::str::from_utf8(record.as_slice()).ok()
+    record.as_str()
 }
 
 /// Cell `i` as text (`None` when empty, absent or not UTF-8), sliced from `text`, the whole

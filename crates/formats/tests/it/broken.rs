@@ -391,3 +391,21 @@ fn cur2_map_cell_that_is_not_json_names_line_and_column() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_quote_never_closed_names_the_record_it_opens_in() {
+    // A damaged file whose quoted cell on line 3 never ends: an error naming that line, not
+    // the rest of the file read as one cell.
+    let header = format!("{HEADER},lineItem/LineItemDescription");
+    let row = "id1,111111111111,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,222222222222,Usage,2026-03-01T00:00:00Z,2026-03-01T01:00:00Z,AmazonEC2,1.5";
+    let text = format!("{header}\n{row},fine\n{row},\"broken\n{row},after\n{row},after\n");
+    let dir = tempfile::tempdir().unwrap();
+    let p = single(dir.path(), "cur.csv.gz", &gz(&text));
+    let e = read_all(&p).unwrap_err();
+    assert!(matches!(e, Error::Csv { line: 3, .. }), "{e:?}");
+    let text = message(&e);
+    assert!(
+        text.contains("cur.csv.gz: line 3") && text.contains("never closed"),
+        "{text}"
+    );
+}
