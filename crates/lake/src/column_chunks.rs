@@ -8,7 +8,11 @@
 //! only when the value changes, and decimals are written straight into the page. Pages are
 //! what Parquet's writer makes at its version 1: a plain dictionary page and RLE-dictionary
 //! data pages (plain data pages once a chunk's distinct values outgrow
-//! [`DICTIONARY_LIMIT`]), definition levels in the RLE hybrid, Zstandard per page.
+//! [`DICTIONARY_LIMIT`]), definition levels in the RLE hybrid, Zstandard per page. Decimals and
+//! timestamps take a dictionary too when their values repeat (unit prices, hours): Parquet
+//! allows one for any type, and Spark, Trino, DuckDB, polars and Arrow read them (parquet-mr
+//! only refrains from writing them for fixed-length values at version 1); costs, which hardly
+//! repeat, stay plain.
 
 use std::collections::HashMap;
 
@@ -40,10 +44,19 @@ const PAGE_ROWS: usize = 20_000;
 /// Zstandard level of every page (the `focus` files' level).
 const ZSTD_LEVEL: i32 = 1;
 
-/// What encoding chunks reuses from one chunk to the next: a Zstandard context and the
-/// buffers of a page, its compressed form and the chunk. Fresh buffers of these sizes, at
-/// every page, cost more in page faults than the encoding itself.
+/// What encoding chunks reuses from one chunk to the next: a Zstandard context, the buffers
+/// of a page, its compressed form and the chunk, and the dictionaries of fixed-width chunks.
+/// Fresh buffers of these sizes, at every page, cost more in page faults than the encoding
+/// itself.
 pub(crate) struct ChunkBuffers {
+    pages: PageBuffers,
+    /// The dictionary being built of a decimal chunk, and of a timestamp or integer chunk.
+    decimals: DictionaryScratch<i128>,
+    integers: DictionaryScratch<i64>,
+}
+
+/// What the pages of a chunk are encoded with.
+struct PageBuffers {
     zstd: zstd::bulk::Compressor<'static>,
     page: Vec<u8>,
     compressed: Vec<u8>,
@@ -55,16 +68,20 @@ impl ChunkBuffers {
         let zstd = zstd::bulk::Compressor::new(ZSTD_LEVEL)
             .map_err(|e| ParquetError::External(Box::new(e)))?;
         Ok(ChunkBuffers {
-            zstd,
-            page: Vec::new(),
-            compressed: Vec::new(),
-            chunk: Vec::new(),
+            pages: PageBuffers {
+                zstd,
+                page: Vec::new(),
+                compressed: Vec::new(),
+                chunk: Vec::new(),
+            },
+            decimals: DictionaryScratch::default(),
+            integers: DictionaryScratch::default(),
         })
     }
 
     /// The last chunk encoded, to append to a row group.
     pub(crate) fn chunk(&self) -> EncodedChunk<'_> {
-        EncodedChunk(&self.chunk)
+        EncodedChunk(&self.pages.chunk)
     }
 }
 
@@ -112,12 +129,13 @@ pub(crate) enum ColumnChunk {
     Strings(StringChunk),
     /// `Utf8` whose values rarely repeat (resource ids): plain.
     UniqueStrings(UniqueStringChunk),
-    /// `Decimal128(38, s)`: plain 16-byte big-endian two's complement (Parquet has no
-    /// dictionary for fixed-length values at version 1).
+    /// `Decimal128(38, s)`: 16-byte big-endian two's complement; dictionary-encoded when its
+    /// values repeat (unit prices), plain otherwise (costs).
     Decimals(Values<i128>),
-    /// `Timestamp(µs)`: dictionary-encoded (a month has a few hundred distinct hours).
-    Timestamps(IntegerDictionaryChunk),
-    /// `Int64`: plain.
+    /// `Timestamp(µs)`: dictionary-encoded (a month has a few hundred distinct hours) unless
+    /// the values hardly repeat.
+    Timestamps(Values<i64>),
+    /// `Int64`: like timestamps (source line numbers never repeat: plain).
     Integers(Values<i64>),
 }
 
@@ -130,7 +148,7 @@ impl ColumnChunk {
             DataType::Utf8 => ColumnChunk::UniqueStrings(UniqueStringChunk::default()),
             DataType::Decimal128(..) => ColumnChunk::Decimals(Values::default()),
             DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, _) => {
-                ColumnChunk::Timestamps(IntegerDictionaryChunk::default())
+                ColumnChunk::Timestamps(Values::default())
             }
             DataType::Int64 => ColumnChunk::Integers(Values::default()),
             _ => return None,
@@ -194,14 +212,15 @@ impl ColumnChunk {
         buffers: &mut ChunkBuffers,
         with_statistics: bool,
     ) -> Result<ChunkLayout> {
-        let mut chunk = ChunkPages::new(column, buffers);
+        let mut chunk = ChunkPages::new(column, &mut buffers.pages);
         let statistics = match self {
             ColumnChunk::Strings(c) => c.encode(&mut chunk)?,
             ColumnChunk::UniqueStrings(c) => c.encode(&mut chunk)?,
-            ColumnChunk::Decimals(c) => c.encode(&mut chunk, put_decimal)?,
-            ColumnChunk::Timestamps(c) => c.encode(&mut chunk)?,
-            ColumnChunk::Integers(c) => {
-                c.encode(&mut chunk, |buf, v| buf.extend_from_slice(&v.to_le_bytes()))?
+            ColumnChunk::Decimals(c) => c.encode(&mut chunk, &mut buffers.decimals, put_decimal)?,
+            ColumnChunk::Timestamps(c) | ColumnChunk::Integers(c) => {
+                c.encode(&mut chunk, &mut buffers.integers, |buf, v| {
+                    buf.extend_from_slice(&v.to_le_bytes())
+                })?
             }
         };
         chunk.finish(with_statistics.then_some(statistics).flatten())
@@ -260,8 +279,8 @@ struct ChunkPages<'a> {
 }
 
 impl<'a> ChunkPages<'a> {
-    fn new(column: ColumnDescPtr, buffers: &'a mut ChunkBuffers) -> Self {
-        let ChunkBuffers {
+    fn new(column: ColumnDescPtr, buffers: &'a mut PageBuffers) -> Self {
+        let PageBuffers {
             zstd,
             page,
             compressed,
@@ -530,7 +549,8 @@ impl UniqueStringChunk {
     }
 }
 
-/// A column of fixed-width values, written plain.
+/// A column of fixed-width values: dictionary-encoded when few distinct values repeat, plain
+/// otherwise.
 #[derive(Debug, Default)]
 pub(crate) struct Values<T> {
     /// The non-null values, in row order.
@@ -541,7 +561,23 @@ pub(crate) struct Values<T> {
     nulls: usize,
 }
 
-impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
+/// A chunk's dictionary being built: its values, their ids, and each row's id. One serves
+/// every chunk of a type in turn.
+#[derive(Debug, Default)]
+struct DictionaryScratch<T> {
+    ids: HashMap<T, u32, foldhash::fast::RandomState>,
+    values: Vec<T>,
+    /// One per row: the value's id, or [`NULL_ID`].
+    rows: Vec<u32>,
+}
+
+/// Values looked at before deciding that a chunk's values hardly repeat.
+const DICTIONARY_PROBE: usize = 4096;
+
+impl<T> Values<T>
+where
+    T: arrow::datatypes::ArrowNativeType + Ord + std::hash::Hash,
+{
     fn same_rows(&self, other: &Self) -> bool {
         self.rows == other.rows
             && self.nulls == other.nulls
@@ -585,15 +621,91 @@ impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
         self.rows += array.len();
     }
 
+    /// Builds the chunk's dictionary into `scratch` when its values repeat enough to be
+    /// worth one: at most one distinct value in eight (a quarter of the first
+    /// [`DICTIONARY_PROBE`], so costs, which hardly repeat, are given up on early), and a
+    /// dictionary page within [`DICTIONARY_LIMIT`].
+    fn dictionary(&self, scratch: &mut DictionaryScratch<T>) -> bool {
+        if self.values.is_empty() {
+            return false;
+        }
+        let most = (self.values.len() / 8)
+            .min(DICTIONARY_LIMIT / std::mem::size_of::<T>())
+            .max(1);
+        let DictionaryScratch { ids, values, rows } = scratch;
+        ids.clear();
+        values.clear();
+        rows.clear();
+        rows.reserve(self.rows);
+        let mut last: Option<(T, u32)> = None;
+        for (k, &value) in self.values.iter().enumerate() {
+            let id = match last {
+                Some((previous, id)) if previous == value => id,
+                _ => {
+                    let next = values.len() as u32;
+                    let id = *ids.entry(value).or_insert(next);
+                    if id == next {
+                        values.push(value);
+                        if values.len() > most
+                            || (k < DICTIONARY_PROBE && values.len() > DICTIONARY_PROBE / 4)
+                        {
+                            return false;
+                        }
+                    }
+                    last = Some((value, id));
+                    id
+                }
+            };
+            rows.push(id);
+        }
+        if self.nulls > 0 {
+            // Spread the ids over the rows, nulls included, from the back.
+            rows.resize(self.rows, NULL_ID);
+            let mut next = self.values.len();
+            for row in (0..self.rows).rev() {
+                rows[row] = if self.valid[row] {
+                    next -= 1;
+                    rows[next]
+                } else {
+                    NULL_ID
+                };
+            }
+        }
+        true
+    }
+
     fn encode(
         &mut self,
         chunk: &mut ChunkPages<'_>,
+        scratch: &mut DictionaryScratch<T>,
         put: impl Fn(&mut Vec<u8>, T),
     ) -> Result<Option<Statistics>>
     where
         T: StatisticsBound,
     {
         chunk.check_nulls(self.nulls)?;
+        if self.dictionary(scratch) {
+            chunk.buf.clear();
+            for &value in &scratch.values {
+                put(chunk.buf, value);
+            }
+            chunk.dictionary_page(scratch.values.len())?;
+            chunk.id_pages(&scratch.rows, self.nulls > 0, scratch.values.len())?;
+        } else {
+            self.plain_pages(chunk, &put)?;
+        }
+        let min = self.values.iter().min().copied();
+        let max = self.values.iter().max().copied();
+        let statistics = T::statistics(min, max, self.nulls as u64);
+        self.clear();
+        Ok(Some(statistics))
+    }
+
+    fn plain_pages(
+        &self,
+        chunk: &mut ChunkPages<'_>,
+        put: &impl Fn(&mut Vec<u8>, T),
+    ) -> Result<()> {
         let mut next = 0usize;
         for start in (0..self.rows).step_by(PAGE_ROWS) {
             let rows = PAGE_ROWS.min(self.rows - start);
@@ -612,74 +724,7 @@ impl<T: arrow::datatypes::ArrowNativeType + Ord> Values<T> {
             next += present;
             chunk.data_page(rows, Encoding::PLAIN)?;
         }
-        let min = self.values.iter().min().copied();
-        let max = self.values.iter().max().copied();
-        let statistics = T::statistics(min, max, self.nulls as u64);
-        self.clear();
-        Ok(Some(statistics))
-    }
-}
-
-/// A 64-bit integer column whose values repeat (timestamps): dictionary-encoded.
-#[derive(Debug, Default)]
-pub(crate) struct IntegerDictionaryChunk {
-    ids: HashMap<i64, u32, foldhash::fast::RandomState>,
-    values: Vec<i64>,
-    /// One per row: the value's id, or [`NULL_ID`].
-    rows: Vec<u32>,
-    last: Option<(i64, u32)>,
-    nulls: usize,
-}
-
-impl IntegerDictionaryChunk {
-    fn push(&mut self, array: &arrow::array::PrimitiveArray<TimestampMicrosecondType>) {
-        self.rows.reserve(array.len());
-        let nulls = array.nulls().filter(|n| n.null_count() > 0);
-        for (i, &value) in array.values().iter().enumerate() {
-            if nulls.is_some_and(|n| n.is_null(i)) {
-                self.nulls += 1;
-                self.rows.push(NULL_ID);
-                continue;
-            }
-            let id = match self.last {
-                Some((last, id)) if last == value => id,
-                _ => {
-                    let next = self.values.len() as u32;
-                    let id = *self.ids.entry(value).or_insert(next);
-                    if id == next {
-                        self.values.push(value);
-                    }
-                    self.last = Some((value, id));
-                    id
-                }
-            };
-            self.rows.push(id);
-        }
-    }
-
-    fn encode(&mut self, chunk: &mut ChunkPages<'_>) -> Result<Option<Statistics>> {
-        chunk.check_nulls(self.nulls)?;
-        chunk.buf.clear();
-        for value in &self.values {
-            chunk.buf.extend_from_slice(&value.to_le_bytes());
-        }
-        chunk.dictionary_page(self.values.len())?;
-        chunk.id_pages(&self.rows, self.nulls > 0, self.values.len())?;
-        let statistics = i64::statistics(
-            self.values.iter().min().copied(),
-            self.values.iter().max().copied(),
-            self.nulls as u64,
-        );
-        self.clear();
-        Ok(Some(statistics))
-    }
-
-    fn clear(&mut self) {
-        self.ids.clear();
-        self.values.clear();
-        self.rows.clear();
-        self.last = None;
-        self.nulls = 0;
+        Ok(())
     }
 }
 
@@ -730,38 +775,47 @@ fn bits_for(max: u32) -> u8 {
 const MAX_PACKED: usize = 63 * 8;
 
 /// Appends `values` (each below 2^`bit_width`) in Parquet's RLE / bit-packing hybrid
-/// encoding: runs of 8 or more equal values as one repeated value, the rest bit-packed in
-/// groups of 8 (the last group padded with zeros; readers stop at the page's value count).
+/// encoding: values bit-packed in groups of 8 (the last group padded with zeros; readers stop
+/// at the page's value count), and a run of equal values that fills a whole group from where
+/// the bit-packed values end repeated as one value (as long as it lasts).
+///
+/// Runs are looked for a group at a time: a group is one comparison of its 8 values with its
+/// first, without a branch per value, so ids that change at every row cost no misprediction
+/// each (a run that starts inside a group is repeated from the next group on).
 pub(crate) fn encode_hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
     let value_bytes = usize::from(bit_width).div_ceil(8);
+    let repeat = |out: &mut Vec<u8>, count: usize, value: u32| {
+        put_varint(out, (count as u64) << 1);
+        out.extend_from_slice(&value.to_le_bytes()[..value_bytes]);
+    };
     // A column of one value (a currency, a file name) is one run, found without looking for
-    // runs value by value.
+    // runs group by group.
     if let Some(&first) = values.first()
         && values.iter().all(|&v| v == first)
     {
-        put_varint(out, (values.len() as u64) << 1);
-        out.extend_from_slice(&first.to_le_bytes()[..value_bytes]);
+        repeat(out, values.len(), first);
         return;
     }
-    // `values[packed..i]` wait to be bit-packed.
+    // `values[packed..group]` wait to be bit-packed; `group` starts the next group of 8.
     let mut packed = 0;
-    let mut i = 0;
-    while i < values.len() {
-        let value = values[i];
-        let run = values[i..].iter().take_while(|&&v| v == value).count();
-        // A repeated run may start only where the waiting values fill whole groups, so some of
-        // the run may first complete the last group.
-        let fill = (8 - (i - packed) % 8) % 8;
-        if run >= fill + 8 {
-            put_packed(&values[packed..i + fill], bit_width, out);
-            let repeated = run - fill;
-            put_varint(out, (repeated as u64) << 1);
-            out.extend_from_slice(&value.to_le_bytes()[..value_bytes]);
-            i += run;
-            packed = i;
-        } else {
-            i += run;
+    let mut group = 0;
+    while let Some(eight) = values.get(group..group + 8) {
+        let first = eight[0];
+        let differ = eight.iter().fold(0, |any, &v| any | (v ^ first));
+        if differ != 0 {
+            group += 8;
+            continue;
         }
+        let end = group
+            + 8
+            + values[group + 8..]
+                .iter()
+                .take_while(|&&v| v == first)
+                .count();
+        put_packed(&values[packed..group], bit_width, out);
+        repeat(out, end - group, first);
+        packed = end;
+        group = end;
     }
     put_packed(&values[packed..], bit_width, out);
 }
@@ -879,6 +933,15 @@ mod tests {
             encode_hybrid(&values, width, &mut out);
             assert_eq!(decode(&out, width, values.len()), values);
         }
+    }
+
+    /// A long run is repeated even when it starts inside a group of 8.
+    #[test]
+    fn a_long_run_starting_inside_a_group_takes_a_few_bytes() {
+        let values = [vec![1, 2, 3], vec![9; 10_000], vec![4, 5]].concat();
+        let mut out = Vec::new();
+        encode_hybrid(&values, 4, &mut out);
+        assert!(out.len() <= 16, "{} bytes", out.len());
     }
 
     #[test]

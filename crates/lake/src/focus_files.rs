@@ -504,22 +504,33 @@ mod tests {
                     (_, DataType::Utf8) => Arc::new(StringArray::from_iter((0..rows).map(|i| {
                         (!null(i)).then(|| format!("v{}-{}", c, (row(i) / 7) % (c * 3 + 1)))
                     }))),
-                    (_, DataType::Decimal128(p, s)) => Arc::new(
+                    (name, DataType::Decimal128(p, s)) => Arc::new(
                         Decimal128Array::from_iter((0..rows).map(|i| {
                             (!null(i)).then(|| {
-                                let v = (row(i) as i128 * 7_919 - 1_000_000)
-                                    * 10_i128.pow(c as u32 % 20);
+                                // Unit prices repeat (a few hundred prices), costs hardly.
+                                let n = if name.ends_with("UnitPrice") {
+                                    (row(i) as i128 / 3) % 301
+                                } else {
+                                    row(i) as i128
+                                };
+                                let v = (n * 7_919 - 1_000_000) * 10_i128.pow(c as u32 % 20);
                                 if c % 2 == 0 { v } else { -v }
                             })
                         }))
                         .with_precision_and_scale(*p, *s)
                         .unwrap(),
                     ),
-                    (_, DataType::Timestamp(..)) => Arc::new(
-                        TimestampMicrosecondArray::from_iter(
-                            (0..rows)
-                                .map(|i| (!null(i)).then(|| (row(i) / 50) as i64 * 3_600_000_000)),
-                        )
+                    (name, DataType::Timestamp(..)) => Arc::new(
+                        TimestampMicrosecondArray::from_iter((0..rows).map(|i| {
+                            (!null(i)).then(|| {
+                                // Hours repeat; here a billing period ends at every row.
+                                if name == "BillingPeriodEnd" {
+                                    row(i) as i64 * 1_000_003
+                                } else {
+                                    (row(i) / 50) as i64 * 3_600_000_000
+                                }
+                            })
+                        }))
                         .with_timezone("UTC"),
                     ),
                     _ => Arc::new(Int64Array::from_iter(
@@ -612,6 +623,21 @@ mod tests {
         assert!(chunk.dictionary_page_offset().is_none());
         let chunk = metadata.row_group(0).column(column("ServiceName"));
         assert!(chunk.dictionary_page_offset().is_some());
+        // Decimals and timestamps take a dictionary when their values repeat, nulls or not.
+        for group in metadata.row_groups() {
+            let dictionary = |name: &str| group.column(column(name)).dictionary_page_offset();
+            for repeating in [
+                "ListUnitPrice",
+                "ContractedUnitPrice",
+                "PricingCurrencyListUnitPrice",
+                "ChargePeriodStart",
+            ] {
+                assert!(dictionary(repeating).is_some(), "{repeating}");
+            }
+            for unique in ["BilledCost", "ListCost", "BillingPeriodEnd", "x_SourceLine"] {
+                assert!(dictionary(unique).is_none(), "{unique}");
+            }
+        }
         // A column repeating another's rows is written once more as the same bytes, unless
         // their nullability differs.
         for group in metadata.row_groups() {
