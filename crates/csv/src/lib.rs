@@ -40,7 +40,7 @@ pub enum Error {
 }
 
 /// One CSV record: its fields, unquoted and unescaped.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Record {
     /// The fields' bytes in order, with what stood between them in the file (separators, the
     /// quotes taken out of a quoted field, as spaces): every field is a slice of it.
@@ -53,12 +53,20 @@ pub struct Record {
     quotes: Vec<u32>,
 }
 
+impl Default for Record {
+    fn default() -> Record {
+        Record::new()
+    }
+}
+
 impl Record {
     /// A record with no fields.
     pub fn new() -> Record {
         Record {
+            data: Vec::new(),
+            fields: Vec::new(),
             ascii: true,
-            ..Record::default()
+            quotes: Vec::new(),
         }
     }
 

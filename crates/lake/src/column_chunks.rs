@@ -684,18 +684,22 @@ where
         T: StatisticsBound,
     {
         chunk.check_nulls(self.nulls)?;
-        if self.dictionary(scratch) {
+        // The bounds are looked for among the distinct values when there is a dictionary
+        // (every one of them occurs in the chunk).
+        let distinct = if self.dictionary(scratch) {
             chunk.buf.clear();
             for &value in &scratch.values {
                 put(chunk.buf, value);
             }
             chunk.dictionary_page(scratch.values.len())?;
             chunk.id_pages(&scratch.rows, self.nulls > 0, scratch.values.len())?;
+            &scratch.values
         } else {
             self.plain_pages(chunk, &put)?;
-        }
-        let min = self.values.iter().min().copied();
-        let max = self.values.iter().max().copied();
+            &self.values
+        };
+        let min = distinct.iter().min().copied();
+        let max = distinct.iter().max().copied();
         let statistics = T::statistics(min, max, self.nulls as u64);
         self.clear();
         Ok(Some(statistics))
