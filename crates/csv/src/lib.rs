@@ -98,19 +98,21 @@ impl Record {
         &self.data
     }
 
-    /// [`Record::as_slice`] as text, when it is UTF-8 (checked once for the whole record,
-    /// and not at all when parsing found only ASCII bytes).
+    /// Field `i` as text, when it is UTF-8 (not checked at all when parsing found only ASCII
+    /// bytes in the record).
     #[allow(unsafe_code)]
-    pub fn as_str(&self) -> Option<&str> {
+    #[inline]
+    pub fn get_str(&self, i: usize) -> Option<&str> {
+        let field = self.get(i)?;
         if self.ascii {
-            debug_assert!(self.data.is_ascii());
+            debug_assert!(field.is_ascii());
             // SAFETY: `ascii` holds only when every byte of `data` is below 0x80: parsing
             // checked the high bit of each byte it copied, `push_field` checks what it
             // appends, and taking quotes out moves the record's own bytes and writes
             // spaces. ASCII text is UTF-8.
-            return Some(unsafe { std::str::from_utf8_unchecked(&self.data) });
+            return Some(unsafe { std::str::from_utf8_unchecked(field) });
         }
-        std::str::from_utf8(&self.data).ok()
+        std::str::from_utf8(field).ok()
     }
 
     /// Removes every field.
@@ -599,10 +601,12 @@ mod tests {
         let mut record = Record::new();
         parse_record("a,\"b\"\"\",c\n".as_bytes(), true, &mut record);
         assert!(record.ascii);
-        assert_eq!(record.as_str(), Some("a,b\"   ,c"));
+        assert_eq!(record.get_str(1), Some("b\""));
         parse_record("a,é\n".as_bytes(), true, &mut record);
         assert!(!record.ascii);
-        assert_eq!(record.as_str(), Some("a,é"));
+        assert_eq!(record.get_str(1), Some("é"));
+        parse_record(b"a,\xff\n", true, &mut record);
+        assert_eq!((record.get_str(0), record.get_str(1)), (Some("a"), None));
         let mut built = Record::new();
         built.push_field(b"x");
         built.push_field("ü".as_bytes());

@@ -621,7 +621,7 @@ impl FocusBatchBuilder {
 /// Whether two byte strings are equal, compared inline a word at a time: the values compared
 /// here are a few dozen bytes, for which a call to `memcmp` costs more than the comparison.
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

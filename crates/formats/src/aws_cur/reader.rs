@@ -12,7 +12,7 @@ use super::services::service_category;
 use super::{SOURCE_FORMAT, manifest};
 use crate::batch::{
     FocusBatchBuilder, GroupTotals, SourceTotals, TextGroup, close_json_object, push_json_member,
-    push_json_member_literal, push_json_string,
+    push_json_member_literal, push_json_string, same_bytes,
 };
 use crate::csv_file::Record;
 use crate::read::{
@@ -757,7 +757,7 @@ impl CurRowMapper {
             return Ok(None);
         }
         let cached = &self.date_cache[slot];
-        if cached.0 == raw {
+        if same_bytes(&cached.0, raw) {
             return Ok(Some(cached.1));
         }
         match parse_utc_micros(raw) {
@@ -941,7 +941,7 @@ impl CurRowMapper {
         // reader keeps rather than a new string per row.
         let mut payer = std::mem::take(&mut self.payer);
         payer.clear();
-        payer.push_str(non_empty_str(&self.record, None, Some(payer_i)).unwrap_or_default());
+        payer.push_str(non_empty_str(&self.record, Some(payer_i)).unwrap_or_default());
         self.add_to_totals(
             &payer,
             category,
@@ -1008,8 +1008,7 @@ impl CurRowMapper {
             _ => None,
         };
         let record = &self.record;
-        let text = record_text(record);
-        let get = |i: Option<usize>| non_empty_str(record, text, i);
+        let get = |i: Option<usize>| non_empty_str(record, i);
         let commitment = match kind {
             Kind::SavingsPlanCoveredUsage
             | Kind::SavingsPlanNegation
@@ -1581,31 +1580,9 @@ fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
     b.end_row();
 }
 
-/// The whole record as text when all of it is UTF-8, as AWS writes it: its cells are then
-/// slices of one validated text instead of fifty texts validated one by one.
-fn record_text(record: &Record) -> Option<&str> {
-    record.as_str()
-}
-
-/// Cell `i` as text (`None` when empty, absent or not UTF-8), sliced from `text`, the whole
-/// record's text, when given.
-fn non_empty_str<'a>(
-    record: &'a Record,
-    text: Option<&'a str>,
-    i: Option<usize>,
-) -> Option<&'a str> {
-    let raw = record.get(i?)?;
-    if raw.is_empty() {
-        return None;
-    }
-    // A cell is a slice of the record's bytes; its offset in them is its offset in `text`.
-    // The pointers are compared too, so a cell stored elsewhere is never read off `text`.
-    let sliced = text.and_then(|text| {
-        let start = (raw.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-        let cell = text.get(start..start.checked_add(raw.len())?)?;
-        std::ptr::eq(cell.as_ptr(), raw.as_ptr()).then_some(cell)
-    });
-    sliced.or_else(|| std::str::from_utf8(raw).ok())
+/// Cell `i` as text (`None` when empty, absent or not UTF-8).
+fn non_empty_str(record: &Record, i: Option<usize>) -> Option<&str> {
+    record.get_str(i?).filter(|cell| !cell.is_empty())
 }
 
 /// Billing period (`YYYY-MM`) of a single CUR file, from its first data row.
