@@ -567,47 +567,51 @@ where
     let started_at = now_micros();
     let connection = options.connection_id.clone();
     lake.upgrade_tables().await?;
-    let files = {
+    let sizes = raw::names_and_sizes(&export.files)?;
+    // Only a delivery of the same file names and sizes as an earlier one can be unchanged:
+    // such a delivery is hashed before anything else, any other while it is decoded.
+    let hashed_first = if options.force || !lake_has_files_like(lake, &connection, &sizes).await? {
+        None
+    } else {
         let paths = export.files.clone();
         let threads = options.threads;
-        tokio::task::spawn_blocking(move || raw::hash_all(&paths, threads))
+        let files = tokio::task::spawn_blocking(move || raw::hash_all(&paths, threads))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))??
-    };
-    tracing::info!(
-        files = files.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "source files hashed"
-    );
-    let fingerprint = raw::fingerprint(&files);
-    if !options.force
-        && let Some(current) = published_with_fingerprint(lake, &connection, &fingerprint).await?
-    {
-        let reports: Vec<PeriodReport> = current
-            .into_iter()
-            .map(|(key, ingestion_id)| PeriodReport {
-                key,
-                ingestion_id,
-                export_version: export.version.clone(),
-                outcome: Outcome::Unchanged,
-                rows: 0,
-                totals: SourceTotals::default(),
-                seconds: started.elapsed().as_secs_f64(),
-            })
-            .collect();
-        for r in &reports {
-            progress.period_finished(r);
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        tracing::info!(
+            files = files.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "source files hashed"
+        );
+        let fingerprint = raw::fingerprint(&files);
+        if let Some(current) = published_with_fingerprint(lake, &connection, &fingerprint).await? {
+            let reports: Vec<PeriodReport> = current
+                .into_iter()
+                .map(|(key, ingestion_id)| PeriodReport {
+                    key,
+                    ingestion_id,
+                    export_version: export.version.clone(),
+                    outcome: Outcome::Unchanged,
+                    rows: 0,
+                    totals: SourceTotals::default(),
+                    seconds: started.elapsed().as_secs_f64(),
+                })
+                .collect();
+            for r in &reports {
+                progress.period_finished(r);
+            }
+            return Ok(reports);
         }
-        return Ok(reports);
-    }
+        Some(files)
+    };
     let ingestion_id = uuid::Uuid::now_v7().to_string();
     progress.period_started(
         export
             .period
             .as_deref()
             .unwrap_or("the periods in the files"),
-        files.len(),
-        files.iter().map(|f| f.bytes).sum(),
+        sizes.len(),
+        sizes.iter().map(|s| s.1).sum(),
     );
 
     // Each decoding thread encodes its own batches into its own Parquet files: no thread
@@ -632,8 +636,11 @@ where
     drop(tx);
     let keeping = {
         let raw_dir = lake.root().join("raw");
-        let (paths, records) = (export.files.clone(), files.clone());
-        tokio::task::spawn_blocking(move || raw::keep_all(&raw_dir, &paths, &records))
+        let paths = export.files.clone();
+        tokio::task::spawn_blocking(move || match hashed_first {
+            Some(records) => raw::keep_all(&raw_dir, &paths, &records).map(|()| records),
+            None => raw::hash_and_keep_all(&raw_dir, &paths, &sizes),
+        })
     };
     let reading = {
         let paths = export.files.clone();
@@ -663,9 +670,10 @@ where
         }
         finished.extend(summaries);
     }
-    keeping
+    let files = keeping
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
+    let fingerprint = raw::fingerprint(&files);
     tracing::info!(
         periods = parts.len(),
         seconds = started.elapsed().as_secs_f64(),
@@ -939,6 +947,60 @@ impl Consumer for LakeConsumer {
     }
 }
 
+/// `columns` of the ingestion records of `connection` (of those with `fingerprint`, if given).
+async fn ingestion_columns(
+    lake: &Lake,
+    connection: &str,
+    fingerprint: Option<&str>,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>> {
+    let ctx = lake.session().await?;
+    let mut records = ctx
+        .table("ingestions")
+        .await
+        .map_err(billow_lake::Error::from)?
+        .filter(datafusion_expr_eq("connection_id", connection))
+        .map_err(billow_lake::Error::from)?;
+    if let Some(fingerprint) = fingerprint {
+        records = records
+            .filter(datafusion_expr_eq("fingerprint", fingerprint))
+            .map_err(billow_lake::Error::from)?;
+    }
+    Ok(records
+        .select_columns(columns)
+        .map_err(billow_lake::Error::from)?
+        .collect()
+        .await
+        .map_err(billow_lake::Error::from)?)
+}
+
+/// Whether the lake records an ingestion for `connection` of files with these names and sizes,
+/// in this order: only then can a delivery be one it holds (see [`published_with_fingerprint`]).
+async fn lake_has_files_like(
+    lake: &Lake,
+    connection: &str,
+    sizes: &[(String, u64)],
+) -> Result<bool> {
+    let batches = ingestion_columns(lake, connection, None, &["files"]).await?;
+    for b in &batches {
+        for files in billow_lake::string_column(b, 0)?.iter().flatten() {
+            // A record this version cannot read is taken as a possible match (hash first).
+            let Ok(files) = serde_json::from_str::<Vec<FileRecord>>(files) else {
+                return Ok(true);
+            };
+            if files.len() == sizes.len()
+                && files
+                    .iter()
+                    .zip(sizes)
+                    .all(|(f, (name, bytes))| f.name == *name && f.bytes == *bytes)
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// The partitions whose current version is an ingestion of exactly these files, when every
 /// ingestion of them is still current: then there is nothing to do.
 async fn published_with_fingerprint(
@@ -946,20 +1008,13 @@ async fn published_with_fingerprint(
     connection: &str,
     fingerprint: &str,
 ) -> Result<Option<Vec<(PartitionKey, String)>>> {
-    let ctx = lake.session().await?;
-    let batches = ctx
-        .table("ingestions")
-        .await
-        .map_err(billow_lake::Error::from)?
-        .filter(datafusion_expr_eq("connection_id", connection))
-        .map_err(billow_lake::Error::from)?
-        .filter(datafusion_expr_eq("fingerprint", fingerprint))
-        .map_err(billow_lake::Error::from)?
-        .select_columns(&["billing_period", "ingestion_id"])
-        .map_err(billow_lake::Error::from)?
-        .collect()
-        .await
-        .map_err(billow_lake::Error::from)?;
+    let batches = ingestion_columns(
+        lake,
+        connection,
+        Some(fingerprint),
+        &["billing_period", "ingestion_id"],
+    )
+    .await?;
     let mut found: BTreeMap<PartitionKey, Vec<String>> = BTreeMap::new();
     for b in &batches {
         let periods = billow_lake::string_column(b, 0)?;
