@@ -26,6 +26,9 @@ enum ColumnBuilder {
         group: usize,
         position: usize,
     },
+    /// A column whose every row is that of another column ([`FocusBatchBuilder::mirror`]):
+    /// it takes no values, and its array is the other's.
+    Mirror,
 }
 
 impl ColumnBuilder {
@@ -38,8 +41,8 @@ impl ColumnBuilder {
             ColumnBuilder::Dec(b) => pad(b, rows),
             ColumnBuilder::Ts(b) => pad(b, rows),
             ColumnBuilder::Int(b) => pad(b, rows),
-            // The group pads its rows when the batch ends.
-            ColumnBuilder::Grouped { .. } => {}
+            // The group pads its rows when the batch ends; a mirror has no rows of its own.
+            ColumnBuilder::Grouped { .. } | ColumnBuilder::Mirror => {}
         }
     }
 }
@@ -165,6 +168,8 @@ pub struct FocusBatchBuilder {
     constants: Vec<Option<String>>,
     /// Columns appended together ([`Self::text_group`]).
     groups: Vec<GroupIndex>,
+    /// Per column, the column whose rows it repeats ([`Self::mirror`]).
+    mirrors: Vec<Option<usize>>,
     rows: usize,
     capacity: usize,
 }
@@ -372,7 +377,13 @@ impl FocusBatchBuilder {
     /// A builder with room for `capacity` rows.
     pub fn new(capacity: usize) -> Self {
         let columns = keyed_focus_schema().fields().len();
-        Self::with_string_bytes(capacity, &[], vec![None; columns], Vec::new())
+        Self::with_string_bytes(
+            capacity,
+            &[],
+            vec![None; columns],
+            Vec::new(),
+            vec![None; columns],
+        )
     }
 
     /// A builder whose string column `i` reserves `string_bytes[i]` value bytes (the default
@@ -382,6 +393,7 @@ impl FocusBatchBuilder {
         string_bytes: &[usize],
         constants: Vec<Option<String>>,
         groups: Vec<GroupIndex>,
+        mirrors: Vec<Option<usize>>,
     ) -> Self {
         let schema = keyed_focus_schema();
         // Per column, its (group, position) if it is in a text group.
@@ -397,6 +409,7 @@ impl FocusBatchBuilder {
             .zip(grouped)
             .enumerate()
             .map(|(i, (f, grouped))| match (f.data_type(), grouped) {
+                _ if mirrors[i].is_some() => ColumnBuilder::Mirror,
                 (DataType::Dictionary(..), Some((group, position))) => {
                     ColumnBuilder::Grouped { group, position }
                 }
@@ -430,6 +443,7 @@ impl FocusBatchBuilder {
             columns,
             constants,
             groups,
+            mirrors,
             rows: 0,
             capacity,
         }
@@ -444,6 +458,31 @@ impl FocusBatchBuilder {
         {
             *slot = value.map(str::to_string);
         }
+    }
+
+    /// Makes column `column` of every batch repeat column `source` (one array, shared), for a
+    /// source that has one value for both (AWS: a resource's name is its id; CUR 1's list
+    /// cost is its contracted cost): the value is appended once, to `source`, and what
+    /// follows (the lake's Parquet encoding) sees that the columns are one.
+    ///
+    /// # Panics
+    /// When the columns differ in type, are the same, or either is already a mirror or in a
+    /// text group: a reader's mistake, not its input's.
+    pub fn mirror(&mut self, column: usize, source: usize) {
+        let plain = |c: usize| match self.columns.get(c) {
+            Some(ColumnBuilder::Grouped { .. } | ColumnBuilder::Mirror) | None => false,
+            Some(_) => self.constants.get(c).is_some_and(Option::is_none),
+        };
+        assert!(
+            column != source
+                && !self.mirrors.contains(&Some(column))
+                && plain(column)
+                && plain(source)
+                && self.schema.field(column).data_type() == self.schema.field(source).data_type(),
+            "column {column} cannot repeat column {source}"
+        );
+        self.mirrors[column] = Some(source);
+        self.columns[column] = ColumnBuilder::Mirror;
     }
 
     /// Declares keyed text `columns` whose values go together (a service's name, category
@@ -575,7 +614,7 @@ impl FocusBatchBuilder {
             .iter_mut()
             .map(|g| g.finish(rows))
             .collect::<Result<Vec<_>, _>>()?;
-        let arrays: Vec<ArrayRef> = self
+        let mut arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
             .zip(&self.constants)
@@ -592,6 +631,8 @@ impl FocusBatchBuilder {
                 }
                 c.fill_to(rows);
                 Ok(match c {
+                    // Set once every other column is built.
+                    ColumnBuilder::Mirror => Arc::new(StringArray::new_null(0)) as ArrayRef,
                     ColumnBuilder::Str(b) => Arc::new(b.finish()) as ArrayRef,
                     ColumnBuilder::Keyed(b) => b.finish()?,
                     ColumnBuilder::Dec(b) => Arc::new(b.finish()) as ArrayRef,
@@ -605,15 +646,28 @@ impl FocusBatchBuilder {
                 })
             })
             .collect::<Result<_, arrow::error::ArrowError>>()?;
+        for (column, source) in self.mirrors.iter().enumerate() {
+            if let Some(&source) = source.as_ref()
+                && let Some(array) = arrays.get(source).map(Arc::clone)
+            {
+                arrays[column] = array;
+            }
+        }
         // Arrow's builders hand over their buffers and start again from nothing; sizing the next
         // batch's up front avoids regrowing (and copying) them row by row.
         let constants = std::mem::take(&mut self.constants);
+        let mirrors = std::mem::take(&mut self.mirrors);
         let groups = std::mem::take(&mut self.groups)
             .into_iter()
             .map(|g| g.emptied(self.capacity))
             .collect();
-        *self =
-            FocusBatchBuilder::with_string_bytes(self.capacity, &string_bytes, constants, groups);
+        *self = FocusBatchBuilder::with_string_bytes(
+            self.capacity,
+            &string_bytes,
+            constants,
+            groups,
+            mirrors,
+        );
         RecordBatch::try_new(Arc::clone(&self.schema), arrays)
     }
 }
@@ -909,6 +963,47 @@ mod tests {
                 vec![Some("aws-main".to_string()); services.len()]
             );
         }
+    }
+
+    /// A column that repeats another is that column's array in every batch, nulls and all,
+    /// whatever was appended to it.
+    #[test]
+    fn a_mirrored_column_is_its_sources_array() {
+        use arrow::array::{Array, AsArray};
+        use arrow::datatypes::Decimal128Type;
+        use billow_focus::schema::index_of;
+        let (id, name) = (index_of("ResourceId"), index_of("ResourceName"));
+        let (list, contracted) = (index_of("ListCost"), index_of("ContractedCost"));
+        let mut builder = FocusBatchBuilder::new(4);
+        builder.mirror(name, id);
+        builder.mirror(contracted, list);
+        for round in 0..2 {
+            for i in 0..5 {
+                builder.str(
+                    id,
+                    (i % 3 != 1).then(|| format!("i-{round}-{i}")).as_deref(),
+                );
+                builder.str(name, Some("ignored"));
+                fill_required(&mut builder, None);
+                builder.dec(list, Some(i * 10 + round));
+                builder.end_row();
+            }
+            let batch = builder.finish().unwrap();
+            assert!(Arc::ptr_eq(batch.column(name), batch.column(id)));
+            assert!(Arc::ptr_eq(batch.column(contracted), batch.column(list)));
+            let names = batch.column(name).as_string::<i32>();
+            assert_eq!(names.null_count(), 2);
+            assert_eq!(names.value(2), format!("i-{round}-2"));
+            let costs = batch.column(contracted).as_primitive::<Decimal128Type>();
+            assert_eq!(costs.value(4), 40 + i128::from(round));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot repeat")]
+    fn a_column_mirrors_only_one_of_its_type() {
+        use billow_focus::schema::index_of;
+        FocusBatchBuilder::new(4).mirror(index_of("ResourceName"), index_of("ListCost"));
     }
 
     /// Grouped columns read back as appended: combinations that come back, combinations

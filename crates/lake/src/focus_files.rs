@@ -14,7 +14,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use billow_focus::schema::{focus_schema, x};
 use delta_kernel::expressions::Scalar;
@@ -42,6 +42,25 @@ const ROW_GROUP_ROWS: usize = 131_072;
 /// time, so they are written plain.
 const UNIQUE_COLUMNS: [&str; 2] = ["ResourceId", "ResourceName"];
 
+/// Pushes a batch's rows of one column into its chunk.
+fn push(chunk: &mut ColumnChunk, name: &str, column: &ArrayRef) -> Result<()> {
+    chunk.push(column.as_ref()).map_err(|expected| {
+        Error::Inconsistent(format!(
+            "column {name} is {}, not {expected}",
+            column.data_type()
+        ))
+    })
+}
+
+/// The arrays a column held back while it repeated another ([`Mirroring::Of`]), to push now
+/// that it holds rows of its own.
+fn own_rows(mirroring: &mut Mirroring) -> Vec<ArrayRef> {
+    match std::mem::replace(mirroring, Mirroring::Own) {
+        Mirroring::Of { arrays, .. } => arrays,
+        Mirroring::Undecided | Mirroring::Own => Vec::new(),
+    }
+}
+
 /// Writes one partition's rows into Parquet files under `<table>/<partition path>/`.
 pub(crate) struct FocusFileWriter {
     table_dir: PathBuf,
@@ -54,6 +73,8 @@ pub(crate) struct FocusFileWriter {
     file_schema: SchemaRef,
     /// Per file column: its rows in the row group being written.
     chunks: Vec<ColumnChunk>,
+    /// Per file column: whether it repeats another column in the row group being written.
+    mirroring: Vec<Mirroring>,
     rows_in_group: usize,
     /// Per file column: whether its chunks carry min/max statistics.
     statistics: Vec<bool>,
@@ -62,6 +83,20 @@ pub(crate) struct FocusFileWriter {
     open: Option<OpenFile>,
     files_written: usize,
     adds: Vec<Add>,
+}
+
+/// How a column's rows in the row group being written relate to another column's.
+#[derive(Default)]
+enum Mirroring {
+    /// No batch of the row group yet.
+    #[default]
+    Undecided,
+    /// In every batch so far the column's array was column `of`'s (one array, shared, as
+    /// readers make a column that repeats another): its rows are not pushed, and its chunk
+    /// will be a copy of `of`'s. The arrays are kept to push should a batch differ.
+    Of { of: usize, arrays: Vec<ArrayRef> },
+    /// The column's rows are pushed.
+    Own,
 }
 
 struct OpenFile {
@@ -123,6 +158,7 @@ impl FocusFileWriter {
             partition_values,
             file_columns,
             file_schema,
+            mirroring: chunks.iter().map(|_| Mirroring::Undecided).collect(),
             chunks,
             rows_in_group: 0,
             statistics,
@@ -140,20 +176,35 @@ impl FocusFileWriter {
     /// Encodes a batch of the `focus` schema (its partition columns are left out).
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let rows = batch.project(&self.file_columns)?;
-        for ((field, column), chunk) in self
+        let columns = rows.columns();
+        for (i, ((field, chunk), mirroring)) in self
             .file_schema
             .fields()
             .iter()
-            .zip(rows.columns())
             .zip(&mut self.chunks)
+            .zip(&mut self.mirroring)
+            .enumerate()
         {
-            chunk.push(column.as_ref()).map_err(|expected| {
-                Error::Inconsistent(format!(
-                    "column {} is {}, not {expected}",
-                    field.name(),
-                    column.data_type()
-                ))
-            })?;
+            let column = &columns[i];
+            let shared = (0..i).find(|&j| Arc::ptr_eq(&columns[j], column));
+            match (&mut *mirroring, shared) {
+                (Mirroring::Undecided, Some(of)) => {
+                    *mirroring = Mirroring::Of {
+                        of,
+                        arrays: vec![Arc::clone(column)],
+                    };
+                    continue;
+                }
+                (Mirroring::Of { of, arrays }, Some(j)) if *of == j => {
+                    arrays.push(Arc::clone(column));
+                    continue;
+                }
+                _ => {}
+            }
+            for array in own_rows(mirroring) {
+                push(chunk, field.name(), &array)?;
+            }
+            push(chunk, field.name(), column)?;
         }
         self.rows_in_group += rows.num_rows();
         if self.rows_in_group >= ROW_GROUP_ROWS {
@@ -218,17 +269,33 @@ impl FocusFileWriter {
         let path = open.path.clone();
         let fail = |e| parquet_error(&path, e);
         // A column whose rows are another's (of the same nullability and statistics) is
-        // written as a copy of that column's encoded chunk.
+        // written as a copy of that column's encoded chunk: a column that repeated another
+        // in every batch, or one whose pushed rows turn out the same.
         let columns = &open.columns;
-        let twins: Vec<Option<usize>> = (0..self.chunks.len())
-            .map(|i| {
-                (0..i).find(|&j| {
-                    self.statistics[i] == self.statistics[j]
-                        && columns[i].max_def_level() == columns[j].max_def_level()
-                        && self.chunks[i].same_rows(&self.chunks[j])
-                })
-            })
-            .collect();
+        let alike = |i: usize, j: usize| {
+            self.statistics[i] == self.statistics[j]
+                && columns[i].max_def_level() == columns[j].max_def_level()
+        };
+        let mut twins: Vec<Option<usize>> = vec![None; self.chunks.len()];
+        for i in 0..self.chunks.len() {
+            if let Mirroring::Of { of, .. } = self.mirroring[i]
+                && alike(i, of)
+            {
+                // Only a chunk that copies none is kept: `of`'s own original if it has one.
+                twins[i] = Some(twins[of].unwrap_or(of));
+                continue;
+            }
+            for array in own_rows(&mut self.mirroring[i]) {
+                let name = self.file_schema.field(i).name();
+                push(&mut self.chunks[i], name, &array)?;
+            }
+            twins[i] = (0..i).find(|&j| {
+                twins[j].is_none() && alike(i, j) && self.chunks[i].same_rows(&self.chunks[j])
+            });
+        }
+        self.mirroring
+            .iter_mut()
+            .for_each(|m| *m = Mirroring::Undecided);
         let mut kept: Vec<Option<(Vec<u8>, ChunkLayout)>> = vec![None; self.chunks.len()];
         let mut group = open.file.next_row_group().map_err(fail)?;
         for (i, ((chunk, column), statistics)) in self
@@ -238,7 +305,11 @@ impl FocusFileWriter {
             .zip(&self.statistics)
             .enumerate()
         {
-            if let Some((bytes, layout)) = twins[i].and_then(|j| kept[j].as_ref()) {
+            if let Some(j) = twins[i] {
+                // `j` came first and is a twin of none, so its encoded chunk is kept.
+                let (bytes, layout) = kept[j].as_ref().ok_or_else(|| {
+                    Error::Inconsistent(format!("column chunk {j} was not kept for {i}"))
+                })?;
                 chunk.discard_rows();
                 let close = layout.close(Arc::clone(column)).map_err(fail)?;
                 group
@@ -575,17 +646,19 @@ mod tests {
         };
         let mut writer = FocusFileWriter::new(dir.path(), &key).unwrap();
         // Batches of uneven sizes; a row group ends with the batch that fills it, so these
-        // make two. The first row group takes a keyed batch then a plain one, the second a
-        // keyed one.
+        // make two. The first row group takes a plain batch then a keyed one, the second a
+        // plain one. In a plain batch the repeated columns share their arrays, in a keyed one
+        // they do not: the first row group's copies start out repeating their columns, then
+        // hold rows of their own; the second's repeat theirs throughout.
         let sizes = [50_000, ROW_GROUP_ROWS, 30_001];
         let mut batches = Vec::new();
         let mut offset = 0;
         for (i, rows) in sizes.into_iter().enumerate() {
             let batch = varied_batch(rows, offset);
             if i == 1 {
-                writer.write(&batch).unwrap();
-            } else {
                 writer.write(&keyed(&batch)).unwrap();
+            } else {
+                writer.write(&batch).unwrap();
             }
             batches.push(batch);
             offset += rows;

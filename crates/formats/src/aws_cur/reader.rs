@@ -629,6 +629,15 @@ impl CurRowMapper {
             builder.set_constant(column, Some(value));
         }
         let text_groups = TextGroups::new(&mut builder);
+        // CUR 1 has one value for each pair: a resource's id is its name, and it carries no
+        // negotiated prices, so the contracted cost and unit price are the list ones.
+        for (column, source) in [
+            (ix.resource_name, ix.resource_id),
+            (ix.contracted_cost, ix.list_cost),
+            (ix.contracted_unit_price, ix.list_unit_price),
+        ] {
+            builder.mirror(column, source);
+        }
         CurRowMapper {
             file,
             record: Record::new(),
@@ -1547,8 +1556,6 @@ fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
     b.ts(ix.charge_period_start, Some(r.charge_period.0));
     b.str(ix.cd_id, r.commitment.map(|c| c.0));
     b.dec(ix.consumed_quantity, r.consumed);
-    b.dec(ix.contracted_cost, Some(r.list_cost));
-    b.dec(ix.contracted_unit_price, r.list_unit_price);
     b.dec(ix.effective_cost, Some(r.effective));
     b.str(ix.invoice_id, r.invoice_id);
     b.dec(ix.list_cost, Some(r.list_cost));
@@ -1572,7 +1579,6 @@ fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
     b.dec(ix.pricing_quantity, r.quantity);
     b.str(ix.publisher_name, Some(r.publisher));
     b.str(ix.resource_id, r.resource_id);
-    b.str(ix.resource_name, r.resource_id);
     b.str(ix.tags, r.tags);
     b.str(ix.x_billing_period, Some(r.billing_period_text));
     b.int(ix.x_source_line, Some(r.line as i64));
