@@ -463,7 +463,8 @@ impl FocusBatchBuilder {
     /// Makes column `column` of every batch repeat column `source` (one array, shared), for a
     /// source that has one value for both (AWS: a resource's name is its id; CUR 1's list
     /// cost is its contracted cost): the value is appended once, to `source`, and what
-    /// follows (the lake's Parquet encoding) sees that the columns are one.
+    /// follows (the lake's Parquet encoding) sees that the columns are one. Values appended
+    /// to `column` are ignored, but for [`Self::dec_or_same`]'s.
     ///
     /// # Panics
     /// When the columns differ in type, are the same, or either is already a mirror or in a
@@ -553,6 +554,42 @@ impl FocusBatchBuilder {
             pad(b, rows);
             b.append_option(v);
         }
+    }
+
+    /// Appends a decimal (or null) to column `i`, which [`Self::mirror`] made repeat column
+    /// `source`: the column stays `source`'s array for as long as every row's value is
+    /// `source`'s in the same row (appended first), and holds values of its own from the first
+    /// row that differs to the end of the batch. For a column that usually repeats another,
+    /// as a cost in the pricing currency does when that is the billing currency.
+    #[inline]
+    pub fn dec_or_same(&mut self, i: usize, source: usize, v: Option<i128>) {
+        let rows = self.rows;
+        if let Some(ColumnBuilder::Mirror) = self.columns.get(i)
+            && self.mirrors.get(i) == Some(&Some(source))
+        {
+            let ColumnBuilder::Dec(from) = &self.columns[source] else {
+                return;
+            };
+            let value_of = |row: usize| {
+                (row < from.len()).then(|| {
+                    let valid = from
+                        .validity_slice()
+                        .is_none_or(|bits| arrow::util::bit_util::get_bit(bits, row));
+                    valid.then(|| from.values_slice()[row])
+                })
+            };
+            if value_of(rows) == Some(v) {
+                return;
+            }
+            // The first row that differs: the rows so far become the column's own.
+            let mut own = Decimal128Builder::with_capacity(self.capacity)
+                .with_data_type(DataType::Decimal128(PRECISION, SCALE));
+            for row in 0..rows {
+                own.append_option(value_of(row).flatten());
+            }
+            self.columns[i] = ColumnBuilder::Dec(own);
+        }
+        self.dec(i, v);
     }
 
     /// Appends a UTC timestamp in microseconds (or null) to column `i`.
@@ -647,7 +684,9 @@ impl FocusBatchBuilder {
             })
             .collect::<Result<_, arrow::error::ArrowError>>()?;
         for (column, source) in self.mirrors.iter().enumerate() {
+            // A column that held values of its own in this batch keeps its array.
             if let Some(&source) = source.as_ref()
+                && let Some(ColumnBuilder::Mirror) = self.columns.get(column)
                 && let Some(array) = arrays.get(source).map(Arc::clone)
             {
                 arrays[column] = array;
@@ -996,6 +1035,50 @@ mod tests {
             assert_eq!(names.value(2), format!("i-{round}-2"));
             let costs = batch.column(contracted).as_primitive::<Decimal128Type>();
             assert_eq!(costs.value(4), 40 + i128::from(round));
+        }
+    }
+
+    /// A column that repeats another until a row differs: shared while every row is the
+    /// same, its own (the rows before copied, nulls included) from the batch where one
+    /// differs, and shared again in the next batch.
+    #[test]
+    fn a_column_repeats_another_until_a_row_differs() {
+        use arrow::array::{Array, AsArray};
+        use arrow::datatypes::Decimal128Type;
+        use billow_focus::schema::index_of;
+        let (price, copy) = (
+            index_of("ListUnitPrice"),
+            index_of("PricingCurrencyListUnitPrice"),
+        );
+        let mut builder = FocusBatchBuilder::new(4);
+        builder.mirror(copy, price);
+        let rounds: [&[(Option<i128>, Option<i128>)]; 3] = [
+            &[(Some(5), Some(5)), (None, None), (Some(7), Some(7))],
+            &[
+                (Some(5), Some(5)),
+                (None, None),
+                (Some(7), None),
+                (Some(8), Some(8)),
+            ],
+            &[(Some(1), Some(1))],
+        ];
+        for (round, rows) in rounds.iter().enumerate() {
+            for &(source, own) in *rows {
+                fill_required(&mut builder, None);
+                builder.dec(price, source);
+                builder.dec_or_same(copy, price, own);
+                builder.end_row();
+            }
+            let batch = builder.finish().unwrap();
+            assert_eq!(
+                Arc::ptr_eq(batch.column(copy), batch.column(price)),
+                round != 1
+            );
+            let values = batch.column(copy).as_primitive::<Decimal128Type>();
+            let read: Vec<Option<i128>> = values.iter().collect();
+            let expected: Vec<Option<i128>> = rows.iter().map(|r| r.1).collect();
+            assert_eq!(read, expected, "round {round}");
+            assert_eq!(values.data_type(), batch.column(price).data_type());
         }
     }
 

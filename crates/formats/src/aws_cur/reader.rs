@@ -630,11 +630,16 @@ impl CurRowMapper {
         }
         let text_groups = TextGroups::new(&mut builder);
         // CUR 1 has one value for each pair: a resource's id is its name, and it carries no
-        // negotiated prices, so the contracted cost and unit price are the list ones.
+        // negotiated prices, so the contracted cost and unit price are the list ones. The
+        // prices and costs in the pricing currency are those in the billing currency where
+        // the two are the same (see `push_row`).
         for (column, source) in [
             (ix.resource_name, ix.resource_id),
             (ix.contracted_cost, ix.list_cost),
             (ix.contracted_unit_price, ix.list_unit_price),
+            (ix.pc_contracted_unit_price, ix.list_unit_price),
+            (ix.pc_list_unit_price, ix.list_unit_price),
+            (ix.pc_effective_cost, ix.effective_cost),
         ] {
             builder.mirror(column, source);
         }
@@ -1564,16 +1569,19 @@ fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
     // are the same numbers. CUR 1 has no exchange rate, so other currencies stay null.
     let same_currency = r.pricing_currency == r.currency;
     b.str(ix.pricing_currency, Some(r.pricing_currency));
-    b.dec(
+    b.dec_or_same(
         ix.pc_contracted_unit_price,
+        ix.list_unit_price,
         r.list_unit_price.filter(|_| same_currency),
     );
-    b.dec(
+    b.dec_or_same(
         ix.pc_effective_cost,
+        ix.effective_cost,
         Some(r.effective).filter(|_| same_currency),
     );
-    b.dec(
+    b.dec_or_same(
         ix.pc_list_unit_price,
+        ix.list_unit_price,
         r.list_unit_price.filter(|_| same_currency),
     );
     b.dec(ix.pricing_quantity, r.quantity);
