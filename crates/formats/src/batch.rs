@@ -467,8 +467,9 @@ impl FocusBatchBuilder {
     /// to `column` are ignored, but for [`Self::dec_or_same`]'s.
     ///
     /// # Panics
-    /// When the columns differ in type, are the same, or either is already a mirror or in a
-    /// text group: a reader's mistake, not its input's.
+    /// When the columns are the same or differ in type, when either is a constant, in a text
+    /// group or already a mirror, or when another column repeats `column`: a reader's
+    /// mistake, not its input's.
     pub fn mirror(&mut self, column: usize, source: usize) {
         let plain = |c: usize| match self.columns.get(c) {
             Some(ColumnBuilder::Grouped { .. } | ColumnBuilder::Mirror) | None => false,
@@ -1034,7 +1035,7 @@ mod tests {
             assert_eq!(names.null_count(), 2);
             assert_eq!(names.value(2), format!("i-{round}-2"));
             let costs = batch.column(contracted).as_primitive::<Decimal128Type>();
-            assert_eq!(costs.value(4), 40 + i128::from(round));
+            assert_eq!(costs.value(4), 40 + round);
         }
     }
 
