@@ -7,6 +7,9 @@
 # and a month query: `billow costs --by service` (from the month's daily rollup) and the same
 # group-by over the month's rows, vs DuckDB and polars grouping their Parquet.
 # Prints wall seconds, CPU seconds, peak RSS and the ratios. Not a test: numbers go in notes.
+# billow and polars run ROUNDS times (default 3), one after the other, and the medians are
+# compared: a shared VM's speed drifts by tens of percent within minutes, and one run of each
+# measures the drift as much as the code.
 #
 #   bench/ingest.sh                 # 5M rows
 #   ROWS=10000000 bench/ingest.sh   # the 10M-row memory check
@@ -14,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-5000000}
 FILES=${FILES:-10}
+ROUNDS=${ROUNDS:-3}
 . bench/common.sh
 
 SRC=$OUT/src-$ROWS
@@ -23,12 +27,15 @@ du -ch $FILES_GLOB | tail -1
 
 RES=$OUT/results-$ROWS.txt
 : > "$RES"
-rm -rf "$OUT/data" "$OUT/polars.parquet" "$OUT/duckdb.parquet"
-measure billow_ingest "$BILLOW" --data-dir "$OUT/data" --quiet ingest aws-cur "$SRC/cur/billow-cur" --connection bench >> "$RES"
-measure polars_copy env POLARS_MAX_THREADS=2 "$PY" -c "
+for _ in $(seq "$ROUNDS"); do
+  rm -rf "$OUT/data" "$OUT/polars.parquet"
+  measure billow_ingest "$BILLOW" --data-dir "$OUT/data" --quiet ingest aws-cur "$SRC/cur/billow-cur" --connection bench >> "$RES"
+  measure polars_copy env POLARS_MAX_THREADS=2 "$PY" -c "
 import polars as pl, sys
 pl.scan_csv(sys.argv[1:-1]).sink_parquet(sys.argv[-1], compression='zstd')
 " $FILES_GLOB "$OUT/polars.parquet" >> "$RES"
+done
+rm -rf "$OUT/duckdb.parquet"
 measure duckdb_copy "$PY" -c "
 import duckdb, sys
 con = duckdb.connect(); con.execute('SET threads=2')
@@ -52,10 +59,17 @@ pl.scan_parquet('$OUT/polars.parquet').group_by('product/ProductName').agg(pl.co
 "$BILLOW" --data-dir "$OUT/data" --quiet reconcile --month 2026-10 > /dev/null
 
 "$PY" - "$RES" "$ROWS" <<'PY'
-import sys
+import statistics, sys
 rows = int(sys.argv[2])
-r = {l.split()[0]: tuple(map(float, l.split()[1:])) for l in open(sys.argv[1])}
-print(f"\n{'run':16} {'wall s':>8} {'cpu s':>8} {'peak RSS MiB':>13} {'rows/s':>12}")
+runs = {}
+for l in open(sys.argv[1]):
+    runs.setdefault(l.split()[0], []).append(tuple(map(float, l.split()[1:])))
+# Per run name: median wall and CPU seconds, highest peak RSS.
+r = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v), max(x[2] for x in v))
+     for k, v in runs.items()}
+for k in ("billow_ingest", "polars_copy"):
+    print(f"{k} wall s per round: {' '.join(f'{x[0]:.2f}' for x in runs[k])}")
+print(f"\n{'run (median)':16} {'wall s':>8} {'cpu s':>8} {'peak RSS MiB':>13} {'rows/s':>12}")
 for k, (w, c, m) in r.items():
     rate = f"{rows / w:,.0f}" if k.endswith(("ingest", "copy")) else ""
     print(f"{k:16} {w:8.2f} {c:8.2f} {m:13.0f} {rate:>12}")
