@@ -557,16 +557,17 @@ impl FocusBatchBuilder {
         }
     }
 
-    /// Appends a decimal (or null) to column `i`, which [`Self::mirror`] made repeat column
-    /// `source`: the column stays `source`'s array for as long as every row's value is
-    /// `source`'s in the same row (appended first), and holds values of its own from the first
+    /// Appends a decimal (or null) to column `i`, which [`Self::mirror`] made repeat another
+    /// column: the column stays the other's array for as long as every row's value is the
+    /// other's in the same row (appended first), and holds values of its own from the first
     /// row that differs to the end of the batch. For a column that usually repeats another,
-    /// as a cost in the pricing currency does when that is the billing currency.
+    /// as a cost in the pricing currency does when that is the billing currency. On a column
+    /// that repeats none, the same as [`Self::dec`].
     #[inline]
-    pub fn dec_or_same(&mut self, i: usize, source: usize, v: Option<i128>) {
+    pub fn dec_or_same(&mut self, i: usize, v: Option<i128>) {
         let rows = self.rows;
         if let Some(ColumnBuilder::Mirror) = self.columns.get(i)
-            && self.mirrors.get(i) == Some(&Some(source))
+            && let Some(&Some(source)) = self.mirrors.get(i)
         {
             let ColumnBuilder::Dec(from) = &self.columns[source] else {
                 return;
@@ -1067,7 +1068,7 @@ mod tests {
             for &(source, own) in *rows {
                 fill_required(&mut builder, None);
                 builder.dec(price, source);
-                builder.dec_or_same(copy, price, own);
+                builder.dec_or_same(copy, own);
                 builder.end_row();
             }
             let batch = builder.finish().unwrap();

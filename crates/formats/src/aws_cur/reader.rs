@@ -1571,17 +1571,14 @@ fn push_row(b: &mut FocusBatchBuilder, groups: &TextGroups, r: &FocusRow<'_>) {
     b.str(ix.pricing_currency, Some(r.pricing_currency));
     b.dec_or_same(
         ix.pc_contracted_unit_price,
-        ix.list_unit_price,
         r.list_unit_price.filter(|_| same_currency),
     );
     b.dec_or_same(
         ix.pc_effective_cost,
-        ix.effective_cost,
         Some(r.effective).filter(|_| same_currency),
     );
     b.dec_or_same(
         ix.pc_list_unit_price,
-        ix.list_unit_price,
         r.list_unit_price.filter(|_| same_currency),
     );
     b.dec(ix.pricing_quantity, r.quantity);
